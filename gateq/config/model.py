@@ -1,0 +1,115 @@
+"""Configuration objects built by the loader and read by the scheduler.
+
+Everything here is frozen and free of I/O: the loader validates YAML with
+voluptuous schemas (defaults live there) and only builds these objects.
+"""
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+
+class Manager(enum.Enum):
+    DEPENDENT = "dependent"
+    INDEPENDENT = "independent"
+
+
+class MergeMode(enum.Enum):
+    MERGE = "merge"
+    SQUASH = "squash"
+    REBASE = "rebase"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Zuul's window attributes, with Zuul's defaults."""
+    initial: int = 20
+    floor: int = 3
+    ceiling: int | None = None
+    increase_type: str = "linear"        # linear | exponential
+    increase_factor: int = 1
+    decrease_type: str = "exponential"   # linear | exponential | none
+    decrease_factor: int = 2
+
+
+@dataclass(frozen=True)
+class Trigger:
+    connection: str
+    event: str                           # proposed | approved
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    manager: Manager
+    triggers: tuple[Trigger, ...] = ()
+    merge_on_success: bool = False       # success: {CONN: {merge: true}}
+    window: Window = field(default_factory=Window)
+
+    @property
+    def dependent(self) -> bool:
+        return self.manager is Manager.DEPENDENT
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: str                             # absolute path of the script
+    timeout: int = 3600
+    voting: bool = True
+    dependencies: tuple[str, ...] = ()
+    vars: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    connection: str
+    queue: str | None = None
+    default_branch: str = "main"
+    merge_mode: MergeMode = MergeMode.MERGE
+    pipelines: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def queue_name(self) -> str:
+        """Projects without a named queue get a queue of their own."""
+        return self.queue or self.name
+
+
+@dataclass(frozen=True)
+class Layout:
+    pipelines: Mapping[str, Pipeline]
+    jobs: Mapping[str, Job]
+    projects: Mapping[str, Project]
+    queues: frozenset[str] = frozenset()
+
+    def queue_projects(self, queue: str) -> tuple[str, ...]:
+        """Projects sharing a change queue, in a stable order."""
+        return tuple(sorted(p.name for p in self.projects.values()
+                            if p.queue_name == queue))
+
+
+@dataclass(frozen=True)
+class GitConnection:
+    name: str
+    root: str                            # absolute directory
+
+    def repo_path(self, project: str) -> str:
+        """Project P is ROOT/P.git when that exists, else ROOT/P."""
+        bare = os.path.join(self.root, project + ".git")
+        return bare if os.path.isdir(bare) else os.path.join(self.root, project)
+
+
+@dataclass(frozen=True)
+class Config:
+    config_dir: str
+    path: str                            # the gateq.yaml read
+    connections: Mapping[str, GitConnection]
+    state_dir: str
+    slots: int
+    layout: Layout
+
+    def repo_path(self, project: str) -> str:
+        return self.connections[self.layout.projects[project].connection].repo_path(project)

@@ -1,0 +1,62 @@
+"""Actions the scheduler asks the adapters to carry out.
+
+Adapters answer with events (MergeCompleted, BuildCompleted, LandCompleted);
+Report is fire-and-forget and must be idempotent, since replay repeats it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config.model import MergeMode
+from .types import Change, SpecState
+
+
+@dataclass(frozen=True)
+class PrepareMerge:
+    """Merge `change` onto `base` (the state of the item ahead).
+
+    Keys of `need` missing from `base` are read from the branch tips; an
+    empty base means the item is at the head and builds on the tips.
+    """
+    item: int
+    generation: int
+    change: Change
+    mode: MergeMode
+    base: SpecState
+    need: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class StartBuild:
+    build: str
+    item: int
+    pipeline: str
+    job: str
+    change: Change
+    state: SpecState
+    chain: tuple[str, ...]          # project:change, head first, this item last
+
+
+@dataclass(frozen=True)
+class CancelBuild:
+    build: str
+
+
+@dataclass(frozen=True)
+class Land:
+    """Move `project`'s `branch` from `old` to `new`, only if it is still `old`."""
+    item: int
+    generation: int
+    project: str
+    branch: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """A finished item: written to the results store, keyed by item."""
+    record: dict
+
+
+Action = PrepareMerge | StartBuild | CancelBuild | Land | Report

@@ -1,0 +1,42 @@
+"""A plain-data picture of the scheduler's queues.
+
+The one view that `gateq status`, its `--json` output and tests read,
+instead of poking at the state objects.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .state import Item
+
+if TYPE_CHECKING:
+    from .scheduler import Scheduler
+
+
+def snapshot(s: "Scheduler") -> dict:
+    pipelines = []
+    for name, pipeline in s.layout.pipelines.items():
+        pstate = s.state.pipelines.get(name)
+        queues = [{"name": q.name, "window": q.window,
+                   "items": [describe_item(s, i) for i in q.items]}
+                  for q in (pstate.queues.values() if pstate else ()) if q.items]
+        pipelines.append({"name": name, "manager": pipeline.manager.value, "queues": queues})
+    return {"pipelines": pipelines, "running_builds": len(s.state.builds), "slots": s.slots}
+
+
+def describe_item(s: "Scheduler", item: Item) -> dict:
+    base = s.state.index.get(item.base) if item.base is not None else None
+    c = item.change
+    return {
+        "item": item.id, "project": c.project, "change": c.ref, "branch": c.branch,
+        "revision": c.revision, "based_on": base.change.name if base else f"{c.branch} tip",
+        "generation": item.generation, "merge": item.merge.value, "failing": item.failing,
+        "landing": item.landing,
+        "jobs": [{"name": job, "build": b.id if b else None,
+                  "state": (b.result.value if b and b.result else b.state.value if b else "waiting")}
+                 for job in item.jobs for b in [item.builds.get(job)]],
+    }
+
+
+def is_idle(s: "Scheduler") -> bool:
+    return not s.state.index and not s.state.builds

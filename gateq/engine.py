@@ -1,0 +1,195 @@
+"""The engine: wires the journal, the scheduler and the adapters together.
+
+It decides nothing. It replays the journal into the scheduler, feeds it each
+new event in journal order, and carries out the actions: merges and landings
+through git, builds through the executor, reports into the store. Every
+adapter answer is journaled before the scheduler sees it, so a restart
+replays exactly the same decisions.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import time
+from typing import Callable
+
+from .config.model import Config
+from .core import actions as act
+from .core import checkpoint
+from .core.events import BuildCompleted, Event, LandCompleted, MergeCompleted
+from .core.scheduler import Scheduler
+from .core.snapshot import is_idle, snapshot
+from .core.types import JobResult
+from .executor import BuildSpec, LocalExecutor
+from .git.land import land
+from .git.merger import Merger, MergeConflict
+from .git.repo import GitError
+from .git.workspace import prepare_workspace
+from .store import Store
+
+log = logging.getLogger("gateq.engine")
+
+
+class EngineBusy(Exception):
+    """Another engine holds this state directory."""
+
+
+class Engine:
+    def __init__(self, config: Config, store: Store, clock: Callable[[], float] = time.time):
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.executor = LocalExecutor()
+        self.merger = Merger(config.repo_path)
+        self.builds: dict[str, act.StartBuild] = {}
+        self._lock = None
+        seq, data = store.last_checkpoint()
+        self.cursor = self.checkpointed = seq
+        self.scheduler = Scheduler(config.layout, config.slots, checkpoint.load(data))
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def start(self) -> None:
+        """Lock the state directory, replay the journal, resume what was in flight."""
+        self._lock = open(os.path.join(self.config.state_dir, "engine.lock"), "w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise EngineBusy(f"another gateq engine is running on {self.config.state_dir}")
+        for seq, event in self.store.events_after(self.cursor):
+            for action in self.scheduler.step(event):
+                if isinstance(action, act.Report):   # idempotent: safe to repeat
+                    self.store.add_result(action.record)
+            self.cursor = seq
+        self.execute(self.scheduler.resume())
+        self.publish_status()
+
+    def stop(self) -> None:
+        self.executor.shutdown()
+        self.publish_status()
+        if self._lock:
+            self._lock.close()
+            self._lock = None
+
+    def run(self, until_idle: bool, should_stop: Callable[[], bool] = lambda: False) -> None:
+        while not should_stop():
+            self.drain()
+            for finished in self.executor.poll():
+                self.record(BuildCompleted(self.clock(), finished.build, finished.result))
+                self.cleanup_workspace(finished.build)
+            self.drain()
+            if self.idle():
+                if self.checkpointed != self.cursor:
+                    self.store.checkpoint(self.cursor, checkpoint.save(self.scheduler.state))
+                    self.checkpointed = self.cursor
+                if until_idle:
+                    return
+            self.executor.wait(0.05 if self.executor.running() else 0.2)
+
+    def idle(self) -> bool:
+        return is_idle(self.scheduler) and self.store.pending_count(self.cursor) == 0
+
+    # -- event flow -----------------------------------------------------------
+
+    def record(self, event: Event) -> None:
+        self.store.append(event)
+
+    def drain(self) -> None:
+        """Feed every journaled event the scheduler has not seen, in order."""
+        start = self.cursor
+        progressed = True
+        while progressed:
+            progressed = False
+            for seq, event in self.store.events_after(self.cursor):
+                self.cursor = seq
+                self.execute(self.scheduler.step(event))
+                progressed = True
+        if self.cursor != start:
+            self.publish_status()
+
+    def execute(self, actions: list[act.Action]) -> None:
+        for action in actions:
+            EXECUTORS[type(action)](self, action)
+
+    def publish_status(self) -> None:
+        status = snapshot(self.scheduler)
+        status["cursor"] = self.cursor
+        status["pending_events"] = self.store.pending_count(self.cursor)
+        self.store.write_status(status)
+
+    # -- adapters -------------------------------------------------------------
+
+    def do_merge(self, action: act.PrepareMerge) -> None:
+        try:
+            state, base_commit = self.merger.merge(action)
+            event = MergeCompleted(self.clock(), action.item, action.generation, state, base_commit)
+        except (MergeConflict, GitError) as exc:
+            event = MergeCompleted(self.clock(), action.item, action.generation, conflict=str(exc))
+        self.record(event)
+
+    def do_land(self, action: act.Land) -> None:
+        try:
+            ok, reason = land(self.config.repo_path(action.project), action.branch,
+                              action.old, action.new)
+        except GitError as exc:
+            ok, reason = False, str(exc)
+        self.record(LandCompleted(self.clock(), action.item, action.generation, ok,
+                                  action.new if ok else None, reason))
+
+    def do_start(self, action: act.StartBuild) -> None:
+        job = self.config.layout.jobs[action.job]
+        workspace = os.path.join(self.config.state_dir, "work", action.build)
+        log_path = os.path.join(self.config.state_dir, "logs", f"{action.build}.log")
+        shutil.rmtree(workspace, ignore_errors=True)
+        try:
+            checkouts = prepare_workspace(workspace, action.state, self.config.repo_path,
+                                          self.branch_for(action))
+        except GitError as exc:
+            os.makedirs(os.path.dirname(log_path), exist_ok=True)
+            with open(log_path, "a") as f:
+                f.write(f"workspace preparation failed: {exc}\n")
+            self.record(BuildCompleted(self.clock(), action.build, JobResult.FAILURE))
+            return
+        self.builds[action.build] = action
+        self.executor.start(BuildSpec(
+            build=action.build, script=job.run, cwd=checkouts.get(action.change.project, workspace),
+            env=self.job_env(action, workspace), timeout=job.timeout, log_path=log_path))
+
+    def do_cancel(self, action: act.CancelBuild) -> None:
+        self.executor.cancel(action.build)
+
+    def do_report(self, action: act.Report) -> None:
+        self.store.add_result(action.record)
+
+    def branch_for(self, action: act.StartBuild) -> dict[str, str]:
+        keys = {(p, b) for p, b, _ in action.state}
+        return {p: (action.change.branch if (p, action.change.branch) in keys
+                    else self.config.layout.projects[p].default_branch)
+                for p, _ in keys if p in self.config.layout.projects}
+
+    def job_env(self, action: act.StartBuild, workspace: str) -> dict[str, str]:
+        job = self.config.layout.jobs[action.job]
+        env = {str(k): str(v) for k, v in job.vars.items()}
+        env.update({
+            "GATEQ_WORKSPACE": workspace, "GATEQ_CONFIG_DIR": self.config.config_dir,
+            "GATEQ_PROJECT": action.change.project, "GATEQ_BRANCH": action.change.branch,
+            "GATEQ_CHANGE": action.change.ref, "GATEQ_PIPELINE": action.pipeline,
+            "GATEQ_JOB": action.job, "GATEQ_ITEM": str(action.item), "GATEQ_BUILD": action.build,
+            "GATEQ_CHANGES": " ".join(action.chain),
+        })
+        return env
+
+    def cleanup_workspace(self, build: str) -> None:
+        self.builds.pop(build, None)
+        shutil.rmtree(os.path.join(self.config.state_dir, "work", build), ignore_errors=True)
+
+
+EXECUTORS: dict[type, Callable[[Engine, object], None]] = {
+    act.PrepareMerge: Engine.do_merge,
+    act.Land: Engine.do_land,
+    act.StartBuild: Engine.do_start,
+    act.CancelBuild: Engine.do_cancel,
+    act.Report: Engine.do_report,
+}

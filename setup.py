@@ -1,0 +1,12 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="gateq",
+    version="0.1.0",
+    description="A speculative gating engine: shared dependent queues with publishing inside the gate",
+    packages=find_packages(include=["gateq", "gateq.*"]),
+    python_requires=">=3.11",
+    install_requires=["GitPython>=3.1", "PyYAML>=6.0", "voluptuous>=0.13"],
+    extras_require={"test": ["pytest>=7"]},
+    entry_points={"console_scripts": ["gateq = gateq.cli:entry"]},
+)

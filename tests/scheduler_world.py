@@ -1,0 +1,122 @@
+"""A tiny deterministic world around the pure scheduler, for scenario tests.
+
+Merges are strings (the chain of changes they contain), builds finish when a
+test says so, and landings compare-and-swap a dict of branch tips. It lets
+tests state queue semantics without git; the real-git tests cover the rest.
+"""
+from __future__ import annotations
+
+from gateq.config.model import Job, Layout, Manager, Pipeline, Project, Trigger, Window
+from gateq.core import actions as act
+from gateq.core import events as ev
+from gateq.core.scheduler import Scheduler
+from gateq.core.types import Change, JobResult, state_dict, state_tuple
+
+
+def layout(jobs=("unit",), window=Window(), projects=("nova", "ceilometer"), voting=None,
+           deps=None) -> Layout:
+    voting = voting or {}
+    deps = deps or {}
+    return Layout(
+        pipelines={"gate": Pipeline("gate", Manager.DEPENDENT, (Trigger("git", "approved"),),
+                                    merge_on_success=True, window=window),
+                   "check": Pipeline("check", Manager.INDEPENDENT, (Trigger("git", "proposed"),))},
+        jobs={j: Job(j, "/bin/true", voting=voting.get(j, True), dependencies=tuple(deps.get(j, ())))
+              for j in jobs},
+        projects={p: Project(p, "git", queue="shared", pipelines={"gate": tuple(jobs), "check": tuple(jobs)})
+                  for p in projects},
+        queues=frozenset({"shared"}))
+
+
+class World:
+    def __init__(self, lay: Layout | None = None, slots: int = 100):
+        self.scheduler = Scheduler(lay or layout(), slots)
+        self.tips = {(p, "main"): "tip" for p in self.scheduler.layout.projects}
+        self.running: dict[str, act.StartBuild] = {}
+        self.started: list[act.StartBuild] = []
+        self.conflicts: set[tuple[str, str]] = set()    # (earlier ref, later ref)
+        self.results: list[dict] = []
+        self.landed: list[str] = []
+        self.now = 0.0
+        self.hold_merges = False
+        self.held: list[act.PrepareMerge] = []
+
+    # -- inputs -------------------------------------------------------------
+
+    def feed(self, event) -> None:
+        self.handle(self.scheduler.step(event))
+
+    def tick(self) -> float:
+        self.now += 1
+        return self.now
+
+    def approve(self, ref: str, project: str = "nova", commits=()) -> None:
+        change = Change(project, ref, "main", f"rev-{ref}", frozenset({f"rev-{ref}", *commits}))
+        self.feed(ev.TriggerEvent(self.tick(), "git", "approved", change))
+
+    def finish(self, ref: str, job: str = "unit", result: JobResult = JobResult.SUCCESS) -> None:
+        build = next(b for b in self.running.values() if b.change.ref == ref and b.job == job)
+        del self.running[build.build]
+        self.feed(ev.BuildCompleted(self.tick(), build.build, result))
+
+    def fail(self, ref: str, job: str = "unit") -> None:
+        self.finish(ref, job, JobResult.FAILURE)
+
+    def release_merges(self) -> None:
+        held, self.held, self.hold_merges = self.held, [], False
+        for action in held:
+            self.merge(action)
+
+    # -- what the adapters would do ------------------------------------------
+
+    def handle(self, actions) -> None:
+        for action in actions:
+            if isinstance(action, act.PrepareMerge):
+                self.held.append(action) if self.hold_merges else self.merge(action)
+            elif isinstance(action, act.StartBuild):
+                self.running[action.build] = action
+                self.started.append(action)
+            elif isinstance(action, act.CancelBuild):
+                self.running.pop(action.build, None)
+            elif isinstance(action, act.Land):
+                self.land(action)
+            elif isinstance(action, act.Report):
+                self.results.append(action.record)
+
+    def merge(self, action: act.PrepareMerge) -> None:
+        state = state_dict(action.base)
+        for key in action.need:
+            if key in self.tips:
+                state.setdefault(key, self.tips[key])
+        key = (action.change.project, action.change.branch)
+        base = state[key]
+        inside = " ".join(state.values())
+        for earlier, later in self.conflicts:
+            if later == action.change.ref and earlier in inside:
+                self.feed(ev.MergeCompleted(self.tick(), action.item, action.generation,
+                                            conflict=f"conflict with {earlier}"))
+                return
+        state[key] = f"{base}+{action.change.ref}"
+        self.feed(ev.MergeCompleted(self.tick(), action.item, action.generation,
+                                    state_tuple(state), base))
+
+    def land(self, action: act.Land) -> None:
+        key = (action.project, action.branch)
+        ok = self.tips[key] == action.old
+        if ok:
+            self.tips[key] = action.new
+            self.landed.append(action.new.rsplit("+", 1)[1])
+        self.feed(ev.LandCompleted(self.tick(), action.item, action.generation, ok,
+                                   action.new if ok else None, None if ok else "moved"))
+
+    # -- what tests look at -----------------------------------------------------
+
+    def running_chains(self) -> dict[str, tuple[str, ...]]:
+        return {b.change.ref: tuple(c.split(":")[1] for c in b.chain) for b in self.running.values()}
+
+    def result_of(self, ref: str) -> dict:
+        return next(r for r in self.results if r["change"] == ref)
+
+    def queue_refs(self, pipeline: str = "gate") -> list[str]:
+        pstate = self.scheduler.state.pipelines.get(pipeline)
+        return [i.change.ref for q in (pstate.queues.values() if pstate else ()) for i in q.items]

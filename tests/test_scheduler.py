@@ -1,0 +1,222 @@
+"""Queue semantics of the pure scheduler, as scenarios (no git, no processes)."""
+from gateq.config.model import Window
+from gateq.core.scheduler import Scheduler
+from gateq.core import events as ev
+from gateq.core.types import JobResult
+
+from scheduler_world import World, layout
+
+
+def test_parallel_changes_land_in_queue_order_even_when_finishing_backwards():
+    w = World()
+    for ref in ("a", "b", "c"):
+        w.approve(ref)
+    assert w.running_chains() == {"a": ("a",), "b": ("a", "b"), "c": ("a", "b", "c")}
+    w.finish("c")
+    w.finish("b")
+    assert w.landed == []
+    w.finish("a")
+    assert w.landed == ["a", "b", "c"]
+    assert [r["result"] for r in w.results] == ["merged"] * 3
+
+
+def test_failure_in_the_middle_resets_items_behind_without_it():
+    w = World()
+    for ref in ("a", "b", "c"):
+        w.approve(ref)
+    w.fail("b")
+    assert w.running_chains() == {"a": ("a",), "c": ("a", "c")}
+    assert w.queue_refs() == ["a", "b", "c"]          # b waits for a before reporting
+    w.finish("a")
+    assert w.result_of("b")["result"] == "failed"
+    assert w.result_of("b")["reason"] == "job unit failure"
+    w.finish("c")
+    assert w.landed == ["a", "c"]
+
+
+def test_failure_at_head_is_reported_at_once_and_the_rest_restarts_on_the_tip():
+    w = World()
+    for ref in ("a", "b", "c"):
+        w.approve(ref)
+    w.fail("a")
+    assert w.results[0]["change"] == "a" and w.results[0]["result"] == "failed"
+    assert w.running_chains() == {"b": ("b",), "c": ("b", "c")}
+    w.finish("b")
+    w.finish("c")
+    assert w.landed == ["b", "c"]
+
+
+def test_failing_item_is_retested_when_an_item_ahead_fails_too():
+    w = World()
+    for ref in ("a", "b", "c"):
+        w.approve(ref)
+    w.fail("b")                     # c now runs on a
+    w.fail("a")                     # b must be re-tested without a; c on b again
+    assert w.running_chains() == {"b": ("b",), "c": ("b", "c")}
+    w.finish("b")
+    w.finish("c")
+    assert w.landed == ["b", "c"]
+    assert [r["change"] for r in w.results if r["result"] == "failed"] == ["a"]
+
+
+def test_each_item_restarts_exactly_once_per_failure_ahead():
+    w = World()
+    for ref in ("a", "b", "c", "d"):
+        w.approve(ref)
+    before = len(w.started)
+    w.fail("b")
+    restarted = [s.change.ref for s in w.started[before:]]
+    assert sorted(restarted) == ["c", "d"]
+
+
+def test_merge_conflict_is_ejected_without_running_jobs_and_the_rest_continues():
+    w = World()
+    w.conflicts.add(("a", "b"))
+    for ref in ("a", "b", "c"):
+        w.approve(ref)
+    assert w.result_of("b")["result"] == "merge-conflict"
+    assert w.result_of("b")["jobs"] == [{"name": "unit", "result": "skipped", "build": None}]
+    assert w.running_chains() == {"a": ("a",), "c": ("a", "c")}
+
+
+def test_dependent_change_is_dequeued_when_its_parent_fails():
+    w = World()
+    w.approve("a")
+    w.approve("b", commits=("rev-a",))
+    w.approve("c")
+    w.fail("a")
+    b = w.result_of("b")
+    assert b["result"] == "dequeued"
+    assert b["reason"].startswith("depends on nova:a which failed")
+    assert w.running_chains() == {"c": ("c",)}
+
+
+def test_window_shrinks_on_failure_and_grows_on_landing():
+    w = World(layout(window=Window(initial=4, floor=1, decrease_factor=2)))
+    for ref in "abcdef":
+        w.approve(ref)
+    assert sorted(w.running_chains()) == ["a", "b", "c", "d"]
+    w.fail("a")
+    queue = w.scheduler.state.pipelines["gate"].queues["shared"]
+    assert queue.window == 2
+    assert sorted(w.running_chains()) == ["b", "c"]
+    w.finish("b")
+    assert queue.window == 3
+    assert sorted(w.running_chains()) == ["c", "d", "e"]
+
+
+def test_non_voting_failure_does_not_fail_the_item():
+    w = World(layout(jobs=("unit", "lint"), voting={"lint": False}))
+    w.approve("a")
+    w.fail("a", "lint")
+    w.finish("a", "unit")
+    assert w.landed == ["a"]
+    jobs = {j["name"]: j["result"] for j in w.result_of("a")["jobs"]}
+    assert jobs == {"unit": "success", "lint": "failure"}
+
+
+def test_job_dependencies_run_in_order_and_skip_after_failure():
+    w = World(layout(jobs=("build", "unit"), deps={"unit": ("build",)}))
+    w.approve("a")
+    assert [b.job for b in w.running.values()] == ["build"]
+    w.finish("a", "build")
+    assert [b.job for b in w.running.values()] == ["unit"]
+    w.approve("b")
+    w.fail("b", "build")
+    jobs = {j["name"]: j["result"] for j in w.result_of("b")["jobs"]} if any(
+        r["change"] == "b" for r in w.results) else None
+    assert jobs is None               # b waits behind a before reporting
+    w.finish("a", "unit")
+    assert {j["name"]: j["result"] for j in w.result_of("b")["jobs"]} == {
+        "build": "failure", "unit": "skipped"}
+
+
+def test_dequeue_and_promote_reset_what_must_be_reset():
+    w = World()
+    for ref in ("a", "b", "c"):
+        w.approve(ref)
+    w.feed(ev.PromoteRequested(w.tick(), "gate", "nova", "c"))
+    assert w.queue_refs() == ["c", "a", "b"]
+    assert w.running_chains() == {"c": ("c",), "a": ("c", "a"), "b": ("c", "a", "b")}
+    w.feed(ev.DequeueRequested(w.tick(), "gate", "nova", "a"))
+    assert w.result_of("a")["result"] == "dequeued"
+    assert w.running_chains() == {"c": ("c",), "b": ("c", "b")}
+
+
+def test_branch_moved_outside_rebuilds_the_queue_on_the_new_tip():
+    w = World()
+    w.approve("a")
+    w.approve("b")
+    w.tips[("nova", "main")] = "tip+outside"
+    w.finish("b")
+    w.finish("a")
+    assert w.landed == []
+    assert w.running_chains() == {"a": ("a",), "b": ("a", "b")}
+    w.finish("a")
+    w.finish("b")
+    assert w.landed == ["a", "b"]
+    assert w.tips[("nova", "main")] == "tip+outside+a+b"
+
+
+def test_shared_queue_spans_projects():
+    w = World()
+    w.approve("a", project="nova")
+    w.approve("b", project="ceilometer")
+    build_b = next(b for b in w.running.values() if b.change.ref == "b")
+    state = {(p, br): c for p, br, c in build_b.state}
+    assert state == {("nova", "main"): "tip+a", ("ceilometer", "main"): "tip+b"}
+
+
+def test_new_revision_replaces_the_old_item():
+    w = World()
+    w.approve("a")
+    w.approve("b")
+    from gateq.core.types import Change
+    change = Change("nova", "a", "main", "rev-a2", frozenset({"rev-a2"}))
+    w.feed(ev.TriggerEvent(w.tick(), "git", "approved", change))
+    assert w.result_of("a")["reason"] == "superseded by new revision rev-a2"
+    assert w.running_chains() == {"b": ("b",), "a": ("b", "a")}
+
+
+def test_independent_pipeline_tests_each_change_alone_and_only_reports():
+    w = World()
+    for ref in ("a", "b"):
+        change_event = ev.TriggerEvent(w.tick(), "git", "proposed",
+                                       __import__("gateq.core.types", fromlist=["Change"]).Change(
+                                           "nova", ref, "main", f"rev-{ref}", frozenset()))
+        w.feed(change_event)
+    assert w.running_chains() == {"a": ("a",), "b": ("b",)}
+    w.fail("b")
+    w.finish("a")
+    assert {r["change"]: r["result"] for r in w.results} == {"b": "failed", "a": "succeeded"}
+    assert w.landed == []
+
+
+def test_slots_limit_running_builds_and_the_gate_goes_first():
+    w = World(slots=2)
+    for ref in ("a", "b", "c"):
+        w.approve(ref)
+    assert sorted(w.running_chains()) == ["a", "b"]
+    w.finish("a")
+    assert sorted(w.running_chains()) == ["b", "c"]
+
+
+def test_replaying_the_same_events_gives_the_same_decisions():
+    w = World()
+    events = []
+    original_feed = w.feed
+
+    def recording_feed(event):
+        events.append(event)
+        original_feed(event)
+    w.feed = recording_feed
+    for ref in ("a", "b", "c"):
+        w.approve(ref)
+    w.fail("b")
+    w.finish("a")
+    replay = Scheduler(layout(), 100)
+    for event in events:
+        replay.step(event)
+    from gateq.core.snapshot import snapshot
+    assert snapshot(replay) == snapshot(w.scheduler)
+    assert JobResult.FAILURE.value == "failure"
