@@ -1,0 +1,31 @@
+# Two entry points: `make demo` and `make test`. Both set up what is missing:
+# system packages through apt-get when run as root, then a virtualenv.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat setup.py .ci/system-packages | cksum | cut -d' ' -f1)
+
+.PHONY: demo test bench setup system-packages clean
+
+demo: $(STAMP)
+	$(PY) -m gateq.demo demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+bench: $(STAMP)
+	$(PY) bench/merge.py
+	$(PY) bench/scheduler.py
+
+setup: $(STAMP)
+
+system-packages:
+	@sh .ci/install-system-packages
+
+$(STAMP): setup.py .ci/system-packages
+	@sh .ci/install-system-packages
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+clean:
+	rm -rf $(VENV) demo *.egg-info
