@@ -1,0 +1,27 @@
+"""Turn a proposed ref into a Change pinned to the revision it points to now.
+
+Pinning matters: the queue tests exactly this revision, so a later push to
+the ref is a new change, never a silent swap under a running build.
+"""
+from __future__ import annotations
+
+from ..core.types import Change
+from .repo import GitError, git, resolve
+
+
+def full_ref(ref: str) -> str:
+    """'fix-1' names a branch; anything under 'refs/' is taken as written."""
+    return ref if ref.startswith("refs/") else "refs/heads/" + ref
+
+
+def resolve_change(repo_path: str, project: str, ref: str, branch: str) -> Change:
+    """Read `ref` and its commits not yet on `branch` from the repository."""
+    revision = resolve(repo_path, full_ref(ref))
+    if revision is None:
+        raise GitError(f"project {project}: no ref {ref}")
+    target = resolve(repo_path, "refs/heads/" + branch)
+    if target is None:
+        raise GitError(f"project {project}: no branch {branch}")
+    out = git(repo_path, "rev-list", revision, "^" + target)
+    return Change(project=project, ref=ref, branch=branch, revision=revision,
+                  commits=frozenset(out.split()))
