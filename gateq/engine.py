@@ -16,6 +16,7 @@ import time
 from typing import Callable
 
 from .config.model import Config
+from . import orphans
 from .core import actions as act
 from .core import checkpoint
 from .core.events import BuildCompleted, Event, LandCompleted, MergeCompleted
@@ -43,7 +44,6 @@ class Engine:
         self.clock = clock
         self.executor = LocalExecutor()
         self.merger = Merger(config.repo_path)
-        self.builds: dict[str, act.StartBuild] = {}
         self._lock = None
         seq, data = store.last_checkpoint()
         self.cursor = self.checkpointed = seq
@@ -58,6 +58,8 @@ class Engine:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise EngineBusy(f"another gateq engine is running on {self.config.state_dir}")
+        for build in orphans.kill_leftovers(self.config.state_dir):
+            log.warning("killed build %s left running by a previous engine", build)
         for seq, event in self.store.events_after(self.cursor):
             for action in self.scheduler.step(event):
                 if isinstance(action, act.Report):   # idempotent: safe to repeat
@@ -152,10 +154,12 @@ class Engine:
                 f.write(f"workspace preparation failed: {exc}\n")
             self.record(BuildCompleted(self.clock(), action.build, JobResult.FAILURE))
             return
-        self.builds[action.build] = action
         self.executor.start(BuildSpec(
             build=action.build, script=job.run, cwd=checkouts.get(action.change.project, workspace),
             env=self.job_env(action, workspace), timeout=job.timeout, log_path=log_path))
+        pid = self.executor.pid(action.build)
+        if pid is not None:
+            orphans.note(self.config.state_dir, action.build, pid)
 
     def do_cancel(self, action: act.CancelBuild) -> None:
         self.executor.cancel(action.build)
@@ -182,7 +186,7 @@ class Engine:
         return env
 
     def cleanup_workspace(self, build: str) -> None:
-        self.builds.pop(build, None)
+        orphans.forget(self.config.state_dir, build)
         shutil.rmtree(os.path.join(self.config.state_dir, "work", build), ignore_errors=True)
 
 

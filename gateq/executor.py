@@ -122,6 +122,11 @@ class LocalExecutor:
     def running(self) -> list[str]:
         return list(self._runs)
 
+    def pid(self, build: str) -> int | None:
+        """The process (and group) id of a running build, for orphan records."""
+        run = self._runs.get(build)
+        return run.proc.pid if run else None
+
     def wait(self, timeout: float) -> None:
         """Sleep until a build may have ended or needs a kill, at most
         `timeout` seconds; the caller then calls `poll`."""

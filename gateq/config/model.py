@@ -61,6 +61,16 @@ class Job:
     voting: bool = True
     dependencies: tuple[str, ...] = ()
     vars: Mapping[str, str] = field(default_factory=dict)
+    export: str | None = None            # repository its artifacts are published to
+    requires: tuple[str, ...] = ()       # repositories it installs from
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A package repository built from job artifacts (publishing: later work)."""
+    name: str
+    type: str = "rpm"                    # rpm | files
+    keep: int = 10
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,7 @@ class Layout:
     jobs: Mapping[str, Job]
     projects: Mapping[str, Project]
     queues: frozenset[str] = frozenset()
+    repositories: Mapping[str, Repository] = field(default_factory=dict)
 
     def queue_projects(self, queue: str) -> tuple[str, ...]:
         """Projects sharing a change queue, in a stable order."""

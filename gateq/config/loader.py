@@ -1,0 +1,281 @@
+"""Read a configuration directory into a Config, or report every error in it.
+
+gateq.yaml (connections, state, executor) and the layout files under
+layouts/ are read with line numbers, checked against the schemas, then the
+rules between objects (duplicates, job dependencies) are checked; objects are
+built only when nothing is wrong, so a Config is always complete and valid.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from voluptuous import MultipleInvalid, Schema
+
+from . import schema
+from .errors import UNREADABLE, ConfigError, Errors, LineDict, LineList, line_at, read_yaml
+from .model import (Config, GitConnection, Job, Layout, Pipeline, Project, Repository,
+                    Trigger, Window)
+
+__all__ = ["load_config", "ConfigError"]
+
+CONFIG_FILE = "gateq.yaml"
+LAYOUT_DIR = "layouts"
+KINDS = ("pipeline", "queue", "repository", "job", "project")
+
+
+@dataclass
+class Item:
+    """One `- kind: {...}` entry of a layout file, before and after validation."""
+    kind: str
+    file: str               # as shown in errors: relative to the configuration directory
+    line: int               # of the `- kind:` key
+    body: object            # as read, with line numbers
+    data: dict | None = None    # as the schema completed it; None while invalid
+    duplicate: bool = False
+
+    @property
+    def name(self) -> str | None:
+        name = self.body.get("name") if isinstance(self.body, dict) else None
+        return name if isinstance(name, str) and name else None
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} '{self.name}'" if self.name else self.kind
+
+    def line_of(self, path: list) -> int:
+        return line_at(self.body, path, self.line)
+
+    def error(self, errors: Errors, path: list, message: str) -> None:
+        errors.add(self.file, self.line_of(path), f"{self.label}: {message}")
+
+
+def load_config(path: str) -> Config:
+    """The configuration in `path` (gateq.yaml, or the directory holding it).
+
+    Raises ConfigError listing every problem as `FILE:LINE: message`, with
+    FILE relative to the configuration directory.
+    """
+    config_file = os.path.join(path, CONFIG_FILE) if os.path.isdir(path) else path
+    config_dir = os.path.dirname(os.path.abspath(config_file))
+    errors = Errors()
+    if not os.path.isfile(config_file):
+        raise ConfigError([f"{config_file}:1: no such configuration file"])
+    shown = os.path.basename(config_file)
+    raw = read_yaml(config_file, shown, errors)
+    server = None if raw is UNREADABLE else validate_server(raw, shown, config_dir, errors)
+    items = read_layouts(config_dir, errors)
+    names = collect_names(items, connection_names(raw), errors)
+    validate_items(items, names, config_dir, errors)
+    check_job_graph(items, names, errors)
+    if errors:
+        raise ConfigError(errors.lines())
+    return Config(
+        config_dir=config_dir,
+        path=os.path.abspath(config_file),
+        connections={name: GitConnection(name, c["root"]) for name, c in server["connections"].items()},
+        state_dir=server["state"]["path"],
+        slots=server["executor"]["slots"],
+        layout=build_layout(items, names),
+    )
+
+
+# -- reading and validating ----------------------------------------------
+
+def validate_server(raw: object, shown: str, config_dir: str, errors: Errors) -> dict | None:
+    try:
+        return Schema(schema.server_schema(config_dir))({} if raw is None else raw)
+    except MultipleInvalid as exc:
+        for error in exc.errors:
+            path = schema.plain_path(error)
+            label, rest = server_label(path)
+            message = schema.describe(error, rest)
+            errors.add(shown, line_at(raw, path, 1), f"{label}: {message}" if label else message)
+        return None
+
+
+def server_label(path: list) -> tuple[str, list]:
+    """Errors in gateq.yaml name the connection or section they are in."""
+    if len(path) >= 2 and path[0] == "connections":
+        return f"connection '{path[1]}'", path[2:]
+    if len(path) >= 2:
+        return str(path[0]), path[1:]
+    return "", path
+
+
+def connection_names(raw: object) -> tuple[str, ...] | None:
+    """Connections named in gateq.yaml, even invalid ones, so that a bad
+    connection does not also make every reference to it an error; None
+    (any name goes) when gateq.yaml could not be parsed at all."""
+    if raw is UNREADABLE:
+        return None
+    connections = raw.get("connections") if isinstance(raw, dict) else None
+    if not isinstance(connections, dict):
+        return ()
+    return tuple(name for name in connections if isinstance(name, str))
+
+
+def read_layouts(config_dir: str, errors: Errors) -> list[Item]:
+    """Items of every layouts/*.yaml and *.yml file, files sorted by name."""
+    layout_dir = os.path.join(config_dir, LAYOUT_DIR)
+    if not os.path.isdir(layout_dir):
+        return []
+    items: list[Item] = []
+    for name in sorted(os.listdir(layout_dir)):
+        path = os.path.join(layout_dir, name)
+        if name.endswith((".yaml", ".yml")) and os.path.isfile(path):
+            shown = f"{LAYOUT_DIR}/{name}"
+            document = read_yaml(path, shown, errors)
+            if document is not UNREADABLE:
+                items.extend(layout_items(document, shown, errors))
+    return items
+
+
+def layout_items(document: object, file: str, errors: Errors) -> list[Item]:
+    if document is None:
+        return []
+    if not isinstance(document, LineList):
+        errors.add(file, 1, "expected a list of objects such as '- job: {...}'")
+        return []
+    items = []
+    for entry, line in zip(document, document.item_lines):
+        if not isinstance(entry, LineDict) or len(entry) != 1:
+            errors.add(file, line, "expected an object with one key naming its kind, such as '- job:'")
+            continue
+        (kind, body), = entry.items()
+        if kind not in KINDS:
+            errors.add(file, line, f"unknown object kind '{kind}' (expected one of: {', '.join(KINDS)})")
+            continue
+        items.append(Item(kind, file, entry.key_lines[kind], body))
+    return items
+
+
+def collect_names(items: list[Item], connections: tuple[str, ...] | None, errors: Errors) -> schema.Names:
+    """Names defined by each kind of object; a second definition is an error."""
+    first: dict[tuple[str, str], Item] = {}
+    for item in items:
+        if item.name is None:
+            continue
+        earlier = first.setdefault((item.kind, item.name), item)
+        if earlier is not item:
+            item.duplicate = True
+            item.error(errors, ["name"], "duplicate name, first defined at "
+                       f"{earlier.file}:{earlier.line_of(['name'])}")
+
+    def defined(kind: str) -> list[str]:
+        return [name for k, name in first if k == kind]
+    return schema.Names(
+        connections=connections,
+        pipelines=tuple(defined("pipeline")),
+        jobs=frozenset(defined("job")),
+        queues=frozenset(defined("queue")),
+        repositories=frozenset(defined("repository")),
+    )
+
+
+def validate_items(items: list[Item], names: schema.Names, config_dir: str, errors: Errors) -> None:
+    schemas = {kind: Schema(s) for kind, s in schema.layout_schemas(names, config_dir).items()}
+    for item in items:
+        try:
+            item.data = schemas[item.kind](item.body)
+        except MultipleInvalid as exc:
+            for error in exc.errors:
+                path = schema.plain_path(error)
+                item.error(errors, path, schema.describe(error, path))
+
+
+# -- rules between objects ------------------------------------------------
+
+def valid(items: list[Item], kind: str) -> dict[str, Item]:
+    return {i.name: i for i in items if i.kind == kind and i.data is not None and not i.duplicate}
+
+
+def check_job_graph(items: list[Item], names: schema.Names, errors: Errors) -> None:
+    """Job dependencies form no cycle, and a project pipeline runs what its
+    jobs depend on (otherwise those jobs could never start)."""
+    jobs = valid(items, "job")
+    for cycle in dependency_cycles({name: job.data["dependencies"] for name, job in jobs.items()}):
+        first = jobs[cycle[0]]
+        first.error(errors, ["dependencies", first.data["dependencies"].index(cycle[1])],
+                    "dependency cycle " + " -> ".join(cycle))
+    for project in valid(items, "project").values():
+        for pipeline in names.pipelines:
+            if pipeline in project.data:
+                check_pipeline_jobs(project, pipeline, project.data[pipeline]["jobs"], jobs, errors)
+
+
+def check_pipeline_jobs(project: Item, pipeline: str, run: list[str], jobs: dict[str, Item],
+                        errors: Errors) -> None:
+    for index, name in enumerate(run):
+        for dependency in jobs[name].data["dependencies"] if name in jobs else ():
+            if dependency not in run:
+                errors.add(project.file, project.line_of([pipeline, "jobs", index]),
+                           f"project '{project.name}' pipeline '{pipeline}': job '{name}' "
+                           f"depends on '{dependency}' which this pipeline does not run")
+
+
+def dependency_cycles(dependencies: dict[str, list[str]]) -> list[list[str]]:
+    """Each cycle once, as the jobs in order ending where it started.
+
+    A depth-first search finds one cycle per edge back to a job still on
+    the path; dependencies on jobs not in `dependencies` are ignored.
+    """
+    cycles: list[list[str]] = []
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(job: str) -> None:
+        path.append(job)
+        for dependency in dependencies[job]:
+            if dependency in path:
+                cycles.append(path[path.index(dependency):] + [dependency])
+            elif dependency in dependencies and dependency not in done:
+                visit(dependency)
+        path.pop()
+        done.add(job)
+
+    for job in dependencies:
+        if job not in done:
+            visit(job)
+    return cycles
+
+
+# -- building -------------------------------------------------------------
+
+def build_layout(items: list[Item], names: schema.Names) -> Layout:
+    def data(kind: str) -> list[dict]:
+        return [item.data for item in items if item.kind == kind]
+    return Layout(
+        pipelines={p["name"]: build_pipeline(p) for p in data("pipeline")},
+        jobs={j["name"]: build_job(j) for j in data("job")},
+        projects={p["name"]: build_project(p, names.pipelines) for p in data("project")},
+        queues=frozenset(q["name"] for q in data("queue")),
+        repositories={r["name"]: Repository(r["name"], r["type"], r["keep"])
+                      for r in data("repository")},
+    )
+
+
+def build_pipeline(p: dict) -> Pipeline:
+    return Pipeline(
+        name=p["name"],
+        manager=p["manager"],
+        triggers=tuple(Trigger(connection, t["event"])
+                       for connection, events in p["trigger"].items() for t in events),
+        merge_on_success=any(s["merge"] for s in p["success"].values()),
+        window=Window(
+            initial=p["window"], floor=p["window-floor"], ceiling=p["window-ceiling"],
+            increase_type=p["window-increase-type"], increase_factor=p["window-increase-factor"],
+            decrease_type=p["window-decrease-type"], decrease_factor=p["window-decrease-factor"]),
+    )
+
+
+def build_job(j: dict) -> Job:
+    return Job(name=j["name"], run=j["run"], timeout=j["timeout"], voting=j["voting"],
+               dependencies=tuple(j["dependencies"]), vars=dict(j["vars"]),
+               export=j["export"], requires=tuple(j["requires"]))
+
+
+def build_project(p: dict, pipelines: tuple[str, ...]) -> Project:
+    return Project(name=p["name"], connection=p["connection"], queue=p["queue"],
+                   default_branch=p["default-branch"], merge_mode=p["merge-mode"],
+                   pipelines={name: tuple(p[name]["jobs"]) for name in pipelines if name in p})
