@@ -16,6 +16,7 @@ import sys
 import tempfile
 
 from .cli import main as gateq
+from .store import Store
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GIT_ENV = {"GIT_AUTHOR_NAME": "Demo Maintainer", "GIT_AUTHOR_EMAIL": "maint@example.org",
@@ -100,6 +101,17 @@ def run(demo: str) -> int:
 def summary(demo: str) -> None:
     print("\n$ gateq results")
     gateq(["-c", demo, "results"])
+    store = Store(os.path.join(demo, "state"))
+    gate = [r for r in store.results() if r["pipeline"] == "gate"]
+    check = {r["change"]: r["result"] for r in store.results() if r["pipeline"] == "check"}
+    print("\nThe gate, in the order items were reported:")
+    for r in gate:
+        what = f"landed as {r['commit'][:12]}" if r["result"] == "merged" else \
+            f"ejected ({r['result']}): {r['reason']}"
+        alone = f"  [tested alone in check: {check[r['change']]}]" if r["change"] in check else ""
+        print(f"  {r['project']}:{r['change']}: {what}{alone}")
+    print("ceilometer:needs-nova-12.0.1 fails alone (nova 12.0.0 on the branch) but lands in the\n"
+          "gate, where it is tested on top of nova:bump-12.0.1 ahead of it.")
     for project in PROJECTS:
         bare = os.path.join(demo, "repos", f"{project}.git")
         print(f"\n$ git -C {os.path.relpath(bare)} log --oneline --first-parent main")
