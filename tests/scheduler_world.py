@@ -14,14 +14,14 @@ from gateq.core.types import Change, JobResult, state_dict, state_tuple
 
 
 def layout(jobs=("unit",), window=Window(), projects=("nova", "ceilometer"), voting=None,
-           deps=None) -> Layout:
-    voting = voting or {}
-    deps = deps or {}
+           deps=None, export=None, requires=None) -> Layout:
+    voting, deps, export, requires = voting or {}, deps or {}, export or {}, requires or {}
     return Layout(
         pipelines={"gate": Pipeline("gate", Manager.DEPENDENT, (Trigger("git", "approved"),),
                                     merge_on_success=True, window=window),
                    "check": Pipeline("check", Manager.INDEPENDENT, (Trigger("git", "proposed"),))},
-        jobs={j: Job(j, "/bin/true", voting=voting.get(j, True), dependencies=tuple(deps.get(j, ())))
+        jobs={j: Job(j, "/bin/true", voting=voting.get(j, True), dependencies=tuple(deps.get(j, ())),
+                     export=export.get(j), requires=tuple(requires.get(j, ())))
               for j in jobs},
         projects={p: Project(p, "git", queue="shared", pipelines={"gate": tuple(jobs), "check": tuple(jobs)})
                   for p in projects},
@@ -37,6 +37,7 @@ class World:
         self.conflicts: set[tuple[str, str]] = set()    # (earlier ref, later ref)
         self.results: list[dict] = []
         self.landed: list[str] = []
+        self.lands: list[act.Land] = []
         self.now = 0.0
         self.hold_merges = False
         self.held: list[act.PrepareMerge] = []
@@ -79,6 +80,7 @@ class World:
             elif isinstance(action, act.CancelBuild):
                 self.running.pop(action.build, None)
             elif isinstance(action, act.Land):
+                self.lands.append(action)
                 self.land(action)
             elif isinstance(action, act.Report):
                 self.results.append(action.record)

@@ -220,3 +220,43 @@ def test_replaying_the_same_events_gives_the_same_decisions():
     from gateq.core.snapshot import snapshot
     assert snapshot(replay) == snapshot(w.scheduler)
     assert JobResult.FAILURE.value == "failure"
+
+
+def export_layout():
+    return layout(jobs=("rpm-build", "install-check"), deps={"install-check": ("rpm-build",)},
+                  export={"rpm-build": "rdo"}, requires={"install-check": ("rdo",)})
+
+
+def test_a_job_requiring_a_repository_waits_for_the_exports_ahead_and_sees_them():
+    w = World(export_layout())
+    w.approve("a")
+    w.approve("b")
+    w.finish("b", "rpm-build")
+    assert sorted(b.job for b in w.running.values() if b.change.ref == "b") == []
+    w.finish("a", "rpm-build")
+    check_b = next(b for b in w.running.values() if b.change.ref == "b")
+    assert check_b.job == "install-check"
+    assert [build for _, build in check_b.artifacts] == ["1-0-rpm-build", "2-0-rpm-build"]
+
+
+def test_landing_publishes_the_items_exports_and_reports_the_snapshot():
+    w = World(export_layout())
+    w.approve("a")
+    w.finish("a", "rpm-build")
+    w.finish("a", "install-check")
+    assert w.lands[0].publish == (("rdo", ("1-0-rpm-build",)),)
+    assert w.result_of("a")["result"] == "merged"
+
+
+def test_when_an_item_ahead_resets_its_artifacts_vanish_from_the_views_behind():
+    w = World(export_layout())
+    w.approve("a")
+    w.approve("b")
+    w.finish("a", "rpm-build")
+    w.finish("b", "rpm-build")
+    w.fail("a", "install-check")
+    check_b = next(b for b in w.running.values() if b.change.ref == "b")
+    assert check_b.job == "rpm-build"                  # b restarted without a
+    w.finish("b", "rpm-build")
+    check_b = next(b for b in w.running.values() if b.change.ref == "b")
+    assert [build for _, build in check_b.artifacts] == ["2-1-rpm-build"]

@@ -77,6 +77,7 @@ def load_config(path: str) -> Config:
         state_dir=server["state"]["path"],
         slots=server["executor"]["slots"],
         layout=build_layout(items, names),
+        publish_root=server["publish"]["root"],
     )
 
 

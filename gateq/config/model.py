@@ -67,7 +67,7 @@ class Job:
 
 @dataclass(frozen=True)
 class Repository:
-    """A package repository built from job artifacts (publishing: later work)."""
+    """A repository built from export jobs' artifacts, published inside the gate."""
     name: str
     type: str = "rpm"                    # rpm | files
     keep: int = 10
@@ -101,6 +101,12 @@ class Layout:
         return tuple(sorted(p.name for p in self.projects.values()
                             if p.queue_name == queue))
 
+    def queue_repositories(self, queue: str) -> tuple[str, ...]:
+        """Repositories that jobs of the queue's projects export to: each
+        landing in the queue publishes a snapshot of every one of them."""
+        return tuple(sorted({self.jobs[j].export for p in self.projects.values() if p.queue_name == queue
+                             for jobs in p.pipelines.values() for j in jobs if self.jobs[j].export}))
+
 
 @dataclass(frozen=True)
 class GitConnection:
@@ -121,6 +127,11 @@ class Config:
     state_dir: str
     slots: int
     layout: Layout
+    publish_root: str = ""
+
+    @property
+    def publish_dir(self) -> str:
+        return self.publish_root or os.path.join(self.config_dir, "publish")
 
     def repo_path(self, project: str) -> str:
         return self.connections[self.layout.projects[project].connection].repo_path(project)

@@ -35,6 +35,7 @@ class StartBuild:
     change: Change
     state: SpecState
     chain: tuple[str, ...]          # project:change, head first, this item last
+    artifacts: tuple[tuple[str, str], ...] = ()   # (repository, export build) visible, head first
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,20 @@ class CancelBuild:
 
 @dataclass(frozen=True)
 class Land:
-    """Move `project`'s `branch` from `old` to `new`, only if it is still `old`."""
+    """Move `project`'s `branch` from `old` to `new`, only if it is still `old`,
+    and publish, atomically with it, a snapshot of each repository in
+    `publish`: (repository, the item's export builds). `state` is what the
+    snapshots' manifests record as the commits they were built from.
+    """
     item: int
     generation: int
     project: str
     branch: str
     old: str
     new: str
+    change: Change | None = None
+    state: SpecState = ()
+    publish: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

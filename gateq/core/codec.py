@@ -34,6 +34,7 @@ def decode(text: str) -> ev.Event:
         body["change"] = Change(**{**body["change"], "commits": frozenset(body["change"]["commits"])})
     if "result" in body:
         body["result"] = JobResult(body["result"])
-    if "state" in body:
-        body["state"] = tuple(tuple(t) for t in body["state"])
+    for key in ("state", "snapshots"):
+        if key in body:
+            body[key] = tuple(tuple(t) for t in body[key])
     return cls(**body)

@@ -73,6 +73,7 @@ class LandCompleted:
     ok: bool
     commit: str | None = None
     reason: str | None = None
+    snapshots: tuple[tuple[str, int], ...] = ()   # (repository, snapshot published)
 
 
 Event = (TriggerEvent | EnqueueRequested | DequeueRequested | PromoteRequested

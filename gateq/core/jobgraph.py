@@ -18,13 +18,18 @@ def set_up(item: Item) -> None:
         item.started = True
 
 
-def ready(item: Item, jobs: Mapping[str, Job]) -> Iterator[Build]:
+def ready(item: Item, jobs: Mapping[str, Job],
+          exports_ahead: Mapping[str, int] | None = None) -> Iterator[Build]:
     """Waiting builds whose dependencies succeeded; skip those whose did not.
 
+    A job that `requires` a repository also waits until no export to it is
+    unfinished among the items ahead (`exports_ahead`: repository -> count).
     A skipped voting job fails the item: it cannot land untested.
     """
     for build in item.builds.values():
         if build.state is not BuildState.WAITING:
+            continue
+        if exports_ahead and any(exports_ahead.get(r) for r in jobs[build.job].requires):
             continue
         deps = [item.builds[d] for d in jobs[build.job].dependencies if d in item.builds]
         failed = [d for d in deps if d.state is BuildState.DONE and d.result is not JobResult.SUCCESS]
@@ -76,3 +81,17 @@ def job_records(item: Item) -> list[dict]:
                                       else JobResult.SKIPPED)
             out.append({"name": job, "result": result.value, "build": build.id})
     return out
+
+
+def unfinished_exports(item: Item, jobs: Mapping[str, Job]) -> Iterator[str]:
+    """Repositories this item still has to export to (one entry per job)."""
+    for job in item.jobs:
+        build = item.builds.get(job)
+        if jobs[job].export and (build is None or build.state is not BuildState.DONE):
+            yield jobs[job].export
+
+
+def exported(item: Item, jobs: Mapping[str, Job]) -> list[tuple[str, str]]:
+    """(repository, build) of the item's export builds that succeeded."""
+    return [(jobs[b.job].export, b.id) for b in item.builds.values()
+            if jobs[b.job].export and b.result is JobResult.SUCCESS]

@@ -32,7 +32,15 @@ def cancel_builds(scheduler: "Scheduler", item: Item, actions: list[Action]) -> 
 
 
 def reset(scheduler: "Scheduler", item: Item, base: Item | None, actions: list[Action]) -> None:
-    """Start the item over on a new base: new generation, new merge, new builds."""
+    """Start the item over on a new base: new generation, new merge, new builds.
+
+    An item that has asked for nothing yet just takes the new base: no answer
+    can be in flight for it, so it keeps its generation.
+    """
+    if item.merge is MergeState.PENDING and not item.started:
+        item.base = base.id if base else None
+        item.base_generation = base.generation if base else None
+        return
     cancel_builds(scheduler, item, actions)
     item.generation += 1
     item.base = base.id if base else None
@@ -42,9 +50,9 @@ def reset(scheduler: "Scheduler", item: Item, base: Item | None, actions: list[A
 
 
 def result_record(item: Item, result: ItemResult, reason: str | None,
-                  commit: str | None, now: float) -> dict:
+                  commit: str | None, now: float, snapshot: dict | None = None) -> dict:
     c = item.change
     return {"item": item.id, "pipeline": item.pipeline, "project": c.project, "change": c.ref,
             "branch": c.branch, "revision": c.revision, "result": result.value, "commit": commit,
             "reason": reason, "jobs": jobgraph.job_records(item),
-            "enqueued_at": item.enqueued_at, "finished_at": now}
+            "enqueued_at": item.enqueued_at, "finished_at": now, "snapshot": snapshot}

@@ -42,6 +42,7 @@ def dependent_pass(s: "Scheduler", queue: ChangeQueue, ready: list, actions: lis
     nnfi: Item | None = None
     position = 0
     removed = False
+    exports_ahead: dict[str, int] = {}      # unfinished exports among the items ahead
     for item in list(queue.items):
         if item.removed:
             continue
@@ -60,7 +61,7 @@ def dependent_pass(s: "Scheduler", queue: ChangeQueue, ready: list, actions: lis
             continue
         if item.merge is MergeState.MERGED and position < queue.window:
             jobgraph.set_up(item)
-            ready.extend((item, b) for b in jobgraph.ready(item, s.layout.jobs))
+            ready.extend((item, b) for b in jobgraph.ready(item, s.layout.jobs, exports_ahead))
         if item.failing:
             cancel_builds(s, item, actions)
         if position == 0 and not item.landing:
@@ -77,6 +78,8 @@ def dependent_pass(s: "Scheduler", queue: ChangeQueue, ready: list, actions: lis
         position += 1
         if not item.failing:
             nnfi = item
+            for repo in jobgraph.unfinished_exports(item, s.layout.jobs):
+                exports_ahead[repo] = exports_ahead.get(repo, 0) + 1
     return removed
 
 
@@ -87,8 +90,12 @@ def finish_head(s: "Scheduler", item: Item, pipeline, actions: list[Action]) -> 
         return
     key = (item.change.project, item.change.branch)
     item.landing = True
+    exported = jobgraph.exported(item, s.layout.jobs)
+    publish = tuple((repo, tuple(b for r, b in exported if r == repo))
+                    for repo in s.layout.queue_repositories(item.queue))
     actions.append(Land(item.id, item.generation, key[0], key[1],
-                        old=item.base_commit, new=state_dict(item.state)[key]))
+                        old=item.base_commit, new=state_dict(item.state)[key],
+                        change=item.change, state=item.state, publish=publish))
 
 
 def independent_pass(s: "Scheduler", queue: ChangeQueue, ready: list, actions: list[Action]) -> bool:
@@ -159,15 +166,17 @@ def start_builds(s: "Scheduler", ready: list, actions: list[Action]) -> None:
         build.state = jobgraph.BuildState.RUNNING
         build.started_at = s.state.now
         s.state.builds[build.id] = item.id
-        actions.append(StartBuild(build.id, item.id, item.pipeline, build.job,
-                                  item.change, item.state, chain(s, item)))
+        items = chain(s, item)
+        artifacts = tuple(a for i in items for a in jobgraph.exported(i, s.layout.jobs))
+        actions.append(StartBuild(build.id, item.id, item.pipeline, build.job, item.change,
+                                  item.state, tuple(i.change.name for i in items), artifacts))
 
 
-def chain(s: "Scheduler", item: Item) -> tuple[str, ...]:
-    """The changes of the item's speculative state, head first, itself last."""
-    names = []
+def chain(s: "Scheduler", item: Item) -> list[Item]:
+    """The items of this one's speculative state, head first, itself last."""
+    items = []
     current: Item | None = item
     while current is not None:
-        names.append(current.change.name)
+        items.append(current)
         current = s.state.index.get(current.base) if current.base is not None else None
-    return tuple(reversed(names))
+    return items[::-1]

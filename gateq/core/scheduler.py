@@ -115,7 +115,8 @@ class Scheduler:
         for other in queue.items:
             if other.base == item.id:
                 other.base, other.base_generation = None, None
-        self.remove(item, ItemResult.MERGED, None, actions, commit=event.commit)
+        self.remove(item, ItemResult.MERGED, None, actions, commit=event.commit,
+                    snapshot=dict(event.snapshots) or None)
 
     # -- operations shared by handlers and passes -------------------------
 
@@ -142,7 +143,8 @@ class Scheduler:
         self.state.index[item.id] = item
 
     def remove(self, item: Item, result: ItemResult, reason: str | None,
-               actions: list[Action], commit: str | None = None) -> None:
+               actions: list[Action], commit: str | None = None,
+               snapshot: dict | None = None) -> None:
         """Take an item out of its queue, report it, and drop its dependents."""
         if item.removed:
             return
@@ -151,7 +153,7 @@ class Scheduler:
         del self.state.index[item.id]
         queue = self.state.queue_of(item)
         queue.items = [i for i in queue.items if not i.removed]
-        actions.append(Report(result_record(item, result, reason, commit, self.state.now)))
+        actions.append(Report(result_record(item, result, reason, commit, self.state.now, snapshot)))
         if result is not ItemResult.MERGED:
             for other in list(queue.items):
                 if item.id in other.depends_on:
