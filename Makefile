@@ -15,6 +15,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/merge.py
 	$(PY) bench/scheduler.py
+	$(PY) bench/strategies.py
 
 setup: $(STAMP)
 

@@ -6,7 +6,8 @@ setup(
     description="A speculative gating engine: shared dependent queues with publishing inside the gate",
     packages=find_packages(include=["gateq", "gateq.*"]),
     python_requires=">=3.11",
-    install_requires=["GitPython>=3.1", "PyYAML>=6.0", "voluptuous>=0.13"],
+    install_requires=["GitPython>=3.1", "PyYAML>=6.0", "voluptuous>=0.13", "matplotlib>=3.5",
+                      "createrepo_c>=1.0"],
     extras_require={"test": ["pytest>=7"]},
     entry_points={"console_scripts": ["gateq = gateq.cli:entry"]},
 )

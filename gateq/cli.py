@@ -20,6 +20,7 @@ from .core import events as ev
 from .git.changes import resolve_change
 from .git.repo import GitError
 from .render import render_results, render_status
+from .sim import command as simulate
 from .store import Store
 
 
@@ -51,6 +52,7 @@ def build_parser() -> Parser:
     sub.add_parser("serve", help="run until stopped (SIGTERM), picking up new events")
     for name in ("status", "results"):
         sub.add_parser(name, help=f"show {name}").add_argument("--json", action="store_true")
+    simulate.register(sub)
     return parser
 
 
@@ -65,9 +67,11 @@ def add_change_args(parser: argparse.ArgumentParser, pipeline: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "simulate":          # needs no configuration
+            return simulate.run(args)
         config = load_config(args.config)
         return COMMANDS[args.command](config, args)
-    except UsageError as exc:
+    except (UsageError, ValueError) as exc:
         print(f"gateq: error: {exc}", file=sys.stderr)
         return 2
     except ConfigError as exc:

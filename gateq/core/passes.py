@@ -46,14 +46,12 @@ def dependent_pass(s: "Scheduler", queue: ChangeQueue, ready: list, actions: lis
     for item in list(queue.items):
         if item.removed:
             continue
-        problem = dependency_problem(s, item)
-        if problem and not item.landing:
-            s.remove(item, ItemResult.DEQUEUED, problem, actions)
-            removed = True
-            continue
         want = (nnfi.id, nnfi.generation) if nnfi else (None, None)
         if not item.landing and (item.base, item.base_generation) != want:
             reset(s, item, nnfi, actions)
+        problem = dependency_problem(s, item)
+        if problem and not item.failing:
+            item.failing = problem      # held until the dependency is re-tested or leaves
         request_merge(s, item, nnfi, actions)
         if item.merge is MergeState.CONFLICT:
             s.remove(item, ItemResult.MERGE_CONFLICT, item.conflict, actions)
@@ -61,7 +59,7 @@ def dependent_pass(s: "Scheduler", queue: ChangeQueue, ready: list, actions: lis
             continue
         if item.merge is MergeState.MERGED and position < queue.window:
             jobgraph.set_up(item)
-            ready.extend((item, b) for b in jobgraph.ready(item, s.layout.jobs, exports_ahead))
+            ready.extend((position, item, b) for b in jobgraph.ready(item, s.layout.jobs, exports_ahead))
         if item.failing:
             cancel_builds(s, item, actions)
         if position == 0 and not item.landing:
@@ -109,7 +107,7 @@ def independent_pass(s: "Scheduler", queue: ChangeQueue, ready: list, actions: l
             s.remove(item, ItemResult.MERGE_CONFLICT, item.conflict, actions)
         elif item.merge is MergeState.MERGED:
             jobgraph.set_up(item)
-            ready.extend((item, b) for b in jobgraph.ready(item, s.layout.jobs))
+            ready.extend((0, item, b) for b in jobgraph.ready(item, s.layout.jobs))
             if item.failing:
                 s.remove(item, ItemResult.FAILED, item.failing, actions)
             elif jobgraph.succeeded(item, s.layout.jobs):
@@ -119,12 +117,15 @@ def independent_pass(s: "Scheduler", queue: ChangeQueue, ready: list, actions: l
 
 
 def dependency_problem(s: "Scheduler", item: Item) -> str | None:
+    """A needed change that is failing makes this one fail too (Zuul's rule).
+
+    If the needed change is later re-tested and passes, this item is reset
+    with it; if it leaves the queue unlanded, `remove` dequeues this one.
+    """
     for dep_id in item.depends_on:
         dep = s.state.index.get(dep_id)
         if dep is not None and dep.failing:
-            return f"depends on {dep.change.name} which failed: {dep.failing}"
-        if dep is not None and dep.merge is MergeState.CONFLICT:
-            return f"depends on {dep.change.name} which does not merge: {dep.conflict}"
+            return f"needed change {dep.change.name} is failing: {dep.failing}"
     return None
 
 
@@ -151,14 +152,16 @@ def needed_keys(s: "Scheduler", item: Item) -> tuple[tuple[str, str], ...]:
 
 
 def sorted_by_priority(s: "Scheduler", ready: list) -> list:
-    """Gate pipelines before the others; within a pipeline, queue order."""
+    """Gate pipelines before the others; then position in queue, so the head
+    of a queue that waited longer goes before a deep item of another queue;
+    then arrival."""
     order = {name: (0 if p.dependent else 1, i)
              for i, (name, p) in enumerate(s.layout.pipelines.items())}
-    return sorted(ready, key=lambda pair: order[pair[0].pipeline])
+    return sorted(ready, key=lambda r: (order[r[1].pipeline], r[0], r[1].id))
 
 
 def start_builds(s: "Scheduler", ready: list, actions: list[Action]) -> None:
-    for item, build in ready:
+    for _, item, build in ready:
         if len(s.state.builds) >= s.slots:
             return
         if item.removed or item.failing:
