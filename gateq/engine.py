@@ -44,6 +44,11 @@ class Engine:
         self.clock = clock
         self.executor = LocalExecutor()
         self.merger = Merger(config.repo_path)
+        self.artifacts = None
+        if config.layout.repositories:        # rpm tooling only where it is used
+            from .publishing import Artifacts
+            self.artifacts = Artifacts(config)
+        self.builds: dict[str, act.StartBuild] = {}
         self._lock = None
         seq, data = store.last_checkpoint()
         self.cursor = self.checkpointed = seq
@@ -60,6 +65,10 @@ class Engine:
             raise EngineBusy(f"another gateq engine is running on {self.config.state_dir}")
         for build in orphans.kill_leftovers(self.config.state_dir):
             log.warning("killed build %s left running by a previous engine", build)
+        if self.artifacts:
+            repaired = self.artifacts.recover()
+            if repaired:
+                log.warning("%s", repaired)
         for seq, event in self.store.events_after(self.cursor):
             for action in self.scheduler.step(event):
                 if isinstance(action, act.Report):   # idempotent: safe to repeat
@@ -79,7 +88,8 @@ class Engine:
         while not should_stop():
             self.drain()
             for finished in self.executor.poll():
-                self.record(BuildCompleted(self.clock(), finished.build, finished.result))
+                result, detail = self.check_export(finished.build, finished.result)
+                self.record(BuildCompleted(self.clock(), finished.build, result, detail))
                 self.cleanup_workspace(finished.build)
             self.drain()
             if self.idle():
@@ -132,13 +142,18 @@ class Engine:
         self.record(event)
 
     def do_land(self, action: act.Land) -> None:
-        try:
-            ok, reason = land(self.config.repo_path(action.project), action.branch,
-                              action.old, action.new)
-        except GitError as exc:
-            ok, reason = False, str(exc)
+        def move_branch() -> tuple[bool, str | None]:
+            try:
+                return land(self.config.repo_path(action.project), action.branch,
+                            action.old, action.new)
+            except GitError as exc:
+                return False, str(exc)
+        if self.artifacts:
+            ok, reason, snapshots = self.artifacts.land(action, move_branch)
+        else:
+            (ok, reason), snapshots = move_branch(), ()
         self.record(LandCompleted(self.clock(), action.item, action.generation, ok,
-                                  action.new if ok else None, reason))
+                                  action.new if ok else None, reason, snapshots))
 
     def do_start(self, action: act.StartBuild) -> None:
         job = self.config.layout.jobs[action.job]
@@ -154,9 +169,17 @@ class Engine:
                 f.write(f"workspace preparation failed: {exc}\n")
             self.record(BuildCompleted(self.clock(), action.build, JobResult.FAILURE))
             return
+        env = self.job_env(action, workspace)
+        if self.artifacts:
+            env["GATEQ_REPOS"] = os.path.join(workspace, "repos")
+            self.artifacts.prepare_views(env["GATEQ_REPOS"], action.artifacts)
+            if job.export:
+                env["GATEQ_ARTIFACTS"] = os.path.join(workspace, "artifacts")
+                os.makedirs(env["GATEQ_ARTIFACTS"])
+        self.builds[action.build] = action
         self.executor.start(BuildSpec(
             build=action.build, script=job.run, cwd=checkouts.get(action.change.project, workspace),
-            env=self.job_env(action, workspace), timeout=job.timeout, log_path=log_path))
+            env=env, timeout=job.timeout, log_path=log_path))
         pid = self.executor.pid(action.build)
         if pid is not None:
             orphans.note(self.config.state_dir, action.build, pid)
@@ -185,7 +208,22 @@ class Engine:
         })
         return env
 
+    def check_export(self, build: str, result: JobResult) -> tuple[JobResult, str | None]:
+        """A successful export build succeeds only if its artifacts are accepted."""
+        action = self.builds.get(build)
+        job = self.config.layout.jobs[action.job] if action else None
+        if result is not JobResult.SUCCESS or not job or not job.export or not self.artifacts:
+            return result, None
+        artifacts_dir = os.path.join(self.config.state_dir, "work", build, "artifacts")
+        rejected = self.artifacts.accept_export(action, artifacts_dir)
+        if rejected is None:
+            return result, None
+        with open(os.path.join(self.config.state_dir, "logs", f"{build}.log"), "a") as f:
+            f.write(f"export rejected: {rejected}\n")
+        return JobResult.FAILURE, f"export rejected: {rejected}"
+
     def cleanup_workspace(self, build: str) -> None:
+        self.builds.pop(build, None)
         orphans.forget(self.config.state_dir, build)
         shutil.rmtree(os.path.join(self.config.state_dir, "work", build), ignore_errors=True)
 

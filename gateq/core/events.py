@@ -62,6 +62,7 @@ class BuildCompleted:
     at: float
     build: str
     result: JobResult
+    detail: str | None = None      # why it failed, when the adapter knows better than the log
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ class Scheduler:
             return
         build = next((b for b in item.builds.values() if b.id == event.build), None)
         if build is not None and build.state is BuildState.RUNNING:
-            jobgraph.record_result(item, build, event.result, event.at, self.layout.jobs)
+            jobgraph.record_result(item, build, event.result, event.at, self.layout.jobs, event.detail)
 
     def on_land(self, event: ev.LandCompleted, actions: list[Action]) -> None:
         item = self.state.index.get(event.item)

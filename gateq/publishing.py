@@ -1,0 +1,154 @@
+"""Artifacts around the gate, for the engine: views, exports, publication.
+
+- Before a build: materialise `$GATEQ_REPOS/<repository>` for it (the
+  published snapshot plus the export builds the scheduler says it sees).
+- After an export build: validate and store what it wrote, or fail it.
+- At the head: stage a snapshot of every repository of the queue, land the
+  git change, then switch `current`. An intent file written between staging
+  and landing lets the next start finish or roll back a landing that a
+  crash interrupted, so the published repositories and git always agree.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Callable
+
+from .artifacts.snapshots import Publisher
+from .artifacts.store import ArtifactStore, RejectedArtifact
+from .artifacts.view import materialise
+from .config.model import Config
+from .core import actions as act
+from .git.repo import GitError, resolve
+
+INTENT = "publish-intent.json"
+
+
+def failpoint(name: str) -> None:
+    """Die here when GATEQ_FAILPOINT names this point: how tests kill the
+    engine at an exact step (as `kill -9` would, without cleanup)."""
+    if os.environ.get("GATEQ_FAILPOINT") == name:
+        os._exit(137)
+
+
+class Artifacts:
+    def __init__(self, config: Config):
+        self.config = config
+        self.repositories = config.layout.repositories
+        self.store = ArtifactStore(os.path.join(config.state_dir, "cas"))
+        self.intent_path = os.path.join(config.state_dir, INTENT)
+
+    def publisher(self, repo: str) -> Publisher:
+        r = self.repositories[repo]
+        return Publisher(self.config.publish_dir, r.name, r.type, r.keep, self.store)
+
+    # -- builds ---------------------------------------------------------------
+
+    def prepare_views(self, dest: str, visible: tuple[tuple[str, str], ...]) -> None:
+        """One directory per repository: published snapshot, then the exports ahead."""
+        for repo, spec in self.repositories.items():
+            layers = [self.publisher(repo).current_layer()]
+            layers += [self.store.load(b) for r, b in visible if r == repo]
+            materialise(os.path.join(dest, repo), spec.type, [l for l in layers if l], self.store)
+
+    def accept_export(self, action: act.StartBuild, artifacts_dir: str) -> str | None:
+        """Store an export build's output; the reason it was rejected, if it was."""
+        job = self.config.layout.jobs[action.job]
+        repo = self.repositories[job.export]
+        try:
+            self.store.ingest(action.build, repo.type, artifacts_dir, action.job, action.change.name)
+        except RejectedArtifact as exc:
+            return str(exc)
+        return None
+
+    # -- landing --------------------------------------------------------------
+
+    def land(self, action: act.Land, do_land: Callable[[], tuple[bool, str | None]]
+             ) -> tuple[bool, str | None, tuple[tuple[str, int], ...]]:
+        if not action.publish:
+            ok, reason = do_land()
+            return ok, reason, ()
+        done = self.published_by(action.item)
+        if done:                      # a retried landing that already published
+            ok, reason = do_land()
+            return ok, reason, done
+        staged = [(repo, self.publisher(repo).stage(
+            [self.store.load(b) for b in builds], self.manifest_extra(action)))
+            for repo, builds in action.publish]
+        self.write_intent(action, staged)
+        ok, reason = do_land()
+        failpoint("after-land")
+        for repo, snapshot in staged:
+            publisher = self.publisher(repo)
+            if ok:
+                publisher.switch(snapshot)
+                publisher.prune()
+            else:
+                publisher.discard(snapshot)
+        self.clear_intent()
+        return ok, reason, tuple((repo, s.number) for repo, s in staged) if ok else ()
+
+    def manifest_extra(self, action: act.Land) -> dict:
+        c = action.change
+        return {
+            "projects": [{"project": p, "branch": b, "commit": commit}
+                         for p, b, commit in action.state if self.builds_from(p, b, action)],
+            "changes": [{"project": c.project, "change": c.ref, "revision": c.revision,
+                         "commit": action.new, "item": action.item}],
+        }
+
+    def builds_from(self, project: str, branch: str, action: act.Land) -> bool:
+        """The branch of each project a snapshot is built from: the item's own
+        branch where the project has it in the state, else the default."""
+        keys = {(p, b) for p, b, _ in action.state}
+        if (project, action.branch) in keys:
+            return branch == action.branch
+        return branch == self.config.layout.projects[project].default_branch
+
+    def published_by(self, item: int) -> tuple[tuple[str, int], ...]:
+        found = []
+        for repo in self.repositories:
+            number, manifest = self.publisher(repo).current()
+            if manifest and any(ch.get("item") == item for ch in manifest.get("changes", ())):
+                found.append((repo, number))
+        return tuple(found)
+
+    # -- crash recovery -------------------------------------------------------
+
+    def write_intent(self, action: act.Land, staged) -> None:
+        intent = {"item": action.item, "project": action.project, "branch": action.branch,
+                  "new": action.new, "staged": [[repo, s.number, s.path] for repo, s in staged],
+                  "time": time.time()}
+        tmp = self.intent_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(intent, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, self.intent_path)
+
+    def clear_intent(self) -> None:
+        if os.path.exists(self.intent_path):
+            os.unlink(self.intent_path)
+
+    def recover(self) -> str | None:
+        """Finish (git moved) or roll back (it did not) an interrupted landing."""
+        if not os.path.exists(self.intent_path):
+            return None
+        with open(self.intent_path) as f:
+            intent = json.load(f)
+        try:
+            tip = resolve(self.config.repo_path(intent["project"]), f"refs/heads/{intent['branch']}")
+        except GitError:
+            tip = None
+        landed = tip == intent["new"]
+        for repo, number, path in intent["staged"]:
+            publisher = self.publisher(repo)
+            if landed:
+                publisher.switch_to(number)
+                publisher.prune()
+            else:
+                publisher.discard_number(number)
+        self.clear_intent()
+        verb = "finished publishing" if landed else "rolled back the staged snapshots of"
+        return f"{verb} item {intent['item']} after an interrupted landing"
