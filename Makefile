@@ -16,6 +16,7 @@ bench: $(STAMP)
 	$(PY) bench/merge.py
 	$(PY) bench/scheduler.py
 	$(PY) bench/strategies.py
+	$(PY) bench/publish.py
 
 setup: $(STAMP)
 

@@ -1,14 +1,17 @@
-"""`make demo`: a distgit gate from scratch, run to completion.
+"""`make demo`: an RDO-style distgit gate with publishing inside the gate.
 
-Creates DIR with a configuration (etc/gateq.yaml, layouts/distgit.yaml,
-jobs/), two bare repositories (nova, ceilometer) sharing the `rdo` queue,
-and a handful of changes: a nova version bump, a ceilometer change that
-needs the new nova, a nova change whose tests fail, a ceilometer change that
-conflicts, and a harmless docs change. It proposes and approves them all,
-runs the gate until idle, and prints what landed, what was ejected and why.
+Creates DIR with a configuration (etc/gateq.yaml, layouts/rdo.yaml, jobs/)
+and two bare distgit repositories, nova and ceilometer, sharing the `rdo`
+queue. First it gates the import of both packages (publishing snapshots 1
+and 2), then a handful of changes: a nova bump, a ceilometer change that
+needs the new nova, a nova change whose package does not install, a
+ceilometer change that conflicts, and a harmless docs change. It prints
+what landed, what was ejected and why, the snapshots published, and how to
+install from the published repository.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,21 +25,48 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GIT_ENV = {"GIT_AUTHOR_NAME": "Demo Maintainer", "GIT_AUTHOR_EMAIL": "maint@example.org",
            "GIT_COMMITTER_NAME": "Demo Maintainer", "GIT_COMMITTER_EMAIL": "maint@example.org"}
 
-PROJECTS = {
-    "nova": {"version": "12.0.0\n", "run-tests": "#!/bin/sh\necho 'nova unit tests pass'\n"},
-    "ceilometer": {"version": "9.0.0\n", "requires": "nova >= 12.0.0\n",
-                   "run-tests": "#!/bin/sh\necho 'ceilometer unit tests pass'\n"},
-}
+
+def spec(name: str, version: str, requires: str = "") -> str:
+    return f"""Name: {name}
+Version: {version}
+Release: 1
+Summary: OpenStack {name} (gateq demo package)
+License: ASL 2.0
+BuildArch: noarch
+Source0: {name}.conf
+
+{requires}
+
+%description
+A small package standing in for {name} in the gateq demo.
+
+%install
+install -D -m 0644 %{{SOURCE0}} %{{buildroot}}/etc/{name}/{name}.conf
+
+%files
+%config /etc/{name}/{name}.conf
+"""
+
+
+IMPORTS = [
+    ("nova", "import", {"nova.spec": spec("nova", "12.0.0"), "nova.conf": "[DEFAULT]\n"},
+     "Import nova 12.0.0"),
+    ("ceilometer", "import", {"ceilometer.spec": spec("ceilometer", "9.0.0", "Requires: nova >= 12.0.0"),
+                              "ceilometer.conf": "[DEFAULT]\n"}, "Import ceilometer 9.0.0"),
+]
 
 # (project, ref, files changed, commit message)
 CHANGES = [
-    ("nova", "bump-12.0.1", {"version": "12.0.1\n"}, "Update nova to 12.0.1"),
-    ("ceilometer", "needs-nova-12.0.1", {"requires": "nova >= 12.0.1\n", "version": "9.0.1\n"},
+    ("nova", "bump-12.0.1", {"nova.spec": spec("nova", "12.0.1")}, "Update nova to 12.0.1"),
+    ("ceilometer", "needs-nova-12.0.1",
+     {"ceilometer.spec": spec("ceilometer", "9.0.1", "Requires: nova >= 12.0.1")},
      "Require nova 12.0.1 for the new notification API"),
-    ("nova", "broken-tests", {"run-tests": "#!/bin/sh\necho 'test_api: FAILED'\nexit 1\n"},
-     "Refactor the API (breaks its tests)"),
-    ("ceilometer", "other-bump", {"version": "9.1.0\n"}, "Bump ceilometer to 9.1.0 (conflicts)"),
-    ("nova", "docs", {"README": "nova packaging for RDO\n"}, "Add a README"),
+    ("nova", "does-not-install",
+     {"nova.spec": spec("nova", "12.0.0", "Requires: python3-oslo-missing")},
+     "Add a dependency that no repository provides"),
+    ("ceilometer", "other-bump", {"ceilometer.spec": spec("ceilometer", "9.1.0", "Requires: nova >= 12.0.0")},
+     "Bump ceilometer to 9.1.0 (conflicts with the change ahead)"),
+    ("nova", "readme", {"README": "nova packaging for RDO\n"}, "Add a README"),
 ]
 
 
@@ -46,78 +76,83 @@ def git(*args: str, cwd: str) -> str:
                           capture_output=True, text=True).stdout.strip()
 
 
-def write_files(root: str, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        path = os.path.join(root, name)
-        with open(path, "w") as f:
-            f.write(text)
-        if name == "run-tests":
-            os.chmod(path, 0o755)
-
-
 def make_config(demo: str) -> None:
     os.makedirs(os.path.join(demo, "layouts"))
     shutil.copy(os.path.join(HERE, "etc", "gateq.yaml"), os.path.join(demo, "gateq.yaml"))
-    shutil.copy(os.path.join(HERE, "layouts", "distgit.yaml"), os.path.join(demo, "layouts"))
+    shutil.copy(os.path.join(HERE, "layouts", "rdo.yaml"), os.path.join(demo, "layouts"))
     shutil.copytree(os.path.join(HERE, "jobs"), os.path.join(demo, "jobs"))
 
 
 def make_repositories(demo: str, scratch: str) -> None:
-    """Bare repositories as a git server would hold them, and the changes as branches."""
-    for project, files in PROJECTS.items():
+    """Bare distgit repositories as a git server holds them; changes as branches."""
+    for project in ("nova", "ceilometer"):
         bare = os.path.join(demo, "repos", f"{project}.git")
         git("init", "-q", "--bare", "-b", "main", bare, cwd=demo)
         work = os.path.join(scratch, project)
         git("clone", "-q", bare, work, cwd=scratch)
         git("checkout", "-q", "-b", "main", cwd=work)
-        write_files(work, files)
+        with open(os.path.join(work, "sources"), "w") as f:
+            f.write(f"{project} distgit\n")
         git("add", "-A", cwd=work)
-        git("commit", "-q", "-m", f"Import {project}", cwd=work)
+        git("commit", "-q", "-m", f"Create the {project} distgit", cwd=work)
         git("push", "-q", "origin", "main", cwd=work)
-    for project, ref, files, message in CHANGES:
-        work = os.path.join(scratch, project)
-        git("checkout", "-q", "-b", ref, "origin/main", cwd=work)
-        write_files(work, files)
-        git("add", "-A", cwd=work)
-        git("commit", "-q", "-m", message, cwd=work)
-        git("push", "-q", "origin", ref, cwd=work)
 
 
-def run(demo: str) -> int:
-    config = ["-c", demo]
-    steps = [[*config, "validate"]]
-    for project, ref, _, _ in CHANGES:
-        steps.append([*config, "event", "proposed", "--project", project, "--change", ref])
-    for project, ref, _, _ in CHANGES:
-        steps.append([*config, "event", "approved", "--project", project, "--change", ref])
-    for argv in steps:
-        print("$ gateq " + " ".join(argv[2:]))
-        if gateq(argv) != 0:
-            return 1
-    print("$ gateq run --until-idle")
-    return gateq([*config, "run", "--until-idle"])
+def push_change(scratch: str, project: str, ref: str, files: dict, message: str) -> None:
+    work = os.path.join(scratch, project)
+    git("fetch", "-q", "origin", cwd=work)
+    git("checkout", "-q", "-B", ref, "origin/main", cwd=work)
+    for name, text in files.items():
+        with open(os.path.join(work, name), "w") as f:
+            f.write(text)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", message, cwd=work)
+    git("push", "-q", "origin", ref, cwd=work)
+
+
+def step(demo: str, *argv: str) -> None:
+    print("$ gateq " + " ".join(argv), flush=True)
+    if gateq(["-c", demo, *argv]) != 0:
+        raise SystemExit(1)
+
+
+def gate(demo: str, scratch: str, changes: list, propose: bool) -> None:
+    for project, ref, files, message in changes:
+        push_change(scratch, project, ref, files, message)
+    for kind in (("proposed", "approved") if propose else ("approved",)):
+        for project, ref, _, _ in changes:
+            step(demo, "event", kind, "--project", project, "--change", ref)
+        step(demo, "run", "--until-idle")
 
 
 def summary(demo: str) -> None:
     print("\n$ gateq results")
     gateq(["-c", demo, "results"])
-    store = Store(os.path.join(demo, "state"))
-    gate = [r for r in store.results() if r["pipeline"] == "gate"]
-    check = {r["change"]: r["result"] for r in store.results() if r["pipeline"] == "check"}
+    results = Store(os.path.join(demo, "state")).results()
+    check = {r["change"]: r["result"] for r in results if r["pipeline"] == "check"}
     print("\nThe gate, in the order items were reported:")
-    for r in gate:
-        what = f"landed as {r['commit'][:12]}" if r["result"] == "merged" else \
-            f"ejected ({r['result']}): {r['reason']}"
-        alone = f"  [tested alone in check: {check[r['change']]}]" if r["change"] in check else ""
+    for r in (r for r in results if r["pipeline"] == "gate"):
+        what = (f"landed as {r['commit'][:12]}, published in snapshot {r['snapshot']['rdo']}"
+                if r["result"] == "merged" else f"ejected ({r['result']}): {r['reason']}")
+        alone = f"  [alone in check: {check[r['change']]}]" if r["change"] in check else ""
         print(f"  {r['project']}:{r['change']}: {what}{alone}")
-    print("ceilometer:needs-nova-12.0.1 fails alone (nova 12.0.0 on the branch) but lands in the\n"
-          "gate, where it is tested on top of nova:bump-12.0.1 ahead of it.")
-    for project in PROJECTS:
+    print("ceilometer:needs-nova-12.0.1 fails alone in check (it needs nova 12.0.1, unpublished) but\n"
+          "lands in the gate: its install test sees the nova package built by the item ahead.")
+    snapshots = os.path.join(demo, "publish", "rdo", "snapshots")
+    print("\nPublished snapshots (publish/rdo/snapshots/N/manifest.json):")
+    for number in sorted(os.listdir(snapshots), key=int):
+        with open(os.path.join(snapshots, number, "manifest.json")) as f:
+            manifest = json.load(f)
+        added = ", ".join(f"{c['project']}:{c['change']}" for c in manifest["changes"])
+        rpms = " ".join(sorted(a["path"].rsplit("/", 1)[-1] for a in manifest["artifacts"]))
+        print(f"  {number}: adds {added}; holds {rpms}")
+    current = os.path.join(demo, "publish", "rdo", "current")
+    print(f"\ncurrent -> {os.readlink(current)}. Install from it with:\n"
+          f"  dnf --repofrompath=rdo,file://{current} --repo=rdo --setopt=rdo.gpgcheck=0 install ceilometer")
+    for project in ("nova", "ceilometer"):
         bare = os.path.join(demo, "repos", f"{project}.git")
         print(f"\n$ git -C {os.path.relpath(bare)} log --oneline --first-parent main")
         print(git("log", "--oneline", "--first-parent", "main", cwd=bare))
-    print(f"\nEverything is in {demo}: try `gateq -c {demo} results --json`, "
-          f"or read a build's log under {demo}/state/logs/.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,9 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     make_config(demo)
     with tempfile.TemporaryDirectory() as scratch:
         make_repositories(demo, scratch)
-    status = run(demo)
+        step(demo, "validate")
+        print("\n# 1. Import both packages: each landing publishes a snapshot")
+        gate(demo, scratch, IMPORTS, propose=False)
+        print("\n# 2. Five changes: proposed (check tests each alone), then approved (gate)")
+        gate(demo, scratch, CHANGES, propose=True)
     summary(demo)
-    return status
+    return 0
 
 
 if __name__ == "__main__":

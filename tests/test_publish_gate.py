@@ -1,0 +1,176 @@
+"""Artifacts inside the gate, end to end: real git, rpmbuild, createrepo
+metadata, dnf installs, published snapshots and their manifests."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from gate_fixture import Gate, git
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOLS = ("rpmbuild", "dnf", "createrepo_c")
+missing = [t for t in TOOLS if shutil.which(t) is None]
+if missing and os.environ.get("CI") != "true":
+    pytest.skip(f"needs {', '.join(missing)}", allow_module_level=True)
+
+LAYOUT = """\
+- repository: {name: rdo, type: rpm, keep: 3}
+- job: {name: rpm-build, run: jobs/rpm-build.sh, export: rdo, timeout: 300}
+- job:
+    name: install
+    run: jobs/rpm-install-check.sh
+    dependencies: [rpm-build]
+    requires: [rdo]
+    timeout: 300
+    vars: {REPO: rdo, PACKAGES: "%(packages)s"}
+"""
+
+
+def spec(name: str, version: str, requires: str = "") -> str:
+    return f"""\
+Name: {name}
+Version: {version}
+Release: 1
+Summary: {name} for tests
+License: MIT
+BuildArch: noarch
+Source0: {name}.conf
+{requires}
+
+%description
+{name} packaged for a gateq test.
+
+%install
+install -D -m 0644 %{{SOURCE0}} %{{buildroot}}/etc/{name}/{name}.conf
+
+%files
+/etc/{name}/{name}.conf
+"""
+
+
+def rdo_gate(tmp_path, packages="nova ceilometer") -> Gate:
+    g = Gate(tmp_path, projects=("nova", "ceilometer"), jobs=LAYOUT % {"packages": packages},
+             project_jobs=("rpm-build", "install"), timeout=300)
+    for job in ("rpm-build.sh", "rpm-install-check.sh"):
+        shutil.copy(os.path.join(HERE, "jobs", job), os.path.join(g.config, "jobs", job))
+    return g
+
+
+def import_packages(g: Gate) -> None:
+    g.change("nova", "import-nova", {"nova.spec": spec("nova", "12.0.0"), "nova.conf": "[nova]\n"})
+    g.change("ceilometer", "import-ceilometer", {
+        "ceilometer.spec": spec("ceilometer", "9.0.0", "Requires: nova >= 12.0.0"),
+        "ceilometer.conf": "[ceilometer]\n"})
+    g.approve("nova", "import-nova")
+    g.approve("ceilometer", "import-ceilometer")
+    g.run()
+    assert g.outcome() == {"import-nova": "merged", "import-ceilometer": "merged"}
+
+
+def publish_dir(g: Gate) -> str:
+    return os.path.join(g.config, "publish", "rdo")
+
+
+def current_manifest(g: Gate) -> dict:
+    with open(os.path.join(publish_dir(g), "current", "manifest.json")) as f:
+        return json.load(f)
+
+
+def published_rpms(g: Gate) -> set[str]:
+    return {a["path"].rsplit("/", 1)[-1] for a in current_manifest(g)["artifacts"]}
+
+
+def assert_snapshot_matches_git(g: Gate) -> None:
+    manifest = current_manifest(g)
+    tips = {p["project"]: p["commit"] for p in manifest["projects"]}
+    assert tips == {"nova": g.tip("nova"), "ceilometer": g.tip("ceilometer")}
+
+
+def test_ceilometer_needing_the_new_nova_lands_because_it_sees_nova_from_the_item_ahead(tmp_path):
+    g = rdo_gate(tmp_path)
+    import_packages(g)
+    assert published_rpms(g) == {"nova-12.0.0-1.noarch.rpm", "ceilometer-9.0.0-1.noarch.rpm"}
+    g.change("nova", "bump", {"nova.spec": spec("nova", "12.0.1")})
+    g.change("ceilometer", "needs-new-nova", {
+        "ceilometer.spec": spec("ceilometer", "9.0.1", "Requires: nova >= 12.0.1")})
+    g.propose("ceilometer", "needs-new-nova")
+    g.approve("nova", "bump")
+    g.approve("ceilometer", "needs-new-nova")
+    g.run()
+    assert g.outcome("check") == {"needs-new-nova": "failed"}     # alone: nova 12.0.0
+    assert g.outcome() == {"import-nova": "merged", "import-ceilometer": "merged",
+                           "bump": "merged", "needs-new-nova": "merged"}
+    assert published_rpms(g) == {"nova-12.0.1-1.noarch.rpm", "ceilometer-9.0.1-1.noarch.rpm"}
+    assert_snapshot_matches_git(g)
+    results = {r["change"]: r for r in g.results()}
+    assert results["needs-new-nova"]["snapshot"] == {"rdo": current_manifest(g)["snapshot"]}
+    added = current_manifest(g)["changes"]
+    assert [(c["project"], c["change"], c["commit"]) for c in added] == [
+        ("ceilometer", "needs-new-nova", g.tip("ceilometer"))]
+
+
+def test_when_the_nova_item_fails_ceilometer_is_retested_without_it_and_ejected(tmp_path):
+    g = rdo_gate(tmp_path)
+    import_packages(g)
+    before = current_manifest(g)["snapshot"]
+    g.change("nova", "bad-bump", {"nova.spec": spec("nova", "12.0.1", "Requires: no-such-package")})
+    g.change("ceilometer", "needs-new-nova", {
+        "ceilometer.spec": spec("ceilometer", "9.0.1", "Requires: nova >= 12.0.1")})
+    g.approve("nova", "bad-bump")
+    g.approve("ceilometer", "needs-new-nova")
+    g.run()
+    results = {r["change"]: r for r in g.results()}
+    assert results["bad-bump"]["result"] == "failed"
+    ceilometer = results["needs-new-nova"]
+    assert ceilometer["result"] == "failed" and ceilometer["reason"] == "job install failure"
+    # its last build ran on a new generation: re-tested without the nova item
+    assert ceilometer["jobs"][1]["build"] != f"{ceilometer['item']}-0-install"
+    assert current_manifest(g)["snapshot"] == before
+    assert_snapshot_matches_git(g)
+
+
+def test_a_failing_or_rejected_export_ejects_the_item_and_publishes_nothing(tmp_path):
+    g = rdo_gate(tmp_path, packages="nova")
+    import_packages(g)
+    before = current_manifest(g)["snapshot"]
+    g.change("nova", "no-spec", {"nova.spec": "this is not a spec file\n"})
+    g.approve("nova", "no-spec")
+    g.run()
+    assert g.outcome()["no-spec"] == "failed"
+    assert current_manifest(g)["snapshot"] == before
+
+    g.write_job("rpm-build.sh", "#!/bin/sh\nln -s /etc/passwd \"$GATEQ_ARTIFACTS/passwd.rpm\"\n")
+    g.change("nova", "symlink")
+    g.approve("nova", "symlink")
+    g.run()
+    r = next(r for r in g.results() if r["change"] == "symlink")
+    assert r["result"] == "failed" and "export rejected" in r["reason"] and "link" in r["reason"]
+
+    g.write_job("rpm-build.sh", "#!/bin/sh\necho notes > \"$GATEQ_ARTIFACTS/notes.txt\"\n")
+    g.change("nova", "not-rpm")
+    g.approve("nova", "not-rpm")
+    g.run()
+    r = next(r for r in g.results() if r["change"] == "not-rpm")
+    assert r["result"] == "failed" and "not an rpm" in r["reason"]
+    assert current_manifest(g)["snapshot"] == before
+    assert_snapshot_matches_git(g)
+
+
+def test_a_kill_between_the_git_landing_and_the_switch_is_repaired_at_the_next_start(tmp_path):
+    g = rdo_gate(tmp_path, packages="nova")
+    import_packages(g)
+    g.change("nova", "bump", {"nova.spec": spec("nova", "12.0.1")})
+    g.approve("nova", "bump")
+    env = {**os.environ, "GATEQ_FAILPOINT": "after-land"}
+    proc = g.cli_subprocess("run", "--until-idle", env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert proc.wait(timeout=300) == 137
+    assert current_manifest(g)["projects"] != [] and "bump" not in {
+        c["change"] for c in current_manifest(g)["changes"]}       # git moved, current not yet
+    g.run()
+    assert g.outcome()["bump"] == "merged"
+    assert "nova-12.0.1-1.noarch.rpm" in published_rpms(g)
+    assert_snapshot_matches_git(g)
+    assert g.landed("nova").count("bump") == 1
