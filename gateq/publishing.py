@@ -79,15 +79,19 @@ class Artifacts:
         self.write_intent(action, staged)
         ok, reason = do_land()
         failpoint("after-land")
-        for repo, snapshot in staged:
+        self.settle([(repo, s.number) for repo, s in staged], ok)
+        return ok, reason, tuple((repo, s.number) for repo, s in staged) if ok else ()
+
+    def settle(self, staged: list[tuple[str, int]], landed: bool) -> None:
+        """Switch `current` to the staged snapshots if git moved, else drop them."""
+        for repo, number in staged:
             publisher = self.publisher(repo)
-            if ok:
-                publisher.switch(snapshot)
+            if landed:
+                publisher.switch_to(number)
                 publisher.prune()
             else:
-                publisher.discard(snapshot)
+                publisher.discard_number(number)
         self.clear_intent()
-        return ok, reason, tuple((repo, s.number) for repo, s in staged) if ok else ()
 
     def manifest_extra(self, action: act.Land) -> dict:
         c = action.change
@@ -142,13 +146,6 @@ class Artifacts:
         except GitError:
             tip = None
         landed = tip == intent["new"]
-        for repo, number, path in intent["staged"]:
-            publisher = self.publisher(repo)
-            if landed:
-                publisher.switch_to(number)
-                publisher.prune()
-            else:
-                publisher.discard_number(number)
-        self.clear_intent()
+        self.settle([(repo, number) for repo, number, _ in intent["staged"]], landed)
         verb = "finished publishing" if landed else "rolled back the staged snapshots of"
         return f"{verb} item {intent['item']} after an interrupted landing"
