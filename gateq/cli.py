@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 
 from .config.loader import ConfigError, load_config
 from .config.model import Config
@@ -133,6 +134,13 @@ def run_engine(config: Config, until_idle: bool) -> int:
         raise UsageError(str(exc))
     try:
         engine.run(until_idle, should_stop=lambda: bool(stopping))
+    except Exception as exc:       # the edge: the journal keeps everything accepted
+        path = os.path.join(config.state_dir, "engine-crash.log")
+        with open(path, "a") as f:
+            traceback.print_exc(file=f)
+        print(f"gateq: engine stopped: {type(exc).__name__}: {exc} (details in {path}; "
+              f"nothing recorded is lost, start it again once fixed)", file=sys.stderr)
+        return 1
     finally:
         engine.stop()
         store.close()

@@ -163,19 +163,21 @@ class Engine:
         try:
             checkouts = prepare_workspace(workspace, action.state, self.config.repo_path,
                                           self.branch_for(action))
-        except GitError as exc:
+            env = self.job_env(action, workspace)
+            if self.artifacts:
+                env["GATEQ_REPOS"] = os.path.join(workspace, "repos")
+                self.artifacts.prepare_views(env["GATEQ_REPOS"], action.artifacts)
+                if job.export:
+                    env["GATEQ_ARTIFACTS"] = os.path.join(workspace, "artifacts")
+                    os.makedirs(env["GATEQ_ARTIFACTS"])
+        except (GitError, OSError) as exc:
+            # The build cannot start: it fails with the reason in its log.
             os.makedirs(os.path.dirname(log_path), exist_ok=True)
             with open(log_path, "a") as f:
                 f.write(f"workspace preparation failed: {exc}\n")
-            self.record(BuildCompleted(self.clock(), action.build, JobResult.FAILURE))
+            self.record(BuildCompleted(self.clock(), action.build, JobResult.FAILURE,
+                                       f"workspace preparation failed: {exc}"))
             return
-        env = self.job_env(action, workspace)
-        if self.artifacts:
-            env["GATEQ_REPOS"] = os.path.join(workspace, "repos")
-            self.artifacts.prepare_views(env["GATEQ_REPOS"], action.artifacts)
-            if job.export:
-                env["GATEQ_ARTIFACTS"] = os.path.join(workspace, "artifacts")
-                os.makedirs(env["GATEQ_ARTIFACTS"])
         self.builds[action.build] = action
         self.executor.start(BuildSpec(
             build=action.build, script=job.run, cwd=checkouts.get(action.change.project, workspace),
@@ -215,7 +217,10 @@ class Engine:
         if result is not JobResult.SUCCESS or not job or not job.export or not self.artifacts:
             return result, None
         artifacts_dir = os.path.join(self.config.state_dir, "work", build, "artifacts")
-        rejected = self.artifacts.accept_export(action, artifacts_dir)
+        try:
+            rejected = self.artifacts.accept_export(action, artifacts_dir)
+        except OSError as exc:
+            rejected = f"cannot store the artifacts: {exc}"
         if rejected is None:
             return result, None
         with open(os.path.join(self.config.state_dir, "logs", f"{build}.log"), "a") as f:

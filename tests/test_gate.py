@@ -227,3 +227,16 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 0
     assert g.landed() == ["a"]
+
+
+
+def test_a_job_script_that_cannot_start_fails_the_item_not_the_engine(tmp_path):
+    g = Gate(tmp_path)
+    g.write_job("check.sh", "this script has no interpreter line\n")
+    g.change("nova", "a")
+    g.approve("nova", "a")
+    g.run()
+    r = g.results()[0]
+    assert r["result"] == "failed" and r["reason"] == "job check failure"
+    log = open(os.path.join(g.config, "state", "logs", f"{r['jobs'][0]['build']}.log")).read()
+    assert "cannot start" in log
