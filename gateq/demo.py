@@ -147,8 +147,9 @@ def summary(demo: str) -> None:
         rpms = " ".join(sorted(a["path"].rsplit("/", 1)[-1] for a in manifest["artifacts"]))
         print(f"  {number}: adds {added}; holds {rpms}")
     current = os.path.join(demo, "publish", "rdo", "current")
-    print(f"\ncurrent -> {os.readlink(current)}. Install from it with:\n"
-          f"  dnf --repofrompath=rdo,file://{current} --repo=rdo --setopt=rdo.gpgcheck=0 install ceilometer")
+    print(f"\ncurrent -> {os.readlink(current)}. Install from it (here into a throwaway root) with:\n"
+          f"  dnf -y --installroot=/tmp/rdo-root --releasever=rdo --setopt=reposdir=/nonexistent \\\n"
+          f"      --repofrompath=rdo,file://{current} --repo=rdo --setopt=rdo.gpgcheck=0 install ceilometer")
     for project in ("nova", "ceilometer"):
         bare = os.path.join(demo, "repos", f"{project}.git")
         print(f"\n$ git -C {os.path.relpath(bare)} log --oneline --first-parent main")

@@ -48,9 +48,10 @@ class Artifacts:
     def prepare_views(self, dest: str, visible: tuple[tuple[str, str], ...]) -> None:
         """One directory per repository: published snapshot, then the exports ahead."""
         for repo, spec in self.repositories.items():
-            layers = [self.publisher(repo).current_layer()]
-            layers += [self.store.load(b) for r, b in visible if r == repo]
-            materialise(os.path.join(dest, repo), spec.type, [l for l in layers if l], self.store)
+            publisher = self.publisher(repo)
+            layers = [publisher.current_layer()] + [self.store.load(b) for r, b in visible if r == repo]
+            materialise(os.path.join(dest, repo), spec.type, [layer for layer in layers if layer],
+                        self.store, pool=publisher.pool)
 
     def accept_export(self, action: act.StartBuild, artifacts_dir: str) -> str | None:
         """Store an export build's output; the reason it was rejected, if it was."""

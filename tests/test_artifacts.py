@@ -13,6 +13,7 @@ import createrepo_c as cr
 import pytest
 
 from gateq.artifacts.model import RejectedArtifact, check_relative
+from gateq.artifacts.pool import bucket_path
 from gateq.artifacts.rpmmeta import PackageRef, write_repodata
 from gateq.artifacts.snapshots import Publisher, snapshot_layer
 from gateq.artifacts.store import ArtifactStore
@@ -57,8 +58,12 @@ def ingest(store, tmp_path, rpms, build, *names, change=None):
     return store.ingest(build, "rpm", export(tmp_path, rpms, *names), "rpm-build", change or build)
 
 
+def base(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
 def files_of(directory) -> set[str]:
-    return {n for n in os.listdir(directory) if n.endswith(".rpm")}
+    return {n for _, _, names in os.walk(directory, followlinks=True) for n in names if n.endswith(".rpm")}
 
 
 # -- ingestion ----------------------------------------------------------------
@@ -181,11 +186,12 @@ def test_a_view_shows_each_package_from_the_layer_closest_to_the_build(tmp_path,
     view = str(tmp_path / "repos" / "rdo")
     shown = materialise(view, "rpm", [publisher.current_layer(), ahead, own], store)
     assert files_of(view) == {"ceilometer-9.0.0-1.noarch.rpm", "nova-12.0.2-1.noarch.rpm"}
-    assert {(a["path"], a["change"], a["build"]) for a in shown["artifacts"]} == {
+    assert all(a["path"] == bucket_path(a["name"], base(a["path"])) for a in shown["artifacts"])
+    assert {(base(a["path"]), a["change"], a["build"]) for a in shown["artifacts"]} == {
         ("ceilometer-9.0.0-1.noarch.rpm", "1-rpm-build", "1-rpm-build"),
         ("nova-12.0.2-1.noarch.rpm", "bump-again", "3-rpm-build")}
     assert repoquery(view) == {"ceilometer-9.0.0-1.noarch", "nova-12.0.2-1.noarch"}
-    nova = own.entries[0]
+    nova = own.artifacts()[0].entry
     assert os.stat(os.path.join(view, nova.path)).st_ino == os.stat(store.blob(nova.sha256)).st_ino
     assert files_of(os.path.join(publisher.repo_dir, "current")) == {
         "ceilometer-9.0.0-1.noarch.rpm", "nova-12.0.0-1.noarch.rpm"}   # untouched
@@ -242,8 +248,12 @@ def test_metadata_matches_createrepo_c_and_dnf_reads_it(tmp_path, store, rpms):
     materialise(ours, "rpm", [ingest(store, tmp_path, rpms, "b", *names)], store)
     theirs = tmp_path / "theirs"
     theirs.mkdir()
-    for name in names:
-        shutil.copy(rpms[name], theirs)
+    for name in names:               # the same layout as ours: packages in their buckets
+        package = rpms[name]
+        header_name = name.rsplit("-", 2)[0]
+        place = theirs / bucket_path(header_name, os.path.basename(package))
+        place.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(package, place)
     subprocess.run(["createrepo_c", "-q", "--no-database", str(theirs)], check=True)
     assert_repomd_consistent(ours)
     assert set(repomd_records(ours)) == {"primary", "filelists", "other"}
@@ -301,13 +311,13 @@ def test_a_snapshot_is_staged_complete_and_published_by_switching_current(tmp_pa
     publisher.switch(second)
     number, manifest = publisher.current()
     assert (number, manifest["parent"], manifest["changes"]) == (2, 1, [{"change": "bump"}])
-    assert {(a["path"], a["change"], a["job"], a["build"]) for a in manifest["artifacts"]} == {
+    assert {(base(a["path"]), a["change"], a["job"], a["build"]) for a in manifest["artifacts"]} == {
         ("ceilometer-9.0.0-1.noarch.rpm", "import", "rpm-build", "1-rpm-build"),
         ("nova-12.0.1-1.noarch.rpm", "bump", "rpm-build", "2-rpm-build")}
     assert repoquery(current) == {"ceilometer-9.0.0-1.noarch", "nova-12.0.1-1.noarch"}
     assert_repomd_consistent(current)
     assert snapshot_layer(publisher.root, "rdo").number == 2
-    assert sorted(os.listdir(publisher.repo_dir)) == ["current", "snapshots"]
+    assert sorted(os.listdir(publisher.repo_dir)) == ["current", "pool", "snapshots"]
     assert sorted(os.listdir(publisher.snapshots)) == ["1", "2"]
 
 
@@ -417,3 +427,21 @@ def test_rpm_install_check_requires_the_packages_of_its_own_checkout(tmp_path, s
     job = run_job("rpm-install-check.sh", tmp_path, GATEQ_REPOS=str(tmp_path / "repos"),
                   PACKAGES="glance")
     assert job.returncode == 1 and "none of glance is in" in job.stdout
+
+
+def test_views_and_snapshots_link_buckets_from_the_pool_and_share_unchanged_ones(tmp_path, store, rpms):
+    published = ingest(store, tmp_path, rpms, "1-rpm-build", "nova-12.0.0-1", "ceilometer-9.0.0-1")
+    publisher = publish(tmp_path, store, published)
+    snapshot = os.path.join(publisher.repo_dir, "current")
+    update = ingest(store, tmp_path, rpms, "2-rpm-build", "nova-12.0.1-1", change="bump")
+    view = str(tmp_path / "view")
+    materialise(view, "rpm", [publisher.current_layer(), update], store, pool=publisher.pool)
+    nova_bucket = os.path.dirname(bucket_path("nova", "x"))
+    ceilometer_bucket = os.path.dirname(bucket_path("ceilometer", "x"))
+    assert os.path.islink(os.path.join(view, nova_bucket))
+    # the unchanged bucket is the very directory the published snapshot uses
+    assert os.path.realpath(os.path.join(view, ceilometer_bucket)) == \
+        os.path.realpath(os.path.join(snapshot, ceilometer_bucket))
+    assert os.path.realpath(os.path.join(view, nova_bucket)) != \
+        os.path.realpath(os.path.join(snapshot, nova_bucket))
+    assert repoquery(view) == {"ceilometer-9.0.0-1.noarch", "nova-12.0.1-1.noarch"}

@@ -17,6 +17,7 @@ import os
 from typing import Sequence
 
 from .model import Artifact, Layer, RepoType, SnapshotContent, check_relative
+from .pool import pooled_dir
 from .store import ArtifactStore
 
 FILES_INDEX = "index.json"
@@ -26,11 +27,14 @@ def overlay(repo_type: str, layers: Sequence[Layer]) -> list[Artifact]:
     """The artifacts visible through `layers`, earliest layer's first."""
     tree = _Tree(RepoType(repo_type) is RepoType.RPM)
     for i, layer in enumerate(layers):
-        if i == 0 and isinstance(layer, SnapshotContent) and tree.load(layer.artifacts()):
+        if i == 0 and isinstance(layer, SnapshotContent) and tree.load_snapshot(layer):
             continue
         for artifact in layer.artifacts():
             tree.put(artifact)
     return list(tree.files.values())
+
+
+_LOADED: dict[tuple, tuple[dict, dict, dict]] = {}
 
 
 class _Tree:
@@ -42,6 +46,20 @@ class _Tree:
         self.files: dict[str, Artifact] = {}
         self.packages: dict[tuple[str, str], str] = {}
         self.dirs: dict[str, int] = {}
+
+    def load_snapshot(self, snapshot: SnapshotContent) -> bool:
+        """`load` a published snapshot, from a copy of the last loading of
+        the same snapshot when there is one: snapshots are immutable, and
+        every view and staging starts from the current one."""
+        key = (snapshot.repository, snapshot.number, snapshot.path, self.rpm)
+        if key not in _LOADED:
+            if not self.load(snapshot.artifacts()):
+                return False
+            _LOADED.clear()                       # only the latest snapshot matters
+            _LOADED[key] = (self.files, self.packages, self.dirs)
+        files, packages, dirs = _LOADED[key]
+        self.files, self.packages, self.dirs = dict(files), dict(packages), dict(dirs)
+        return True
 
     def load(self, artifacts: Sequence[Artifact]) -> bool:
         """Take a published snapshot's files at once: it already obeys the
@@ -106,25 +124,38 @@ def _package(artifact: Artifact) -> tuple[str, str]:
     return artifact.entry.rpm.name, artifact.entry.rpm.arch
 
 
-def link_tree(dest: str, artifacts: Sequence[Artifact], store: ArtifactStore) -> None:
-    """Hard-link every artifact from the store into `dest` (never a copy: the
-    store, views and snapshots must be on one filesystem)."""
+def link_tree(dest: str, artifacts: Sequence[Artifact], store: ArtifactStore,
+              pool: str | None = None) -> None:
+    """Put every artifact into `dest`: with a `pool`, each directory holding
+    only files becomes one symlink to its pooled copy; other files are hard
+    links from the store (never copies: store, pool, views and snapshots
+    must be on one filesystem)."""
     os.makedirs(dest, exist_ok=True)
-    made = set()
+    by_dir: dict[str, list[tuple[str, Artifact]]] = {}
     for artifact in artifacts:
-        path = artifact.entry.path
-        if "/" in path:
-            parent = path.rsplit("/", 1)[0]
-            if parent not in made:
-                os.makedirs(os.path.join(dest, parent), exist_ok=True)
-                made.add(parent)
-        try:
-            os.link(store.blob(artifact.entry.sha256), f"{dest}/{path}")
-        except OSError as exc:
-            if exc.errno == errno.EXDEV:
-                raise OSError(exc.errno, f"cannot hard-link {path!r} into {dest}: the artifact "
-                              f"store {store.root} is on another filesystem") from None
-            raise
+        parent, _, name = artifact.entry.path.rpartition("/")
+        by_dir.setdefault(parent, []).append((name, artifact))
+    inner = {ancestor for d in by_dir for ancestor in _parents(d)}
+    for parent, files in by_dir.items():
+        target = os.path.join(dest, parent) if parent else dest
+        if pool and parent and parent not in inner:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            pooled = pooled_dir(pool, files, store)
+            os.symlink(os.path.relpath(pooled, os.path.dirname(target)), target)
+            continue
+        os.makedirs(target, exist_ok=True)
+        for name, artifact in files:
+            _hard_link(store.blob(artifact.entry.sha256), os.path.join(target, name), store, dest)
+
+
+def _hard_link(blob: str, path: str, store: ArtifactStore, dest: str) -> None:
+    try:
+        os.link(blob, path)
+    except OSError as exc:
+        if exc.errno == errno.EXDEV:
+            raise OSError(exc.errno, f"cannot hard-link into {dest}: the artifact "
+                          f"store {store.root} is on another filesystem") from None
+        raise
 
 
 def write_files_index(dest: str, artifacts: Sequence[Artifact]) -> None:

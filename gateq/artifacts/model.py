@@ -7,7 +7,7 @@ All frozen: a layer read from the store or from a manifest never changes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Union
 
@@ -92,8 +92,14 @@ class ArtifactSet:
     entries: tuple[Entry, ...]
 
     def artifacts(self) -> tuple[Artifact, ...]:
+        """The set's files at their place in a repository: rpm packages go
+        to their bucket (see pool.py), other files stay where the job put them."""
+        from .pool import bucket_path
         origin = Provenance(self.change, self.job, self.build)
-        return tuple(Artifact(e, origin) for e in self.entries)
+        if self.repo_type != RepoType.RPM.value:
+            return tuple(Artifact(e, origin) for e in self.entries)
+        return tuple(Artifact(replace(e, path=bucket_path(e.rpm.name, e.path.rsplit("/", 1)[-1])), origin)
+                     for e in self.entries)
 
     def to_json(self) -> dict:
         return {"build": self.build, "job": self.job, "change": self.change,

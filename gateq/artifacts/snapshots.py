@@ -75,6 +75,7 @@ class Publisher:
         self.keep, self.store = keep, store
         self.repo_dir = os.path.join(root, repo_name)
         self.snapshots = os.path.join(self.repo_dir, "snapshots")
+        self.pool = os.path.join(self.repo_dir, "pool")
 
     def path(self, number: int) -> str:
         return os.path.join(self.snapshots, str(number))
@@ -120,10 +121,11 @@ class Publisher:
     def _write(self, tmp: str, number: int, parent: int | None, base: SnapshotContent | None,
                layers: Sequence[ArtifactSet], extra: dict) -> dict:
         artifacts = build_repository(tmp, self.type.value, ([base] if base else []) + list(layers),
-                                     self.store, published=True)
+                                     self.store, published=True, pool=self.pool)
         manifest = self._manifest(number, parent, extra, artifacts)
         _write_synced(os.path.join(tmp, MANIFEST), _manifest_text(manifest))
-        _sync_dir(tmp)
+        for directory, _, _ in os.walk(tmp):          # symlinks to the pool are not followed
+            _sync_dir(directory)
         return manifest
 
     def _manifest(self, number: int, parent: int | None, extra: dict,
@@ -174,11 +176,26 @@ class Publisher:
         return doomed
 
 
+_LINES: dict[tuple, str] = {}
+
+
+def _artifact_lines(artifacts: list[dict]) -> list[str]:
+    """Each artifact's JSON line, reusing the lines of the previous manifest:
+    a snapshot repeats its parent's artifacts, whose provenance never changes."""
+    global _LINES
+    lines = {}
+    for a in artifacts:
+        key = (a["path"], a["sha256"], a["build"], a["change"], a["job"])   # the rest follows sha256
+        lines[key] = _LINES.get(key) or json.dumps(a)
+    _LINES = lines
+    return list(lines.values())
+
+
 def _manifest_text(manifest: dict) -> str:
     """Indented JSON with one artifact per line: readable, and the C encoder
     writes each line (indenting 5,000 artifacts in Python costs 150 ms)."""
     head = {k: v for k, v in manifest.items() if k != "artifacts"}
-    lines = ",\n  ".join(json.dumps(a) for a in manifest["artifacts"])
+    lines = ",\n  ".join(_artifact_lines(manifest["artifacts"]))
     text = json.dumps(head, indent=1)[:-2]
     return f'{text},\n "artifacts": [\n  {lines}\n ]\n}}\n' if lines else \
         f'{text},\n "artifacts": []\n}}\n'

@@ -17,21 +17,22 @@ from .rpmmeta import PackageRef, write_repodata
 from .store import ArtifactStore
 
 
-def materialise(dest: str, repo_type: str, layers: Sequence[Layer], store: ArtifactStore) -> dict:
+def materialise(dest: str, repo_type: str, layers: Sequence[Layer], store: ArtifactStore,
+                pool: str | None = None) -> dict:
     """Build the repository directory `dest` (new or empty) from `layers`,
     earliest first. Returns {"type", "artifacts": [every file with path,
     size, sha256 and the change, job and build that produced it]}."""
-    artifacts = build_repository(dest, repo_type, layers, store)
+    artifacts = build_repository(dest, repo_type, layers, store, pool=pool)
     return {"type": repo_type, "artifacts": provenance(artifacts)}
 
 
 def build_repository(dest: str, repo_type: str, layers: Sequence[Layer], store: ArtifactStore,
-                     published: bool = False) -> list[Artifact]:
+                     published: bool = False, pool: str | None = None) -> list[Artifact]:
     """Link the files `layers` make visible into `dest` and write its metadata,
     reusing the first layer's if it is a snapshot. `published`: durable, and
     indexed so that later repositories can reuse its metadata in turn."""
     artifacts = overlay(repo_type, layers)
-    link_tree(dest, artifacts, store)
+    link_tree(dest, artifacts, store, pool)
     if RepoType(repo_type) is RepoType.RPM:
         base = layers[0].path if layers and isinstance(layers[0], SnapshotContent) else None
         refs = [PackageRef(a.entry.path, a.entry.sha256, store.blob(a.entry.sha256))
