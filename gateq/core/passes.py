@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..config.model import Pipeline
 from . import jobgraph
 from .actions import Action, Land, PrepareMerge, StartBuild
 from .lifecycle import cancel_builds, reset
@@ -29,7 +30,7 @@ def process(scheduler: "Scheduler", actions: list[Action]) -> None:
             pstate = scheduler.state.pipelines.get(name)
             for queue in (pstate.queues.values() if pstate else ()):
                 if pipeline.dependent:
-                    removed |= dependent_pass(scheduler, queue, ready, actions)
+                    removed |= dependent_pass(scheduler, pipeline, queue, ready, actions)
                 else:
                     removed |= independent_pass(scheduler, queue, ready, actions)
         if not removed:
@@ -37,8 +38,8 @@ def process(scheduler: "Scheduler", actions: list[Action]) -> None:
     start_builds(scheduler, sorted_by_priority(scheduler, ready), actions)
 
 
-def dependent_pass(s: "Scheduler", queue: ChangeQueue, ready: list, actions: list[Action]) -> bool:
-    pipeline = s.layout.pipelines[queue.items[0].pipeline] if queue.items else None
+def dependent_pass(s: "Scheduler", pipeline: Pipeline, queue: ChangeQueue, ready: list,
+                   actions: list[Action]) -> bool:
     nnfi: Item | None = None
     position = 0
     removed = False
@@ -63,7 +64,7 @@ def dependent_pass(s: "Scheduler", queue: ChangeQueue, ready: list, actions: lis
         if item.failing:
             cancel_builds(s, item, actions)
         if position == 0 and not item.landing:
-            if item.failing and (not item.started or jobgraph.all_done(item)):
+            if item.failing:            # its builds were cancelled just above
                 queue.window = shrink(queue.window, pipeline.window)
                 s.remove(item, ItemResult.FAILED, item.failing, actions)
                 removed = True
@@ -81,7 +82,7 @@ def dependent_pass(s: "Scheduler", queue: ChangeQueue, ready: list, actions: lis
     return removed
 
 
-def finish_head(s: "Scheduler", item: Item, pipeline, actions: list[Action]) -> None:
+def finish_head(s: "Scheduler", item: Item, pipeline: Pipeline, actions: list[Action]) -> None:
     """A successful head lands (compare-and-swap on its branch) or reports."""
     if not pipeline.merge_on_success:
         s.remove(item, ItemResult.SUCCEEDED, None, actions)
