@@ -165,6 +165,11 @@ def main() -> None:
     def stage(_):
         return publisher.stage([sets["add"]], {"projects": [], "changes": []})
 
+    def land_after_landing(_):
+        """The engine's flow: each staging starts from the snapshot the
+        previous landing just published."""
+        publisher.switch(publisher.stage([sets["add"]], {"projects": [], "changes": []}))
+
     rmtree = lambda path: shutil.rmtree(path)    # noqa: E731
     rows = [
         ("createrepo_c --no-database, from scratch", timed(createrepo, args.rounds, None, clean_repodata)),
@@ -176,6 +181,7 @@ def main() -> None:
         ("(b) stage snapshot: published + 1 new", timed(stage, args.rounds, None, publisher.discard)),
         ("    metadata only", timed(metadata("add", True), args.rounds, fresh_dir, rmtree)),
         ("parsing a new snapshot's manifest (once)", timed(parse_manifest, args.rounds)),
+        ("(c) stage + switch, on the one just published", timed(land_after_landing, args.rounds)),
     ]
     full = rows[0][1]
     print(f"median of {args.rounds} rounds, {args.packages} + 1 packages")

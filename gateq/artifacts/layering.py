@@ -23,14 +23,22 @@ from .store import ArtifactStore
 FILES_INDEX = "index.json"
 
 
-def overlay(repo_type: str, layers: Sequence[Layer]) -> list[Artifact]:
-    """The artifacts visible through `layers`, earliest layer's first."""
-    tree = _Tree(RepoType(repo_type) is RepoType.RPM)
+def overlay(repo_type: str, layers: Sequence[Layer], becomes: tuple | None = None) -> list[Artifact]:
+    """The artifacts visible through `layers`, earliest layer's first.
+
+    `becomes` (repository, number, path): these layers are being published as
+    that snapshot, so the result is remembered as its loaded tree, and the
+    next view or staging on top of it starts from a copy."""
+    rpm = RepoType(repo_type) is RepoType.RPM
+    tree = _Tree(rpm)
     for i, layer in enumerate(layers):
         if i == 0 and isinstance(layer, SnapshotContent) and tree.load_snapshot(layer):
             continue
         for artifact in layer.artifacts():
             tree.put(artifact)
+    if becomes is not None:
+        _LOADED.clear()
+        _LOADED[(*becomes, rpm)] = (tree.files, tree.packages, tree.dirs)
     return list(tree.files.values())
 
 

@@ -42,7 +42,16 @@ def snapshot_layer(root: str, repository: str) -> SnapshotContent | None:
         return None
     path = os.path.join(root, repository, "snapshots", str(number))
     st = os.stat(os.path.join(path, MANIFEST))
+    staged = _STAGED.get(path)
+    if staged and staged[:2] == (st.st_ino, st.st_mtime_ns):
+        return staged[2]
     return _read_layer(repository, number, path, st.st_ino, st.st_mtime_ns)
+
+
+# What this process staged, by snapshot directory: (inode, mtime, content).
+# The snapshot published by a landing is the base of every view and staging
+# after it; taking it from memory saves parsing the manifest just written.
+_STAGED: dict[str, tuple[int, int, SnapshotContent]] = {}
 
 
 @functools.lru_cache(maxsize=16)
@@ -110,33 +119,40 @@ class Publisher:
         if os.path.exists(tmp):             # left by a crashed process with our pid
             shutil.rmtree(tmp)
         try:
-            manifest = self._write(tmp, number, parent, base, layers, manifest_extra)
+            manifest, artifacts = self._write(tmp, number, parent, base, layers, manifest_extra)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         os.rename(tmp, self.path(number))
         _sync_dir(self.snapshots)
+        st = os.stat(os.path.join(self.path(number), MANIFEST))
+        _STAGED.clear()
+        _STAGED[self.path(number)] = (st.st_ino, st.st_mtime_ns, SnapshotContent(
+            self.name, number, self.path(number), tuple(artifacts)))
         return StagedSnapshot(self.name, number, self.path(number), manifest)
 
     def _write(self, tmp: str, number: int, parent: int | None, base: SnapshotContent | None,
-               layers: Sequence[ArtifactSet], extra: dict) -> dict:
+               layers: Sequence[ArtifactSet], extra: dict) -> tuple[dict, list[Artifact]]:
         artifacts = build_repository(tmp, self.type.value, ([base] if base else []) + list(layers),
-                                     self.store, published=True, pool=self.pool)
-        manifest = self._manifest(number, parent, extra, artifacts)
-        _write_synced(os.path.join(tmp, MANIFEST), _manifest_text(manifest))
+                                     self.store, published=True, pool=self.pool,
+                                     becomes=(self.name, number, self.path(number)))
+        encoded = _encode(artifacts)
+        manifest = self._manifest(number, parent, extra, [record for record, _ in encoded])
+        text = _manifest_text(manifest, [line for _, line in encoded])
+        _write_synced(os.path.join(tmp, MANIFEST), text)
         for directory, _, _ in os.walk(tmp):          # symlinks to the pool are not followed
             _sync_dir(directory)
-        return manifest
+        return manifest, artifacts
 
     def _manifest(self, number: int, parent: int | None, extra: dict,
-                  artifacts: list[Artifact]) -> dict:
+                  records: list[dict]) -> dict:
         return {"snapshot": number, "parent": parent,
                 "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "repository": self.name, "type": self.type.value,
                 "projects": list(extra.get("projects", ())),
                 "changes": list(extra.get("changes", ())),
                 **{k: v for k, v in extra.items() if k not in ("projects", "changes")},
-                "artifacts": [a.to_json() for a in artifacts]}
+                "artifacts": records}
 
     def switch(self, staged: StagedSnapshot) -> None:
         self.switch_to(staged.number)
@@ -176,26 +192,30 @@ class Publisher:
         return doomed
 
 
-_LINES: dict[tuple, str] = {}
+_ENCODED: dict[int, tuple[Artifact, dict, str]] = {}
 
 
-def _artifact_lines(artifacts: list[dict]) -> list[str]:
-    """Each artifact's JSON line, reusing the lines of the previous manifest:
-    a snapshot repeats its parent's artifacts, whose provenance never changes."""
-    global _LINES
-    lines = {}
-    for a in artifacts:
-        key = (a["path"], a["sha256"], a["build"], a["change"], a["job"])   # the rest follows sha256
-        lines[key] = _LINES.get(key) or json.dumps(a)
-    _LINES = lines
-    return list(lines.values())
+def _encode(artifacts: Sequence[Artifact]) -> list[tuple[dict, str]]:
+    """Each artifact's manifest record and JSON line, reusing those of the
+    last staging: a snapshot repeats its parent's artifacts, and with the
+    parent taken from memory (_STAGED) they are the very same objects."""
+    global _ENCODED
+    encoded = {}
+    for artifact in artifacts:
+        hit = _ENCODED.get(id(artifact))
+        if hit is None or hit[0] is not artifact:
+            record = artifact.to_json()
+            hit = (artifact, record, json.dumps(record))
+        encoded[id(artifact)] = hit
+    _ENCODED = encoded
+    return [(record, line) for _, record, line in encoded.values()]
 
 
-def _manifest_text(manifest: dict) -> str:
+def _manifest_text(manifest: dict, artifact_lines: list[str]) -> str:
     """Indented JSON with one artifact per line: readable, and the C encoder
     writes each line (indenting 5,000 artifacts in Python costs 150 ms)."""
     head = {k: v for k, v in manifest.items() if k != "artifacts"}
-    lines = ",\n  ".join(_artifact_lines(manifest["artifacts"]))
+    lines = ",\n  ".join(artifact_lines)
     text = json.dumps(head, indent=1)[:-2]
     return f'{text},\n "artifacts": [\n  {lines}\n ]\n}}\n' if lines else \
         f'{text},\n "artifacts": []\n}}\n'

@@ -27,11 +27,12 @@ def materialise(dest: str, repo_type: str, layers: Sequence[Layer], store: Artif
 
 
 def build_repository(dest: str, repo_type: str, layers: Sequence[Layer], store: ArtifactStore,
-                     published: bool = False, pool: str | None = None) -> list[Artifact]:
+                     published: bool = False, pool: str | None = None,
+                     becomes: tuple | None = None) -> list[Artifact]:
     """Link the files `layers` make visible into `dest` and write its metadata,
     reusing the first layer's if it is a snapshot. `published`: durable, and
     indexed so that later repositories can reuse its metadata in turn."""
-    artifacts = overlay(repo_type, layers)
+    artifacts = overlay(repo_type, layers, becomes)
     link_tree(dest, artifacts, store, pool)
     if RepoType(repo_type) is RepoType.RPM:
         base = layers[0].path if layers and isinstance(layers[0], SnapshotContent) else None
