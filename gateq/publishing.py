@@ -38,6 +38,7 @@ class Artifacts:
         self.repositories = config.layout.repositories
         self.store = ArtifactStore(os.path.join(config.state_dir, "cas"))
         self.intent_path = os.path.join(config.state_dir, INTENT)
+        self.landed_items: dict[str, tuple[int, frozenset[int]]] = {}
 
     def publisher(self, repo: str) -> Publisher:
         r = self.repositories[repo]
@@ -81,6 +82,8 @@ class Artifacts:
         ok, reason = do_land()
         failpoint("after-land")
         self.settle([(repo, s.number) for repo, s in staged], ok)
+        if ok:
+            self.landed_items.update((repo, (s.number, frozenset({action.item}))) for repo, s in staged)
         return ok, reason, tuple((repo, s.number) for repo, s in staged) if ok else ()
 
     def settle(self, staged: list[tuple[str, int]], landed: bool) -> None:
@@ -112,12 +115,22 @@ class Artifacts:
         return branch == self.config.layout.projects[project].default_branch
 
     def published_by(self, item: int) -> tuple[tuple[str, int], ...]:
-        found = []
-        for repo in self.repositories:
-            number, manifest = self.publisher(repo).current()
-            if manifest and any(ch.get("item") == item for ch in manifest.get("changes", ())):
-                found.append((repo, number))
-        return tuple(found)
+        """Snapshots whose `current` already holds this item's landing (a
+        landing retried after a restart must not publish twice)."""
+        return tuple((repo, number) for repo in self.repositories
+                     for number, items in [self.current_items(repo)] if item in items)
+
+    def current_items(self, repo: str) -> tuple[int, frozenset[int]]:
+        """The items the current snapshot added; its manifest (thousands of
+        artifacts) is parsed only when `current` moved outside this process."""
+        publisher = self.publisher(repo)
+        number = publisher.current_number()
+        cached = self.landed_items.get(repo)
+        if cached is None or cached[0] != number:
+            _, manifest = publisher.current()
+            items = frozenset(ch.get("item") for ch in (manifest or {}).get("changes", ()))
+            cached = self.landed_items[repo] = (number, items)
+        return cached
 
     # -- crash recovery -------------------------------------------------------
 

@@ -89,6 +89,10 @@ class Publisher:
     def path(self, number: int) -> str:
         return os.path.join(self.snapshots, str(number))
 
+    def current_number(self) -> int:
+        """The snapshot `current` points to, 0 before the first publication."""
+        return _current_number(self.repo_dir)
+
     def current(self) -> tuple[int, dict | None]:
         number = _current_number(self.repo_dir)
         if not number:
