@@ -6,6 +6,7 @@ voluptuous schemas (defaults live there) and only builds these objects.
 from __future__ import annotations
 
 import enum
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -98,14 +99,24 @@ class Layout:
 
     def queue_projects(self, queue: str) -> tuple[str, ...]:
         """Projects sharing a change queue, in a stable order."""
-        return tuple(sorted(p.name for p in self.projects.values()
-                            if p.queue_name == queue))
+        return self._queues.get(queue, ((), ()))[0]
 
     def queue_repositories(self, queue: str) -> tuple[str, ...]:
         """Repositories that jobs of the queue's projects export to: each
         landing in the queue publishes a snapshot of every one of them."""
-        return tuple(sorted({self.jobs[j].export for p in self.projects.values() if p.queue_name == queue
-                             for jobs in p.pipelines.values() for j in jobs if self.jobs[j].export}))
+        return self._queues.get(queue, ((), ()))[1]
+
+    @functools.cached_property
+    def _queues(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Per queue, its projects and repositories, worked out once: the
+        scheduler asks on every merge and landing."""
+        found: dict[str, tuple[list[str], set[str]]] = {}
+        for p in self.projects.values():
+            projects, repos = found.setdefault(p.queue_name, ([], set()))
+            projects.append(p.name)
+            repos.update(self.jobs[j].export for jobs in p.pipelines.values() for j in jobs
+                         if self.jobs[j].export)
+        return {q: (tuple(sorted(ps)), tuple(sorted(rs))) for q, (ps, rs) in found.items()}
 
 
 @dataclass(frozen=True)
