@@ -146,7 +146,7 @@ def main() -> None:
         return run
 
     def parse_manifest(_):
-        snapshots._read_layer.cache_clear()
+        snapshots._CONTENTS = snapshots.FileMemo()
         publisher.current_layer()
 
     def links(dest):
@@ -154,11 +154,11 @@ def main() -> None:
         return dest
 
     def metadata(kind, published=False):
-        refs = [PackageRef(a.entry.path, a.entry.sha256, store.blob(a.entry.sha256))
-                for a in overlay("rpm", [snap, sets[kind]])]
+        refs = [PackageRef(a.entry.path, a.entry.sha256)
+                for a in overlay("rpm", [snap, sets[kind]]).artifacts]
 
         def run(dest):
-            write_repodata(dest, refs, store.fragments, base=snap.path, published=published)
+            write_repodata(dest, refs, store.fragments, store.blob, base=snap.path, published=published)
             return dest
         return run
 

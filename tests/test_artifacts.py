@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import createrepo_c as cr
 import pytest
@@ -265,22 +266,22 @@ def test_metadata_matches_createrepo_c_and_dnf_reads_it(tmp_path, store, rpms):
 def test_incremental_metadata_equals_metadata_built_from_scratch(tmp_path, store, rpms, chunk_bytes):
     glances = [f"glance-{c}-1.0-1" for c in "abcdefg"]
     first = ingest(store, tmp_path, rpms, "b1", "glance-1.0-1", *glances)
-    refs = [PackageRef(e.path, e.sha256, store.blob(e.sha256)) for e in first.entries]
+    refs = [PackageRef(e.path, e.sha256) for e in first.entries]
     base = str(tmp_path / "base")
-    write_repodata(base, refs, store.fragments, published=True, chunk_bytes=chunk_bytes)
+    write_repodata(base, refs, store.fragments, store.blob, published=True, chunk_bytes=chunk_bytes)
     update = ingest(store, tmp_path, rpms, "b2", "glance-c-2.0-1", "nova-12.0.0-1")
     changed = [r for r in refs if "glance-c-1.0" not in r.href and "glance-f-" not in r.href]
-    changed += [PackageRef(e.path, e.sha256, store.blob(e.sha256)) for e in update.entries]
+    changed += [PackageRef(e.path, e.sha256) for e in update.entries]
     incremental, scratch = str(tmp_path / "incremental"), str(tmp_path / "scratch")
-    write_repodata(incremental, changed, store.fragments, base=base, published=True,
+    write_repodata(incremental, changed, store.fragments, store.blob, base=base, published=True,
                    chunk_bytes=chunk_bytes)
-    write_repodata(scratch, changed, store.fragments, chunk_bytes=chunk_bytes)
+    write_repodata(scratch, changed, store.fragments, store.blob, chunk_bytes=chunk_bytes)
     assert_repomd_consistent(incremental)
     assert parsed_primary(incremental) == parsed_primary(scratch)
     assert {p[0] for p in parsed_primary(incremental)} == {
         "glance", "glance-a", "glance-b", "glance-c", "glance-d", "glance-e", "glance-g", "nova"}
     again = str(tmp_path / "again")           # a chain: the incremental one as the next base
-    write_repodata(again, changed[1:], store.fragments, base=incremental, chunk_bytes=chunk_bytes)
+    write_repodata(again, changed[1:], store.fragments, store.blob, base=incremental, chunk_bytes=chunk_bytes)
     assert_repomd_consistent(again)
     assert len(parsed_primary(again)) == len(changed) - 1
 
@@ -445,3 +446,85 @@ def test_views_and_snapshots_link_buckets_from_the_pool_and_share_unchanged_ones
     assert os.path.realpath(os.path.join(view, nova_bucket)) != \
         os.path.realpath(os.path.join(snapshot, nova_bucket))
     assert repoquery(view) == {"ceilometer-9.0.0-1.noarch", "nova-12.0.1-1.noarch"}
+
+
+# -- what staging reuses from the snapshot before it -----------------------------
+
+def published_state(repo: str) -> tuple:
+    """What a reader of a published snapshot gets: packages with their files,
+    artifacts with provenance, and where each bucket points."""
+    with open(os.path.join(repo, "manifest.json")) as f:
+        artifacts = json.load(f)["artifacts"]
+    buckets = {b: os.path.basename(os.readlink(os.path.join(repo, "Packages", b)))
+               for b in sorted(os.listdir(os.path.join(repo, "Packages")))}
+    return parsed_primary(repo), sorted(map(json.dumps, artifacts)), buckets
+
+
+STAGE_IN_NEW_PROCESS = """\
+import sys
+from gateq.artifacts.snapshots import Publisher
+from gateq.artifacts.store import ArtifactStore
+store = ArtifactStore(sys.argv[1])
+publisher = Publisher(sys.argv[2], "rdo", "rpm", 3, store)
+publisher.switch(publisher.stage([store.load(b) for b in sys.argv[3:]], {}))
+"""
+
+
+def test_a_staging_that_remembers_its_base_publishes_what_a_fresh_process_would(
+        tmp_path, store, rpms):
+    first = ingest(store, tmp_path, rpms, "b1", "nova-12.0.0-1", "ceilometer-9.0.0-1",
+                   "glance-1.0-1", *[f"glance-{c}-1.0-1" for c in "abcdefg"])
+    bump = ingest(store, tmp_path, rpms, "b2", "nova-12.0.1-1", "glance-c-2.0-1")
+    again = ingest(store, tmp_path, rpms, "b3", "ceilometer-9.0.1-1", "nova-12.0.2-1")
+    remembered = Publisher(str(tmp_path / "a"), "rdo", "rpm", 3, store)
+    fresh = Publisher(str(tmp_path / "b"), "rdo", "rpm", 3, store)
+    for layer in (first, bump, again):
+        remembered.switch(remembered.stage([layer], {}))
+        subprocess.run([sys.executable, "-c", STAGE_IN_NEW_PROCESS, store.root, fresh.root,
+                        layer.build], check=True, cwd=HERE)
+        ours, theirs = (os.path.join(p.repo_dir, "current") for p in (remembered, fresh))
+        assert published_state(ours) == published_state(theirs)
+        assert_repomd_consistent(ours)
+    assert repoquery(ours) == {"ceilometer-9.0.1-1.noarch", "nova-12.0.2-1.noarch",
+                               "glance-1.0-1.noarch", "glance-c-2.0-1.noarch",
+                               *[f"glance-{c}-1.0-1.noarch" for c in "abdefg"]}
+
+
+def test_a_snapshot_number_used_again_after_a_discard_shows_its_new_content(tmp_path, store, rpms):
+    publisher = publish(tmp_path, store, ingest(store, tmp_path, rpms, "b1", "nova-12.0.0-1"))
+    dropped = publisher.stage([ingest(store, tmp_path, rpms, "b2", "ceilometer-9.0.0-1")], {})
+    publisher.discard(dropped)                       # its git landing failed
+    kept = publisher.stage([ingest(store, tmp_path, rpms, "b3", "nova-12.0.1-1")], {})
+    assert kept.number == dropped.number
+    publisher.switch(kept)
+    current = os.path.join(publisher.repo_dir, "current")
+    assert repoquery(current) == {"nova-12.0.1-1.noarch"}
+    assert [base(a.entry.path) for a in publisher.current_layer().artifacts()] == [
+        "nova-12.0.1-1.noarch.rpm"]
+    view = str(tmp_path / "view")
+    materialise(view, "rpm", [publisher.current_layer(),
+                              ingest(store, tmp_path, rpms, "b4", "glance-1.0-1")],
+                store, pool=publisher.pool)
+    assert repoquery(view) == {"nova-12.0.1-1.noarch", "glance-1.0-1.noarch"}
+
+
+def test_a_directory_that_gains_a_subdirectory_stops_being_a_pooled_link(tmp_path, store):
+    def files_set(build, files):
+        src = tmp_path / build
+        for path, text in files.items():
+            (src / path).parent.mkdir(parents=True, exist_ok=True)
+            (src / path).write_text(text)
+        return store.ingest(build, "files", str(src), "docs", build)
+
+    publisher = publish(tmp_path, store, files_set("b1", {"site/a.html": "a\n", "logs/x": "x\n"}),
+                        repo_type="files")
+    view = tmp_path / "view"
+    materialise(str(view), "files", [publisher.current_layer(),
+                                     files_set("b2", {"site/sub/b.html": "b\n"})],
+                store, pool=publisher.pool)
+    assert not os.path.islink(view / "site") and os.path.islink(view / "site" / "sub")
+    assert (view / "site" / "a.html").read_text() == "a\n"
+    assert (view / "site" / "sub" / "b.html").read_text() == "b\n"
+    # the untouched directory is the published snapshot's own pooled one
+    assert os.path.realpath(view / "logs") == os.path.realpath(
+        os.path.join(publisher.repo_dir, "current", "logs"))

@@ -19,10 +19,11 @@ import os
 import time
 import zlib
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import createrepo_c as cr
 
+from .memo import FileMemo
 from .rpmfragments import FragmentCache
 
 KINDS = ("primary", "filelists", "other")
@@ -40,12 +41,11 @@ CHUNK_BYTES = 256 * 1024    # uncompressed XML per chunk, all three kinds togeth
 LEVEL = 6                   # gzip's default, as createrepo_c
 
 
-@dataclass(frozen=True)
-class PackageRef:
-    """A package of the repository: its location, content and stored file."""
+class PackageRef(NamedTuple):
+    """A package of the repository: its location and content. A tuple, not a
+    dataclass: a repository lists thousands and builds them for every view."""
     href: str
     sha256: str
-    blob: str
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class _Chunk:
     members: dict[str, bytes] | None = None
     raw: dict[str, list[bytes]] | None = None
     size: int = 0
+    inflated: dict[str, bytes] = field(default_factory=dict)   # kind -> XML, once read
+    rows_text: str | None = None                               # `rows` as JSON, once written
 
     def __post_init__(self):
         self.size = sum(sum(row[2]) for row in self.rows)
@@ -70,10 +72,18 @@ class _Chunk:
     def xml(self, kind: str) -> bytes:
         if self.raw is not None:
             return b"".join(self.raw[kind])
-        data = zlib.decompress(self.members[kind], 31)
-        if len(data) != sum(row[2][KINDS.index(kind)] for row in self.rows):
-            raise ValueError(f"{CHUNKS_INDEX} does not match the {kind} metadata it indexes")
+        data = self.inflated.get(kind)
+        if data is None:
+            data = zlib.decompress(self.members[kind], 31)
+            if len(data) != sum(row[2][KINDS.index(kind)] for row in self.rows):
+                raise ValueError(f"{CHUNKS_INDEX} does not match the {kind} metadata it indexes")
+            self.inflated[kind] = data
         return data
+
+    def rows_json(self) -> str:
+        if self.rows_text is None:
+            self.rows_text = json.dumps(self.rows)
+        return self.rows_text
 
     def split(self) -> _Chunk:
         """The same chunk with its XML cut per package, ready to edit."""
@@ -107,13 +117,14 @@ class _Chunk:
 
 
 def write_repodata(repo_dir: str, packages: Sequence[PackageRef], fragments: FragmentCache,
-                   base: str | None = None, published: bool = False,
-                   chunk_bytes: int = CHUNK_BYTES) -> Repodata:
+                   blob: Callable[[str], str], base: str | None = None,
+                   published: bool = False, chunk_bytes: int = CHUNK_BYTES) -> Repodata:
     """Write `repo_dir`/repodata for `packages` (hrefs relative to `repo_dir`),
-    reusing what `base` (a repository written with published=True) holds.
+    reusing what `base` (a repository written with published=True) holds;
+    `blob(sha256)` is the file of a package whose metadata is not cached.
     Packages keep the base's order; new ones follow in the given order.
     `published`: the files are synced to disk and indexed for later reuse."""
-    chunks = _plan(packages, _load_chunks(base), fragments, chunk_bytes)
+    chunks = _plan(packages, _load_chunks(base), fragments, blob, chunk_bytes)
     os.makedirs(os.path.join(repo_dir, "repodata"))
     stamp = int(time.time())
     repomd, files, members = cr.Repomd(), {}, {}
@@ -125,13 +136,14 @@ def write_repodata(repo_dir: str, packages: Sequence[PackageRef], fragments: Fra
         members[kind] = offsets
     if published:
         _write_index(repo_dir, files, chunks, members)
+        _PUBLISHED.put(os.path.join(repo_dir, "repodata", CHUNKS_INDEX), chunks)
     _write(os.path.join(repo_dir, "repodata", "repomd.xml"), repomd.xml_dump().encode(), published)
     return Repodata(len(packages), files)
 
 
 def _plan(packages: Sequence[PackageRef], base: list[_Chunk], fragments: FragmentCache,
-          chunk_bytes: int) -> list[_Chunk]:
-    wanted = {(p.href, p.sha256): p for p in packages}
+          blob: Callable[[str], str], chunk_bytes: int) -> list[_Chunk]:
+    wanted = dict.fromkeys(packages)
     if len(wanted) != len(packages):
         raise ValueError("a package is listed twice")
     chunks = []
@@ -144,11 +156,11 @@ def _plan(packages: Sequence[PackageRef], base: list[_Chunk], fragments: Fragmen
     if not wanted:
         return chunks
     last = chunks.pop().split() if chunks and chunks[-1].size < chunk_bytes else _new_chunk()
-    for ref in wanted.values():
+    for ref in wanted:
         if last.rows and last.size >= chunk_bytes:
             chunks.append(last)
             last = _new_chunk()
-        meta = fragments.get(ref.sha256, ref.href, ref.blob)
+        meta = fragments.get(ref.sha256, ref.href, blob(ref.sha256))
         last.add(ref, [meta.part(kind) for kind in KINDS])
     chunks.append(last)
     return chunks
@@ -189,10 +201,20 @@ def _write_kind(repo_dir: str, kind: str, chunks: list[_Chunk], stamp: int, dura
 
 
 def _write_index(repo_dir: str, files: dict, chunks: list[_Chunk], members: dict) -> None:
-    index = {"version": 1, "files": files, "chunks": [
-        {"packages": chunk.rows, **{kind: members[kind][i] for kind in KINDS}}
-        for i, chunk in enumerate(chunks)]}
-    _write(os.path.join(repo_dir, "repodata", CHUNKS_INDEX), json.dumps(index).encode(), True)
+    """{"version", "files", "chunks": [{"packages": rows, kind: [offset, length]}]},
+    written by hand so that an unchanged chunk's rows are encoded only once."""
+    entries = ", ".join(
+        '{"packages": %s, %s}' % (chunk.rows_json(), ", ".join(
+            f'"{kind}": [{members[kind][i][0]}, {members[kind][i][1]}]' for kind in KINDS))
+        for i, chunk in enumerate(chunks))
+    text = '{"version": 1, "files": %s, "chunks": [%s]}' % (json.dumps(files), entries)
+    _write(os.path.join(repo_dir, "repodata", CHUNKS_INDEX), text.encode(), True)
+
+
+# The chunks of the metadata this process published lately: the base of
+# the next views and stagings, whose unchanged chunks are then neither read
+# back from disk nor inflated again.
+_PUBLISHED: FileMemo[list[_Chunk]] = FileMemo()
 
 
 def _load_chunks(base: str | None) -> list[_Chunk]:
@@ -200,6 +222,9 @@ def _load_chunks(base: str | None) -> list[_Chunk]:
     repository gateq did not write: everything is rendered from fragments)."""
     if base is None:
         return []
+    remembered = _PUBLISHED.get(os.path.join(base, "repodata", CHUNKS_INDEX))
+    if remembered is not None:
+        return remembered
     try:
         with open(os.path.join(base, "repodata", CHUNKS_INDEX)) as f:
             index = json.load(f)

@@ -11,7 +11,6 @@ number, and only then may `current` point at it. Snapshots newer than
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Sequence
 
+from .layering import Stacked, remember
+from .memo import FileMemo
 from .model import Artifact, ArtifactSet, RepoType, SnapshotContent
 from .store import ArtifactStore
 from .view import build_repository
@@ -41,28 +42,22 @@ def snapshot_layer(root: str, repository: str) -> SnapshotContent | None:
     if not number:
         return None
     path = os.path.join(root, repository, "snapshots", str(number))
-    st = os.stat(os.path.join(path, MANIFEST))
-    staged = _STAGED.get(path)
-    if staged and staged[:2] == (st.st_ino, st.st_mtime_ns):
-        return staged[2]
-    return _read_layer(repository, number, path, st.st_ino, st.st_mtime_ns)
+    manifest_path = os.path.join(path, MANIFEST)
+    content = _CONTENTS.get(manifest_path)
+    if content is None or content.path != path:
+        with open(manifest_path) as f:
+            manifest = json.load(f)
+        content = SnapshotContent(repository, number, path,
+                                  tuple(Artifact.from_json(a) for a in manifest["artifacts"]))
+        _CONTENTS.put(manifest_path, content)
+    return content
 
 
-# What this process staged, by snapshot directory: (inode, mtime, content).
-# The snapshot published by a landing is the base of every view and staging
-# after it; taking it from memory saves parsing the manifest just written.
-_STAGED: dict[str, tuple[int, int, SnapshotContent]] = {}
-
-
-@functools.lru_cache(maxsize=16)
-def _read_layer(repository: str, number: int, path: str, inode: int, mtime_ns: int
-                ) -> SnapshotContent:
-    """Snapshots never change, so a parsed manifest stays valid for as long as
-    the same file (inode and mtime) sits at the same path."""
-    with open(os.path.join(path, MANIFEST)) as f:
-        manifest = json.load(f)
-    return SnapshotContent(repository, number, path,
-                           tuple(Artifact.from_json(a) for a in manifest["artifacts"]))
+# The snapshots this process staged or read lately. The snapshot published
+# by a landing is the base of every view and staging after it; keeping it
+# in memory saves parsing the manifest just written, and handing out the
+# same object lets the layers below reuse what they derived from it.
+_CONTENTS: FileMemo[SnapshotContent] = FileMemo()
 
 
 def _current_number(repo_dir: str) -> int:
@@ -123,30 +118,28 @@ class Publisher:
         if os.path.exists(tmp):             # left by a crashed process with our pid
             shutil.rmtree(tmp)
         try:
-            manifest, artifacts = self._write(tmp, number, parent, base, layers, manifest_extra)
+            manifest, stacked = self._write(tmp, number, parent, base, layers, manifest_extra)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         os.rename(tmp, self.path(number))
         _sync_dir(self.snapshots)
-        st = os.stat(os.path.join(self.path(number), MANIFEST))
-        _STAGED.clear()
-        _STAGED[self.path(number)] = (st.st_ino, st.st_mtime_ns, SnapshotContent(
-            self.name, number, self.path(number), tuple(artifacts)))
+        content = SnapshotContent(self.name, number, self.path(number), tuple(stacked.artifacts))
+        _CONTENTS.put(os.path.join(self.path(number), MANIFEST), content)
+        remember(content, stacked)
         return StagedSnapshot(self.name, number, self.path(number), manifest)
 
     def _write(self, tmp: str, number: int, parent: int | None, base: SnapshotContent | None,
-               layers: Sequence[ArtifactSet], extra: dict) -> tuple[dict, list[Artifact]]:
-        artifacts = build_repository(tmp, self.type.value, ([base] if base else []) + list(layers),
-                                     self.store, published=True, pool=self.pool,
-                                     becomes=(self.name, number, self.path(number)))
-        encoded = _encode(artifacts)
+               layers: Sequence[ArtifactSet], extra: dict) -> tuple[dict, Stacked]:
+        stacked = build_repository(tmp, self.type.value, ([base] if base else []) + list(layers),
+                                   self.store, published=True, pool=self.pool)
+        encoded = _encode(self.name, stacked.artifacts)
         manifest = self._manifest(number, parent, extra, [record for record, _ in encoded])
         text = _manifest_text(manifest, [line for _, line in encoded])
         _write_synced(os.path.join(tmp, MANIFEST), text)
         for directory, _, _ in os.walk(tmp):          # symlinks to the pool are not followed
             _sync_dir(directory)
-        return manifest, artifacts
+        return manifest, stacked
 
     def _manifest(self, number: int, parent: int | None, extra: dict,
                   records: list[dict]) -> dict:
@@ -196,22 +189,25 @@ class Publisher:
         return doomed
 
 
-_ENCODED: dict[int, tuple[Artifact, dict, str]] = {}
+# By repository: each artifact of its last staging, by id, with its record
+# and JSON line (the artifact is kept, so its id cannot be reused).
+_ENCODED: dict[str, dict[int, tuple[Artifact, dict, str]]] = {}
 
 
-def _encode(artifacts: Sequence[Artifact]) -> list[tuple[dict, str]]:
+def _encode(repository: str, artifacts: Sequence[Artifact]) -> list[tuple[dict, str]]:
     """Each artifact's manifest record and JSON line, reusing those of the
-    last staging: a snapshot repeats its parent's artifacts, and with the
-    parent taken from memory (_STAGED) they are the very same objects."""
-    global _ENCODED
+    repository's last staging: a snapshot repeats its parent's artifacts,
+    and with the parent taken from memory (_CONTENTS) they are the very
+    same objects."""
+    last = _ENCODED.get(repository, {})
     encoded = {}
     for artifact in artifacts:
-        hit = _ENCODED.get(id(artifact))
+        hit = last.get(id(artifact))
         if hit is None or hit[0] is not artifact:
             record = artifact.to_json()
             hit = (artifact, record, json.dumps(record))
         encoded[id(artifact)] = hit
-    _ENCODED = encoded
+    _ENCODED[repository] = encoded
     return [(record, line) for _, record, line in encoded.values()]
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .layering import link_tree, overlay, provenance, write_files_index
-from .model import Artifact, Layer, RepoType, SnapshotContent
+from .layering import Stacked, link_tree, overlay, provenance, write_files_index
+from .model import Layer, RepoType
 from .rpmmeta import PackageRef, write_repodata
 from .store import ArtifactStore
 
@@ -22,23 +22,21 @@ def materialise(dest: str, repo_type: str, layers: Sequence[Layer], store: Artif
     """Build the repository directory `dest` (new or empty) from `layers`,
     earliest first. Returns {"type", "artifacts": [every file with path,
     size, sha256 and the change, job and build that produced it]}."""
-    artifacts = build_repository(dest, repo_type, layers, store, pool=pool)
-    return {"type": repo_type, "artifacts": provenance(artifacts)}
+    stacked = build_repository(dest, repo_type, layers, store, pool=pool)
+    return {"type": repo_type, "artifacts": provenance(stacked.artifacts)}
 
 
 def build_repository(dest: str, repo_type: str, layers: Sequence[Layer], store: ArtifactStore,
-                     published: bool = False, pool: str | None = None,
-                     becomes: tuple | None = None) -> list[Artifact]:
+                     published: bool = False, pool: str | None = None) -> Stacked:
     """Link the files `layers` make visible into `dest` and write its metadata,
     reusing the first layer's if it is a snapshot. `published`: durable, and
     indexed so that later repositories can reuse its metadata in turn."""
-    artifacts = overlay(repo_type, layers, becomes)
-    link_tree(dest, artifacts, store, pool)
+    stacked = overlay(repo_type, layers)
+    link_tree(dest, stacked, store, pool)
     if RepoType(repo_type) is RepoType.RPM:
-        base = layers[0].path if layers and isinstance(layers[0], SnapshotContent) else None
-        refs = [PackageRef(a.entry.path, a.entry.sha256, store.blob(a.entry.sha256))
-                for a in artifacts]
-        write_repodata(dest, refs, store.fragments, base=base, published=published)
+        refs = [PackageRef(a.entry.path, a.entry.sha256) for a in stacked.artifacts]
+        write_repodata(dest, refs, store.fragments, store.blob,
+                       base=stacked.base and stacked.base.path, published=published)
     else:
-        write_files_index(dest, artifacts)
-    return artifacts
+        write_files_index(dest, stacked.artifacts)
+    return stacked
