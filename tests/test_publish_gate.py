@@ -16,7 +16,7 @@ if missing and os.environ.get("CI") != "true":
     pytest.skip(f"needs {', '.join(missing)}", allow_module_level=True)
 
 LAYOUT = """\
-- repository: {name: rdo, type: rpm, keep: 3}
+- repository: {name: rdo, type: rpm, keep: %(keep)s}
 - job: {name: rpm-build, run: jobs/rpm-build.sh, export: rdo, timeout: 300}
 - job:
     name: install
@@ -50,8 +50,9 @@ install -D -m 0644 %{{SOURCE0}} %{{buildroot}}/etc/{name}/{name}.conf
 """
 
 
-def rdo_gate(tmp_path, packages="nova ceilometer") -> Gate:
-    g = Gate(tmp_path, projects=("nova", "ceilometer"), jobs=LAYOUT % {"packages": packages},
+def rdo_gate(tmp_path, packages="nova ceilometer", keep=3) -> Gate:
+    g = Gate(tmp_path, projects=("nova", "ceilometer"),
+             jobs=LAYOUT % {"packages": packages, "keep": keep},
              project_jobs=("rpm-build", "install"), timeout=300)
     for job in ("rpm-build.sh", "rpm-install-check.sh"):
         shutil.copy(os.path.join(HERE, "jobs", job), os.path.join(g.config, "jobs", job))
@@ -174,3 +175,99 @@ def test_a_kill_between_the_git_landing_and_the_switch_is_repaired_at_the_next_s
     assert "nova-12.0.1-1.noarch.rpm" in published_rpms(g)
     assert_snapshot_matches_git(g)
     assert g.landed("nova").count("bump") == 1
+
+
+def snapshots_in_order(g: Gate) -> list[dict]:
+    root = os.path.join(publish_dir(g), "snapshots")
+    manifests = []
+    for number in sorted((n for n in os.listdir(root) if n.isdigit()), key=int):
+        with open(os.path.join(root, number, "manifest.json")) as f:
+            manifests.append(json.load(f))
+    return manifests
+
+
+def branch_history(g: Gate, project: str) -> list[str]:
+    """Every commit the branch pointed at, oldest first (its first-parent line)."""
+    return git("rev-list", "--first-parent", "--reverse", "main", cwd=g.bare(project)).split()
+
+
+def test_every_snapshot_holds_exactly_the_commits_and_packages_landed_up_to_it(tmp_path):
+    g = rdo_gate(tmp_path, keep=10)
+    import_packages(g)
+    g.change("nova", "bump", {"nova.spec": spec("nova", "12.0.1")})
+    g.change("ceilometer", "needs-new-nova", {
+        "ceilometer.spec": spec("ceilometer", "9.0.1", "Requires: nova >= 12.0.1")})
+    g.change("nova", "bad", {"nova.spec": spec("nova", "12.0.2", "Requires: no-such-package")},
+             base="origin/bump")
+    g.change("nova", "readme", {"README": "nova, packaged\n"}, base="origin/bump")
+    for project, change in [("nova", "bump"), ("ceilometer", "needs-new-nova"),
+                            ("nova", "bad"), ("nova", "readme")]:
+        g.approve(project, change)
+    g.run()
+    assert g.outcome()["bad"] == "failed"
+    landed = [r for r in g.results() if r["result"] == "merged"]
+    manifests = snapshots_in_order(g)
+    # one snapshot per landing, in landing order, each naming the one change it adds
+    assert [m["snapshot"] for m in manifests] == list(range(1, len(landed) + 1))
+    assert [(c["change"], c["commit"]) for m in manifests for c in m["changes"]] == [
+        (r["change"], r["commit"]) for r in landed]
+    assert [r["snapshot"] for r in landed] == [{"rdo": m["snapshot"]} for m in manifests]
+    # the commits a snapshot was built from are the branch tips right after its landing
+    tips = {p: iter(branch_history(g, p)[1:]) for p in ("nova", "ceilometer")}
+    state = {p: branch_history(g, p)[0] for p in ("nova", "ceilometer")}
+    expected = {}                      # package name -> (file, change that built it)
+    for manifest, result in zip(manifests, landed):
+        state[result["project"]] = next(tips[result["project"]])
+        assert {p["project"]: p["commit"] for p in manifest["projects"]} == state
+        built = {a["name"]: (os.path.basename(a["path"]), a["change"])
+                 for a in manifest["artifacts"]
+                 if a["change"] == f"{result['project']}:{result['change']}"}
+        assert built, f"{result['change']} landed without its packages"
+        expected.update(built)
+        assert {a["name"]: (os.path.basename(a["path"]), a["change"])
+                for a in manifest["artifacts"]} == expected
+    assert expected == {"nova": ("nova-12.0.1-1.noarch.rpm", "nova:readme"),
+                        "ceilometer": ("ceilometer-9.0.1-1.noarch.rpm", "ceilometer:needs-new-nova")}
+    assert_snapshot_matches_git(g)
+
+
+MOVE_BRANCH_ONCE = """\
+#!/bin/sh
+# Before the first install check of change `bump`, somebody pushes to nova's
+# main outside gateq: the landing that follows must fail its compare-and-swap.
+set -eu
+marker="%(marker)s"
+if [ "$GATEQ_CHANGE" = bump ] && [ ! -e "$marker" ]; then
+    touch "$marker"
+    bare="%(bare)s"
+    tree=$(git -C "$bare" rev-parse 'main^{tree}')
+    new=$(GIT_AUTHOR_NAME=x GIT_AUTHOR_EMAIL=x@x GIT_COMMITTER_NAME=x GIT_COMMITTER_EMAIL=x@x \\
+          git -C "$bare" commit-tree -p main -m "pushed outside gateq" "$tree")
+    git -C "$bare" update-ref refs/heads/main "$new"
+fi
+exec sh "$(dirname "$0")/rpm-install-check.sh.real"
+"""
+
+
+def test_a_landing_whose_branch_moved_publishes_nothing_and_lands_on_the_new_tip(tmp_path):
+    g = rdo_gate(tmp_path, packages="nova")
+    import_packages(g)
+    before = [m["snapshot"] for m in snapshots_in_order(g)]
+    jobs = os.path.join(g.config, "jobs")
+    os.rename(os.path.join(jobs, "rpm-install-check.sh"),
+              os.path.join(jobs, "rpm-install-check.sh.real"))
+    g.write_job("rpm-install-check.sh", MOVE_BRANCH_ONCE % {
+        "marker": os.path.join(g.root, "moved"), "bare": g.bare("nova")})
+    g.change("nova", "bump", {"nova.spec": spec("nova", "12.0.1")})
+    g.approve("nova", "bump")
+    g.run()
+    assert g.outcome()["bump"] == "merged"
+    manifests = snapshots_in_order(g)
+    # exactly one snapshot more: the one staged for the failed landing was discarded
+    assert [m["snapshot"] for m in manifests] == before + [before[-1] + 1]
+    assert [c["change"] for c in manifests[-1]["changes"]] == ["bump"]
+    assert "pushed outside gateq" in git("log", "--format=%s", "main", cwd=g.bare("nova"))
+    assert_snapshot_matches_git(g)
+    assert "nova-12.0.1-1.noarch.rpm" in published_rpms(g)
+    assert sorted(os.listdir(os.path.join(publish_dir(g), "snapshots")), key=int) == [
+        str(m["snapshot"]) for m in manifests]
