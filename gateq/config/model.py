@@ -23,6 +23,13 @@ class MergeMode(enum.Enum):
     REBASE = "rebase"
 
 
+class SandboxMode(enum.Enum):
+    """Whether builds run under bubblewrap (see gateq/sandbox.py)."""
+    AUTO = "auto"                        # when bwrap works here, else with a warning
+    BWRAP = "bwrap"                      # always; the configuration is invalid without it
+    NONE = "none"
+
+
 @dataclass(frozen=True)
 class Window:
     """Zuul's window attributes, with Zuul's defaults."""
@@ -139,6 +146,7 @@ class Config:
     slots: int
     layout: Layout
     publish_root: str = ""
+    sandbox: SandboxMode = SandboxMode.AUTO
 
     @property
     def publish_dir(self) -> str:

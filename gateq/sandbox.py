@@ -1,0 +1,88 @@
+"""The bubblewrap command line that keeps what gateq publishes out of a job's reach.
+
+A sandboxed job sees the host's filesystem as it is, except that the paths
+the engine protects (its state directory, the publish root) are read-only,
+its own workspace is writable inside them, and its views are read-only again
+inside the workspace. `choose` decides once per engine whether builds get one.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from .config.model import SandboxMode
+
+INSTALL = "Debian: apt-get install bubblewrap"
+
+
+class Unavailable(Exception):
+    """bwrap cannot sandbox builds here; the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """bwrap at `bwrap` making `readonly` read-only for every build.
+
+    Mostly only mounts change: processes, user, capabilities, network and
+    environment stay the host's. bwrap adds no_new_privs and nosuid (setuid
+    programs do not elevate) and, under a non-root engine, a user namespace
+    mapping the engine's own uid.
+    """
+    bwrap: str
+    readonly: tuple[str, ...]
+
+    def command(self, argv: list[str], cwd: str, writable: tuple[str, ...] = (),
+                readonly: tuple[str, ...] = ()) -> list[str]:
+        """`argv` run in the sandbox: the engine's read-only paths, then the
+        build's `writable` paths inside them, then its `readonly` paths inside
+        those. Later mounts cover earlier ones, hence the order."""
+        args = [self.bwrap, "--dev-bind", "/", "/"]
+        for path in self.readonly:
+            args += _mount("--ro-bind-try", path)
+        for path in writable:
+            args += _mount("--bind", path)
+        for path in readonly:
+            args += _mount("--ro-bind-try", path)
+        return args + ["--chdir", cwd, "--", *argv]
+
+
+def _mount(option: str, path: str) -> list[str]:
+    # Symlinks resolved: a mount covers the real directory, which is where
+    # the views' links into the pool lead.
+    real = os.path.realpath(path)
+    return [option, real, real]
+
+
+def probe() -> str:
+    """The path of a bwrap that can make a read-only mount here; raises
+    Unavailable otherwise (not installed, or no namespaces for it)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise Unavailable(f"bwrap is not installed ({INSTALL})")
+    try:
+        done = subprocess.run([bwrap, "--dev-bind", "/", "/", "--ro-bind", "/", "/", "--", "true"],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise Unavailable(f"bwrap cannot run: {exc}")
+    if done.returncode != 0:
+        said = done.stderr.strip().splitlines()
+        raise Unavailable("bwrap cannot create its sandbox: "
+                          + (said[-1] if said else f"exit status {done.returncode}"))
+    return bwrap
+
+
+def choose(mode: SandboxMode, readonly: tuple[str, ...]) -> tuple[Sandbox | None, str | None]:
+    """The sandbox builds run in under `mode`, and a warning if `auto` runs
+    them without one. `bwrap` was probed when the configuration was loaded."""
+    if mode is SandboxMode.NONE:
+        return None, None
+    if mode is SandboxMode.BWRAP:
+        return Sandbox(shutil.which("bwrap") or "bwrap", readonly), None
+    try:
+        return Sandbox(probe(), readonly), None
+    except Unavailable as exc:
+        return None, (f"builds run without a sandbox, so a job can damage the artifact store "
+                      f"and published snapshots: {exc}; set executor.sandbox: none in gateq.yaml "
+                      f"to run unsandboxed without this warning")
