@@ -3,10 +3,12 @@
 `start` never blocks and `poll` reports builds that ended since the last
 call, so the loop stays responsive. Each build runs in its own process
 group: timeouts, cancels and shutdown kill the whole group, so nothing a
-job spawned outlives its build.
+job spawned outlives its build. With a sandbox, the group's leader is bwrap
+running the script (see gateq/sandbox.py).
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -16,6 +18,7 @@ from datetime import datetime, timezone
 from typing import IO, Callable, Mapping
 
 from .core.types import JobResult
+from .sandbox import Sandbox
 
 # How often `wait` looks at the children; short enough that a finished
 # build is noticed promptly, long enough not to spin the CPU.
@@ -24,13 +27,17 @@ _WAIT_STEP = 0.02
 
 @dataclass(frozen=True)
 class BuildSpec:
-    """Everything needed to run one build; `env` is merged over os.environ."""
+    """Everything needed to run one build; `env` is merged over os.environ.
+    In a sandbox, `writable` paths are writable inside its read-only ones,
+    and `readonly` paths read-only again inside those."""
     build: str
     script: str
     cwd: str
     env: Mapping[str, str]
     timeout: float
     log_path: str
+    writable: tuple[str, ...] = ()
+    readonly: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,9 +76,10 @@ class LocalExecutor:
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 *, kill_grace: float = 5.0) -> None:
+                 *, kill_grace: float = 5.0, sandbox: Sandbox | None = None) -> None:
         self._clock = clock
         self._kill_grace = kill_grace
+        self._sandbox = sandbox
         self._runs: dict[str, _Run] = {}
         self._done: list[Finished] = []
 
@@ -82,9 +90,14 @@ class LocalExecutor:
             raise ValueError(f"build {spec.build} is already running")
         log = _open_log(spec)
         started = self._clock()
+        argv = [spec.script]
+        if self._sandbox:
+            argv = self._sandbox.command(argv, spec.cwd, spec.writable, spec.readonly)
         try:
+            if self._sandbox:
+                _check_startable(spec.script)
             proc = subprocess.Popen(
-                [spec.script], cwd=spec.cwd, env={**os.environ, **spec.env},
+                argv, cwd=spec.cwd, env={**os.environ, **spec.env},
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
         except OSError as exc:
@@ -102,7 +115,10 @@ class LocalExecutor:
             return
         run.ending = JobResult.CANCELLED
         run.kill_at = self._clock() + self._kill_grace
-        _signal_group(run.proc.pid, signal.SIGTERM)
+        if self._sandbox:
+            _signal_followers(run.proc.pid, signal.SIGTERM)
+        else:
+            _signal_group(run.proc.pid, signal.SIGTERM)
 
     def poll(self) -> list[Finished]:
         """Enforce timeouts and grace periods, and return builds that ended."""
@@ -185,6 +201,18 @@ def _open_log(spec: BuildSpec) -> IO[str]:
     return log
 
 
+def _check_startable(script: str) -> None:
+    """Raise the OSError exec would give for `script`, before bwrap runs it:
+    bwrap starts it with execvp, which runs a file exec refuses (no #! line,
+    not ELF) with /bin/sh instead of failing."""
+    with open(script, "rb") as f:
+        head = f.read(4)
+    if not os.access(script, os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), script)
+    if not head.startswith(b"#!") and head != b"\x7fELF":
+        raise OSError(errno.ENOEXEC, os.strerror(errno.ENOEXEC), script)
+
+
 def _has_exited(pid: int) -> bool:
     """True once the child has exited, without reaping it (WNOWAIT)."""
     try:
@@ -199,3 +227,24 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except ProcessLookupError:
         pass    # the whole group is already gone
+
+
+def _signal_followers(pgid: int, sig: int) -> None:
+    """Signal every process of the group but its leader. A sandboxed build's
+    leader is bwrap, which SIGTERM kills at once: the build would end, and
+    its group be killed, before the job could use its grace period. bwrap
+    exits by itself once the job has. A process forked during the scan of
+    /proc misses the signal, and gets the SIGKILL after the grace period."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == pgid:
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                pgrp = int(f.read().rsplit(")", 1)[1].split()[2])
+        except (OSError, IndexError, ValueError):
+            continue        # gone meanwhile
+        if pgrp == pgid:
+            try:
+                os.kill(int(name), sig)
+            except (ProcessLookupError, PermissionError):
+                pass
