@@ -78,6 +78,7 @@ def load_config(path: str) -> Config:
         slots=server["executor"]["slots"],
         layout=build_layout(items, names),
         publish_root=server["publish"]["root"],
+        sandbox=server["executor"]["sandbox"],
     )
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from voluptuous import (All, Invalid, Marker, MultipleInvalid, Optional, Required,
                         RequiredFieldInvalid, Schema)
 
-from .model import Manager, MergeMode
+from .. import sandbox
+from .model import Manager, MergeMode, SandboxMode
 
 TRIGGER_EVENTS = ("proposed", "approved")
 DRIVERS = ("git",)
@@ -165,6 +166,16 @@ def script(config_dir: str):
     return check
 
 
+def bwrap_works(mode):
+    """`sandbox: bwrap` promises sandboxed builds: check it can keep the promise here."""
+    if mode is SandboxMode.BWRAP:
+        try:
+            sandbox.probe()
+        except sandbox.Unavailable as exc:
+            raise Invalid(f"{exc} (or set sandbox: auto or none)")
+    return mode
+
+
 # -- gateq.yaml -----------------------------------------------------------
 
 def server_schema(config_dir: str) -> dict:
@@ -179,6 +190,7 @@ def server_schema(config_dir: str) -> dict:
         },
         Optional("executor", default={}): {
             Optional("slots", default=os.cpu_count() or 1): count,
+            Optional("sandbox", default="auto"): All(enum_choice(SandboxMode), bwrap_works),
         },
         Optional("publish", default={}): {
             Optional("root", default="publish"): in_dir(config_dir),
