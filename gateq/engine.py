@@ -16,7 +16,7 @@ import time
 from typing import Callable
 
 from .config.model import Config
-from . import orphans
+from . import orphans, sandbox
 from .core import actions as act
 from .core import checkpoint
 from .core.events import BuildCompleted, Event, LandCompleted, MergeCompleted
@@ -42,7 +42,7 @@ class Engine:
         self.config = config
         self.store = store
         self.clock = clock
-        self.executor = LocalExecutor()
+        self.executor = LocalExecutor(sandbox=self.make_sandbox())
         self.merger = Merger(config.repo_path)
         self.artifacts = None
         if config.layout.repositories:        # rpm tooling only where it is used
@@ -53,6 +53,15 @@ class Engine:
         seq, data = store.last_checkpoint()
         self.cursor = self.checkpointed = seq
         self.scheduler = Scheduler(config.layout, config.slots, checkpoint.load(data))
+
+    def make_sandbox(self) -> sandbox.Sandbox | None:
+        """Builds may not write to the state directory (the artifact store,
+        other builds) nor the publish root; do_start opens their workspace."""
+        found, warning = sandbox.choose(
+            self.config.sandbox, (self.config.state_dir, self.config.publish_dir))
+        if warning:
+            log.warning("%s", warning)
+        return found
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -164,8 +173,10 @@ class Engine:
             checkouts = prepare_workspace(workspace, action.state, self.config.repo_path,
                                           self.branch_for(action))
             env = self.job_env(action, workspace)
+            views = ()
             if self.artifacts:
                 env["GATEQ_REPOS"] = os.path.join(workspace, "repos")
+                views = (env["GATEQ_REPOS"],)
                 self.artifacts.prepare_views(env["GATEQ_REPOS"], action.artifacts)
                 if job.export:
                     env["GATEQ_ARTIFACTS"] = os.path.join(workspace, "artifacts")
@@ -181,7 +192,8 @@ class Engine:
         self.builds[action.build] = action
         self.executor.start(BuildSpec(
             build=action.build, script=job.run, cwd=checkouts.get(action.change.project, workspace),
-            env=env, timeout=job.timeout, log_path=log_path))
+            env=env, timeout=job.timeout, log_path=log_path,
+            writable=(workspace,), readonly=views))
         pid = self.executor.pid(action.build)
         if pid is not None:
             orphans.note(self.config.state_dir, action.build, pid)
