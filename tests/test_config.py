@@ -5,14 +5,16 @@ either the objects built or the complete list of `FILE:LINE: message` errors.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import textwrap
 
 import pytest
 
 from gateq.config.loader import ConfigError, load_config
-from gateq.config.model import (GitConnection, Job, Manager, MergeMode, Pipeline, Project,
-                                Repository, Trigger, Window)
+from gateq.config.model import (Config, GitConnection, Job, Manager, MergeMode, Pipeline, Project,
+                                Repository, SandboxMode, Trigger, Window)
 
 SERVER = """\
 connections:
@@ -545,3 +547,38 @@ def test_unparsable_gateq_yaml_does_not_cascade_into_the_layouts(tmp_path):
     layout = PIPELINES + "- project: {name: nova}\n"
     assert errors_of(make(tmp_path, layout, server="connections: [\n")) == [
         "gateq.yaml:2: YAML syntax error: expected the node content, but found '<stream end>'"]
+
+
+# -- executor.sandbox -----------------------------------------------------
+
+def test_sandbox_defaults_to_auto_in_the_schema_and_the_model(tmp_path):
+    config = load_config(make(tmp_path))
+    assert config.sandbox is SandboxMode.AUTO
+    assert {f.name: f.default for f in dataclasses.fields(Config)}["sandbox"] is SandboxMode.AUTO
+
+
+@pytest.mark.parametrize("value, mode", [("auto", SandboxMode.AUTO), ("none", SandboxMode.NONE)])
+def test_sandbox_auto_and_none_never_depend_on_bwrap(tmp_path, monkeypatch, value, mode):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    assert load_config(make(tmp_path, server=SERVER + f"executor: {{sandbox: {value}}}\n")).sandbox is mode
+
+
+def test_sandbox_bwrap_where_bwrap_works(tmp_path):
+    if shutil.which("bwrap") is None and os.environ.get("CI") != "true":
+        pytest.skip("needs bwrap (Debian: apt-get install bubblewrap)")
+    config = load_config(make(tmp_path, server=SERVER + "executor: {sandbox: bwrap}\n"))
+    assert config.sandbox is SandboxMode.BWRAP
+
+
+def test_sandbox_bwrap_without_bwrap_is_one_error_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    server = SERVER + "executor:\n  slots: 2\n  sandbox: bwrap\n"
+    assert errors_of(make(tmp_path, server=server)) == [
+        "gateq.yaml:7: executor: attribute 'sandbox': bwrap is not installed "
+        "(Debian: apt-get install bubblewrap); set auto or none to run builds without it"]
+
+
+@pytest.mark.parametrize("value, got", [("docker", "'docker'"), ("on", "True"), ("[bwrap]", "['bwrap']")])
+def test_bad_sandbox_values(tmp_path, value, got):
+    assert errors_of(make(tmp_path, server=SERVER + f"executor: {{sandbox: {value}}}\n")) == [
+        f"gateq.yaml:5: executor: attribute 'sandbox': expected one of auto, bwrap, none, got {got}"]
