@@ -91,11 +91,10 @@ class LocalExecutor:
         log = _open_log(spec)
         started = self._clock()
         argv = [spec.script]
-        if self._sandbox:
-            argv = self._sandbox.command(argv, spec.cwd, spec.writable, spec.readonly)
         try:
             if self._sandbox:
                 _check_startable(spec.script)
+                argv = self._sandbox.command(argv, spec.cwd, spec.writable, spec.readonly)
             proc = subprocess.Popen(
                 argv, cwd=spec.cwd, env={**os.environ, **spec.env},
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
