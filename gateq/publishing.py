@@ -7,14 +7,16 @@
   git change, then switch `current`. An intent file written between staging
   and landing lets the next start finish or roll back a landing that a
   crash interrupted, so the published repositories and git always agree.
+- Now and then: collect what no snapshot, view or live build reaches.
 """
 from __future__ import annotations
 
 import json
 import os
 import time
-from typing import Callable
+from typing import Callable, Iterable
 
+from .artifacts.gc import Collected, collect
 from .artifacts.snapshots import Publisher
 from .artifacts.store import ArtifactStore, RejectedArtifact
 from .artifacts.view import materialise
@@ -131,6 +133,18 @@ class Artifacts:
             items = frozenset(ch.get("item") for ch in (manifest or {}).get("changes", ()))
             cached = self.landed_items[repo] = (number, items)
         return cached
+
+    # -- garbage --------------------------------------------------------------
+
+    def collect_garbage(self, live_builds: Iterable[str], view_roots: Iterable[str]) -> Collected:
+        """Remove the pool directories, stored files, sets and fragments that
+        nothing reaches any more, over every repository of the layout (one
+        store serves them all). `live_builds`: every build of an item still
+        in a queue (its exports may yet be seen or published); `view_roots`:
+        the $GATEQ_REPOS directory of every build running. Not while a view,
+        a staging or an ingestion is being written (see artifacts/gc.py)."""
+        repo_dirs = [self.publisher(repo).repo_dir for repo in self.repositories]
+        return collect(self.store, repo_dirs, view_roots, live_builds)
 
     # -- crash recovery -------------------------------------------------------
 
