@@ -172,7 +172,7 @@ def bwrap_works(mode):
         try:
             sandbox.probe()
         except sandbox.Unavailable as exc:
-            raise Invalid(f"{exc} (or set sandbox: auto or none)")
+            raise Invalid(f"{exc}; set auto or none to run builds without it")
     return mode
 
 
