@@ -21,7 +21,7 @@ from .core import actions as act
 from .core import checkpoint
 from .core.events import BuildCompleted, Event, LandCompleted, MergeCompleted
 from .core.scheduler import Scheduler
-from .core.snapshot import is_idle, snapshot
+from .core.snapshot import is_idle, live_builds, snapshot
 from .core.types import JobResult
 from .executor import BuildSpec, LocalExecutor
 from .git.land import land
@@ -49,6 +49,7 @@ class Engine:
             from .publishing import Artifacts
             self.artifacts = Artifacts(config)
         self.builds: dict[str, act.StartBuild] = {}
+        self.garbage_due = False            # a landing may have left unreachable artifacts
         self._lock = None
         seq, data = store.last_checkpoint()
         self.cursor = self.checkpointed = seq
@@ -101,10 +102,13 @@ class Engine:
                 self.record(BuildCompleted(self.clock(), finished.build, result, detail))
                 self.cleanup_workspace(finished.build)
             self.drain()
+            if self.garbage_due:
+                self.collect_garbage()
             if self.idle():
                 if self.checkpointed != self.cursor:
                     self.store.checkpoint(self.cursor, checkpoint.save(self.scheduler.state))
                     self.checkpointed = self.cursor
+                    self.collect_garbage()       # what ejected items left, too
                 if until_idle:
                     return
             self.executor.wait(0.05 if self.executor.running() else 0.2)
@@ -159,6 +163,7 @@ class Engine:
                 return False, str(exc)
         if self.artifacts:
             ok, reason, snapshots = self.artifacts.land(action, move_branch)
+            self.garbage_due = bool(snapshots)
         else:
             (ok, reason), snapshots = move_branch(), ()
         self.record(LandCompleted(self.clock(), action.item, action.generation, ok,
@@ -197,6 +202,23 @@ class Engine:
         pid = self.executor.pid(action.build)
         if pid is not None:
             orphans.note(self.config.state_dir, action.build, pid)
+
+    def collect_garbage(self) -> None:
+        """Remove the artifacts that no snapshot, running build's view or
+        queued item reaches. Only from this loop: never while a view, a
+        staging or an ingestion is being written. A failure is logged and
+        retried at the next landing; the gate goes on."""
+        self.garbage_due = False
+        if not self.artifacts:
+            return
+        views = [os.path.join(self.config.state_dir, "work", b, "repos") for b in self.builds]
+        try:
+            collected = self.artifacts.collect_garbage(live_builds(self.scheduler), views)
+        except (OSError, ValueError) as exc:      # ValueError: an unreadable set file
+            log.warning("garbage collection failed, will retry: %s", exc)
+            return
+        if collected:
+            log.info("garbage collection %s", collected.summary())
 
     def do_cancel(self, action: act.CancelBuild) -> None:
         self.executor.cancel(action.build)

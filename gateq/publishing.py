@@ -40,6 +40,9 @@ class Artifacts:
         self.repositories = config.layout.repositories
         self.store = ArtifactStore(os.path.join(config.state_dir, "cas"))
         self.intent_path = os.path.join(config.state_dir, INTENT)
+        # Made before any build starts, so that the sandbox can mount it
+        # read-only for every build, the first landing's included.
+        os.makedirs(config.publish_dir, exist_ok=True)
         self.landed_items: dict[str, tuple[int, frozenset[int]]] = {}
 
     def publisher(self, repo: str) -> Publisher:

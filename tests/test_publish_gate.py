@@ -1,5 +1,6 @@
 """Artifacts inside the gate, end to end: real git, rpmbuild, createrepo
 metadata, dnf installs, published snapshots and their manifests."""
+import hashlib
 import json
 import os
 import shutil
@@ -8,6 +9,7 @@ import subprocess
 import pytest
 
 from gate_fixture import Gate, git
+from rpm_fixture import repoquery
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS = ("rpmbuild", "dnf", "createrepo_c")
@@ -271,3 +273,43 @@ def test_a_landing_whose_branch_moved_publishes_nothing_and_lands_on_the_new_tip
     assert "nova-12.0.1-1.noarch.rpm" in published_rpms(g)
     assert sorted(os.listdir(os.path.join(publish_dir(g), "snapshots")), key=int) == [
         str(m["snapshot"]) for m in manifests]
+
+
+def stored_files(g: Gate) -> set[str]:
+    blobs = os.path.join(g.config, "state", "cas", "sha256")
+    return {prefix + name for prefix in os.listdir(blobs)
+            for name in os.listdir(os.path.join(blobs, prefix))}
+
+
+def pool_dirs(g: Gate) -> set[str]:
+    pool = os.path.join(publish_dir(g), "pool")
+    return {os.path.join(pool, prefix, key) for prefix in os.listdir(pool)
+            if not prefix.startswith(".") for key in os.listdir(os.path.join(pool, prefix))}
+
+
+def test_the_gate_keeps_on_disk_only_what_its_kept_snapshots_use(tmp_path):
+    g = rdo_gate(tmp_path, keep=2)
+    import_packages(g)
+    for project, change, version in [("nova", "bump", "12.0.1"), ("nova", "bump-again", "12.0.2")]:
+        g.change(project, change, {"nova.spec": spec("nova", version)}, base="origin/main")
+        g.approve(project, change)
+        g.run()
+    g.change("nova", "breaks", {"nova.spec": spec("nova", "13.0", "Requires: no-such-package")})
+    g.approve("nova", "breaks")
+    g.run()
+    assert g.outcome() == {"import-nova": "merged", "import-ceilometer": "merged",
+                           "bump": "merged", "bump-again": "merged", "breaks": "failed"}
+    manifests = snapshots_in_order(g)
+    assert [m["snapshot"] for m in manifests] == [3, 4]
+    kept = [os.path.join(publish_dir(g), "snapshots", str(m["snapshot"])) for m in manifests]
+    # the packages of pruned snapshots and of the ejected item are gone from the store
+    assert stored_files(g) == {a["sha256"] for m in manifests for a in m["artifacts"]}
+    assert pool_dirs(g) == {os.path.realpath(os.path.join(k, "Packages", b))
+                            for k in kept for b in os.listdir(os.path.join(k, "Packages"))}
+    assert os.listdir(os.path.join(g.config, "state", "cas", "sets")) == []
+    for snapshot, manifest in zip(kept, manifests):
+        for a in manifest["artifacts"]:
+            with open(os.path.join(snapshot, a["path"]), "rb") as f:
+                assert hashlib.sha256(f.read()).hexdigest() == a["sha256"]
+    assert repoquery(kept[0]) == {"nova-12.0.1-1.noarch", "ceilometer-9.0.0-1.noarch"}
+    assert repoquery(kept[1]) == {"nova-12.0.2-1.noarch", "ceilometer-9.0.0-1.noarch"}

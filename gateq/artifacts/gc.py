@@ -50,6 +50,10 @@ class Collected:
     leftovers: int = 0
     bytes_freed: int = 0
 
+    def __bool__(self) -> bool:
+        """True if anything was removed."""
+        return self != Collected()
+
     def summary(self) -> str:
         return (f"removed {self.pool_dirs} pool directories, {self.blobs} stored files, "
                 f"{self.sets} artifact sets, {self.fragments} metadata fragments and "

@@ -38,5 +38,11 @@ def describe_item(s: "Scheduler", item: Item) -> dict:
     }
 
 
+def live_builds(s: "Scheduler") -> set[str]:
+    """Every build of the items still in a queue, finished or not: their
+    exports may yet be shown to the items behind or be published."""
+    return {b.id for item in s.state.index.values() for b in item.builds.values()}
+
+
 def is_idle(s: "Scheduler") -> bool:
     return not s.state.index and not s.state.builds
