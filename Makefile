@@ -17,6 +17,8 @@ bench: $(STAMP)
 	$(PY) bench/scheduler.py
 	$(PY) bench/strategies.py
 	$(PY) bench/publish.py
+	$(PY) bench/gc.py
+	$(PY) bench/sandbox.py
 	$(PY) bench/export_in_gate.py
 
 setup: $(STAMP)
