@@ -198,16 +198,20 @@ def test_a_view_shows_each_package_from_the_layer_closest_to_the_build(tmp_path,
         "ceilometer-9.0.0-1.noarch.rpm", "nova-12.0.0-1.noarch.rpm"}   # untouched
 
 
-def test_in_a_files_view_later_layers_win_by_path(tmp_path, store):
-    def files_set(build, files):
-        src = tmp_path / build
-        for path, text in files.items():
-            (src / path).parent.mkdir(parents=True, exist_ok=True)
-            (src / path).write_text(text)
-        return store.ingest(build, "files", str(src), "docs", build)
+def files_set(store, tmp_path, build: str, files: dict[str, str]):
+    """An export build's set in a files repository: path -> text."""
+    src = tmp_path / build
+    for path, text in files.items():
+        (src / path).parent.mkdir(parents=True, exist_ok=True)
+        (src / path).write_text(text)
+    return store.ingest(build, "files", str(src), "docs", build)
 
-    first = files_set("b1", {"a.txt": "one\n", "site": "a file\n", "keep.txt": "kept\n"})
-    second = files_set("b2", {"a.txt": "two\n", "site/index.html": "a directory now\n"})
+
+def test_in_a_files_view_later_layers_win_by_path(tmp_path, store):
+    first = files_set(store, tmp_path, "b1",
+                      {"a.txt": "one\n", "site": "a file\n", "keep.txt": "kept\n"})
+    second = files_set(store, tmp_path, "b2",
+                       {"a.txt": "two\n", "site/index.html": "a directory now\n"})
     view = tmp_path / "view"
     shown = materialise(str(view), "files", [first, second], store)
     assert sorted((a["path"], a["build"]) for a in shown["artifacts"]) == [
@@ -509,18 +513,11 @@ def test_a_snapshot_number_used_again_after_a_discard_shows_its_new_content(tmp_
 
 
 def test_a_directory_that_gains_a_subdirectory_stops_being_a_pooled_link(tmp_path, store):
-    def files_set(build, files):
-        src = tmp_path / build
-        for path, text in files.items():
-            (src / path).parent.mkdir(parents=True, exist_ok=True)
-            (src / path).write_text(text)
-        return store.ingest(build, "files", str(src), "docs", build)
-
-    publisher = publish(tmp_path, store, files_set("b1", {"site/a.html": "a\n", "logs/x": "x\n"}),
-                        repo_type="files")
+    first = files_set(store, tmp_path, "b1", {"site/a.html": "a\n", "logs/x": "x\n"})
+    publisher = publish(tmp_path, store, first, repo_type="files")
     view = tmp_path / "view"
     materialise(str(view), "files", [publisher.current_layer(),
-                                     files_set("b2", {"site/sub/b.html": "b\n"})],
+                                     files_set(store, tmp_path, "b2", {"site/sub/b.html": "b\n"})],
                 store, pool=publisher.pool)
     assert not os.path.islink(view / "site") and os.path.islink(view / "site" / "sub")
     assert (view / "site" / "a.html").read_text() == "a\n"

@@ -228,8 +228,9 @@ def test_every_snapshot_holds_exactly_the_commits_and_packages_landed_up_to_it(t
         expected.update(built)
         assert {a["name"]: (os.path.basename(a["path"]), a["change"])
                 for a in manifest["artifacts"]} == expected
-    assert expected == {"nova": ("nova-12.0.1-1.noarch.rpm", "nova:readme"),
-                        "ceilometer": ("ceilometer-9.0.1-1.noarch.rpm", "ceilometer:needs-new-nova")}
+    assert expected == {
+        "nova": ("nova-12.0.1-1.noarch.rpm", "nova:readme"),
+        "ceilometer": ("ceilometer-9.0.1-1.noarch.rpm", "ceilometer:needs-new-nova")}
     assert_snapshot_matches_git(g)
 
 

@@ -177,15 +177,13 @@ class Publisher:
 
     def prune(self) -> list[int]:
         """Remove the oldest published snapshots beyond `keep` (current counts
-        as one and always stays), and leftovers of interrupted stagings."""
+        as one and always stays). Leftovers of interrupted stagings, and
+        what the removed snapshots alone used, go with the garbage (gc.py)."""
         current = _current_number(self.repo_dir)
         published = [n for n in self.numbers() if n <= current]
         doomed = published[:-self.keep] if current else []
         for number in doomed:
             shutil.rmtree(self.path(number))
-        for name in os.listdir(self.snapshots) if os.path.isdir(self.snapshots) else ():
-            if ".tmp-" in name and not _alive(int(name.rsplit("-", 1)[1])):
-                shutil.rmtree(os.path.join(self.snapshots, name))
         return doomed
 
 
@@ -219,18 +217,6 @@ def _manifest_text(manifest: dict, artifact_lines: list[str]) -> str:
     text = json.dumps(head, indent=1)[:-2]
     return f'{text},\n "artifacts": [\n  {lines}\n ]\n}}\n' if lines else \
         f'{text},\n "artifacts": []\n}}\n'
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _write_synced(path: str, text: str) -> None:
