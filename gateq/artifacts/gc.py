@@ -30,6 +30,7 @@ import stat
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from .durable import sync_dir
 from .pool import TRASH_PREFIX, filling_pid, is_complete, seal, unseal
 from .store import ArtifactStore
 
@@ -146,7 +147,7 @@ class _Sweep:
             if name.endswith(".json") and name not in keep:
                 self.unlink(os.path.join(directory, name), "sets")
         if self.counts["sets"]:
-            _sync(directory)               # gone for good before any blob they named
+            sync_dir(directory)            # gone for good before any blob they named
 
     def leftovers(self, repo_dir: str) -> None:
         snapshots = os.path.join(repo_dir, "snapshots")
@@ -187,7 +188,7 @@ class _Sweep:
         trash = os.path.join(directory, f"{TRASH_PREFIX}{os.getpid()}-{name}")
         self.before(os.path.join(directory, name))
         os.rename(os.path.join(directory, name), trash)
-        _sync(directory)
+        sync_dir(directory)
         self.remove_tree(trash, "pool_dirs")
 
     def blobs(self, store: ArtifactStore, live_blobs: set[str]) -> None:
@@ -273,11 +274,3 @@ def _running(pid: int) -> bool:
     except PermissionError:             # someone else's process
         return True
     return True
-
-
-def _sync(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

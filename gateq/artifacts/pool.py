@@ -23,6 +23,7 @@ import shutil
 import stat
 from typing import Sequence
 
+from .durable import sync_dir
 from .model import Artifact
 from .store import ArtifactStore
 
@@ -51,7 +52,7 @@ def pooled_dir(pool: str, files: Sequence[tuple[str, Artifact]], store: Artifact
     os.makedirs(tmp)
     for name, artifact in files:
         os.link(store.blob(artifact.entry.sha256), os.path.join(tmp, name))
-    _sync(tmp)
+    sync_dir(tmp)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
         os.rename(tmp, path)
@@ -61,7 +62,7 @@ def pooled_dir(pool: str, files: Sequence[tuple[str, Artifact]], store: Artifact
         # Sealed only once in place: moving a directory to another parent
         # needs write permission on it (its `..` entry changes).
         os.chmod(path, READ_ONLY)
-    _sync(os.path.dirname(path))
+    sync_dir(os.path.dirname(path))
     return path
 
 
@@ -87,11 +88,3 @@ def filling_pid(name: str) -> int | None:
     """The process filling pool/<name>, if it is a directory being filled."""
     match = _TMP.match(name)
     return int(match.group(1)) if match else None
-
-
-def _sync(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -23,6 +23,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import createrepo_c as cr
 
+from .durable import write_file
 from .memo import FileMemo
 from .rpmfragments import FragmentCache
 
@@ -137,7 +138,8 @@ def write_repodata(repo_dir: str, packages: Sequence[PackageRef], fragments: Fra
     if published:
         _write_index(repo_dir, files, chunks, members)
         _PUBLISHED.put(os.path.join(repo_dir, "repodata", CHUNKS_INDEX), chunks)
-    _write(os.path.join(repo_dir, "repodata", "repomd.xml"), repomd.xml_dump().encode(), published)
+    write_file(os.path.join(repo_dir, "repodata", "repomd.xml"), repomd.xml_dump().encode(),
+               published)
     return Repodata(len(packages), files)
 
 
@@ -191,7 +193,7 @@ def _write_kind(repo_dir: str, kind: str, chunks: list[_Chunk], stamp: int, dura
     data = b"".join(parts)
     digest = hashlib.sha256(data).hexdigest()
     href = f"repodata/{digest}-{kind}.xml.gz"
-    _write(os.path.join(repo_dir, href), data, durable)
+    write_file(os.path.join(repo_dir, href), data, durable)
     record = cr.RepomdRecord(kind)
     record.location_href = href
     record.checksum, record.checksum_type = digest, "sha256"
@@ -208,7 +210,7 @@ def _write_index(repo_dir: str, files: dict, chunks: list[_Chunk], members: dict
             f'"{kind}": [{members[kind][i][0]}, {members[kind][i][1]}]' for kind in KINDS))
         for i, chunk in enumerate(chunks))
     text = '{"version": 1, "files": %s, "chunks": [%s]}' % (json.dumps(files), entries)
-    _write(os.path.join(repo_dir, "repodata", CHUNKS_INDEX), text.encode(), True)
+    write_file(os.path.join(repo_dir, "repodata", CHUNKS_INDEX), text.encode(), True)
 
 
 # The chunks of the metadata this process published lately: the base of
@@ -242,11 +244,3 @@ def _load_chunks(base: str | None) -> list[_Chunk]:
 def _gzip(data: bytes) -> bytes:
     z = zlib.compressobj(LEVEL, zlib.DEFLATED, 31)
     return z.compress(data) + z.flush()
-
-
-def _write(path: str, data: bytes, durable: bool) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        if durable:
-            f.flush()
-            os.fsync(f.fileno())

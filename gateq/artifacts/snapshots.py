@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Sequence
 
+from .durable import sync_dir, write_file
 from .layering import Stacked, remember
 from .memo import FileMemo
 from .model import Artifact, ArtifactSet, RepoType, SnapshotContent
@@ -123,7 +124,7 @@ class Publisher:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         os.rename(tmp, self.path(number))
-        _sync_dir(self.snapshots)
+        sync_dir(self.snapshots)
         content = SnapshotContent(self.name, number, self.path(number), tuple(stacked.artifacts))
         _CONTENTS.put(os.path.join(self.path(number), MANIFEST), content)
         remember(content, stacked)
@@ -136,9 +137,9 @@ class Publisher:
         encoded = _encode(self.name, stacked.artifacts)
         manifest = self._manifest(number, parent, extra, [record for record, _ in encoded])
         text = _manifest_text(manifest, [line for _, line in encoded])
-        _write_synced(os.path.join(tmp, MANIFEST), text)
+        write_file(os.path.join(tmp, MANIFEST), text.encode())
         for directory, _, _ in os.walk(tmp):          # symlinks to the pool are not followed
-            _sync_dir(directory)
+            sync_dir(directory)
         return manifest, stacked
 
     def _manifest(self, number: int, parent: int | None, extra: dict,
@@ -163,7 +164,7 @@ class Publisher:
             os.unlink(link)
         os.symlink(os.path.join("snapshots", str(number)), link)
         os.replace(link, os.path.join(self.repo_dir, "current"))
-        _sync_dir(self.repo_dir)
+        sync_dir(self.repo_dir)
 
     def discard(self, staged: StagedSnapshot) -> None:
         self.discard_number(staged.number)
@@ -217,18 +218,3 @@ def _manifest_text(manifest: dict, artifact_lines: list[str]) -> str:
     text = json.dumps(head, indent=1)[:-2]
     return f'{text},\n "artifacts": [\n  {lines}\n ]\n}}\n' if lines else \
         f'{text},\n "artifacts": []\n}}\n'
-
-
-def _write_synced(path: str, text: str) -> None:
-    with open(path, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _sync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
