@@ -102,15 +102,15 @@ class Engine:
                 self.record(BuildCompleted(self.clock(), finished.build, result, detail))
                 self.cleanup_workspace(finished.build)
             self.drain()
+            idle = self.idle()
+            if idle and self.checkpointed != self.cursor:
+                self.store.checkpoint(self.cursor, checkpoint.save(self.scheduler.state))
+                self.checkpointed = self.cursor
+                self.garbage_due = True          # what ejected items left, too
             if self.garbage_due:
                 self.collect_garbage()
-            if self.idle():
-                if self.checkpointed != self.cursor:
-                    self.store.checkpoint(self.cursor, checkpoint.save(self.scheduler.state))
-                    self.checkpointed = self.cursor
-                    self.collect_garbage()       # what ejected items left, too
-                if until_idle:
-                    return
+            if idle and until_idle:
+                return
             self.executor.wait(0.05 if self.executor.running() else 0.2)
 
     def idle(self) -> bool:
@@ -163,7 +163,7 @@ class Engine:
                 return False, str(exc)
         if self.artifacts:
             ok, reason, snapshots = self.artifacts.land(action, move_branch)
-            self.garbage_due = bool(snapshots)
+            self.garbage_due |= bool(snapshots)   # a failed landing keeps an earlier one's due
         else:
             (ok, reason), snapshots = move_branch(), ()
         self.record(LandCompleted(self.clock(), action.item, action.generation, ok,

@@ -155,7 +155,6 @@ class _Tree:
             if not self.dirs[d]:
                 del self.dirs[d]
 
-
     def _own_dir(self, directory: str) -> dict[str, Artifact]:
         """The files directly in `directory`, as a dict this tree may change."""
         if directory not in self.touched:
