@@ -1,28 +1,37 @@
 """The `gateq` command line.
 
-Errors are one line and an exit code, never a traceback: 2 for usage
-(bad arguments, unknown project or ref), 1 for configuration errors.
+Errors are one line and an exit code, never a traceback (see Exit).
 Recording commands (event, enqueue, dequeue, promote) write to the journal
-and return: they are durable whether or not an engine is running.
+and return: they are durable whether or not an engine is running, and print
+one line saying what they recorded.
 """
 from __future__ import annotations
 
 import argparse
+import enum
 import json
-import os
-import signal
 import sys
 import time
-import traceback
 
 from .config.loader import ConfigError, load_config
 from .config.model import Config
 from .core import events as ev
+from .core.types import Change
 from .git.changes import resolve_change
-from .git.repo import GitError
+from .git.repo import GitError, resolve
 from .render import render_results, render_status
+from .replay import current
 from .sim import command as simulate
-from .store import Store
+from .state import NoState, StateError, open_store
+
+
+class Exit(enum.IntEnum):
+    """Exit statuses, as the README documents them."""
+    OK = 0
+    CONFIG = 1          # the configuration is invalid
+    USAGE = 2           # a bad request: arguments, unknown project, ref or change
+    STATE = 3           # the state directory or the engine: corrupt, full, busy, crashed
+    INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -31,36 +40,50 @@ class UsageError(Exception):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):
-        raise UsageError(message)
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def config_option(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("-c", "--config", default=default, metavar="PATH",
+                        help="gateq.yaml or the directory holding it (default: ./gateq.yaml)")
 
 
 def build_parser() -> Parser:
     parser = Parser(prog="gateq", description="Speculative gating with publishing inside the gate.")
-    parser.add_argument("-c", "--config", default="gateq.yaml",
-                        help="gateq.yaml or the directory holding it (default: ./gateq.yaml)")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    sub.add_parser("validate", help="check the configuration and print every error")
-    event = sub.add_parser("event", help="record a code-review event for a change")
-    event.add_argument("kind", choices=["proposed", "approved"])
+    config_option(parser, "gateq.yaml")
+    # -c also after the subcommand; SUPPRESS keeps a -c given before it.
+    common = Parser(add_help=False)
+    config_option(common, argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser,
+                                metavar="COMMAND")
+
+    def command(name: str, text: str) -> Parser:
+        return sub.add_parser(name, help=text, description=text, parents=[common])
+
+    command("validate", "check the configuration and print every error")
+    event = command("event", "record a code-review event for a change")
+    event.add_argument("kind", choices=["proposed", "approved"],
+                       help="proposed: enters check pipelines; approved: enters gate pipelines")
     add_change_args(event, pipeline=False)
     for name, text in (("enqueue", "put a change into a pipeline directly"),
                        ("dequeue", "take a change out of a pipeline"),
                        ("promote", "move a change to the head of its queue")):
-        add_change_args(sub.add_parser(name, help=text), pipeline=True)
-    run = sub.add_parser("run", help="process what is recorded")
+        add_change_args(command(name, text), pipeline=True)
+    run = command("run", "process what is recorded")
     run.add_argument("--until-idle", action="store_true",
                      help="exit once every pipeline is empty (without it: like serve)")
-    sub.add_parser("serve", help="run until stopped (SIGTERM), picking up new events")
-    for name in ("status", "results"):
-        sub.add_parser(name, help=f"show {name}").add_argument("--json", action="store_true")
+    command("serve", "run until stopped (SIGTERM), picking up new events")
+    for name, text in (("status", "show each pipeline's queues and jobs"),
+                       ("results", "show finished items, oldest first")):
+        command(name, text).add_argument("--json", action="store_true", help="print JSON")
     simulate.register(sub)
     return parser
 
 
 def add_change_args(parser: argparse.ArgumentParser, pipeline: bool) -> None:
     if pipeline:
-        parser.add_argument("--pipeline", required=True)
-    parser.add_argument("--project", required=True)
+        parser.add_argument("--pipeline", required=True, help="the pipeline's name")
+    parser.add_argument("--project", required=True, help="the project's name")
     parser.add_argument("--change", required=True, help="a ref: fix-1 means refs/heads/fix-1")
     parser.add_argument("--branch", help="target branch (default: the project's default-branch)")
 
@@ -74,92 +97,154 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](config, args)
     except (UsageError, ValueError) as exc:
         print(f"gateq: error: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     except ConfigError as exc:
         for line in exc.errors:
             print(line, file=sys.stderr)
-        return 1
+        return Exit.CONFIG
+    except StateError as exc:
+        print(f"gateq: error: {exc}", file=sys.stderr)
+        return Exit.STATE
     except KeyboardInterrupt:
-        return 130
+        return Exit.INTERRUPTED
 
 
 def cmd_validate(config: Config, args) -> int:
+    for warning in getattr(config, "warnings", ()):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{config.path}: configuration is valid")
-    return 0
+    return Exit.OK
 
+
+# -- recording commands ---------------------------------------------------
 
 def cmd_record(config: Config, args) -> int:
-    """event / enqueue / dequeue / promote: resolve, then journal."""
+    """event / enqueue / dequeue / promote: check the request, then journal it."""
     project = config.layout.projects.get(args.project)
     if project is None:
         raise UsageError(f"unknown project '{args.project}' (not in any layout)")
     pipeline = getattr(args, "pipeline", None)
     if pipeline is not None and pipeline not in config.layout.pipelines:
-        raise UsageError(f"unknown pipeline '{pipeline}'")
-    now = time.time()
-    if args.command in ("dequeue", "promote"):
-        cls = ev.DequeueRequested if args.command == "dequeue" else ev.PromoteRequested
-        event = cls(now, pipeline, args.project, args.change)
-    else:
-        branch = args.branch or project.default_branch
-        try:
-            change = resolve_change(config.repo_path(args.project), args.project, args.change, branch)
-        except GitError as exc:
-            raise UsageError(str(exc))
-        event = (ev.EnqueueRequested(now, pipeline, change) if args.command == "enqueue"
-                 else ev.TriggerEvent(now, project.connection, args.kind, change))
-    store = Store(config.state_dir)
-    store.append(event)
-    store.close()
-    return 0
+        raise UsageError(f"unknown pipeline '{pipeline}' (pipelines: "
+                         f"{', '.join(config.layout.pipelines)})")
+    store = open_store(config.state_dir)
+    try:
+        event, said = REQUESTS[args.command](config, store, args)
+        seq = store.append(event)
+    finally:
+        store.close()
+    print(f"recorded {said} (journal row {seq})")
+    return Exit.OK
 
+
+def request_event(config: Config, store, args) -> tuple[ev.Event, str]:
+    change = pin(config, args)
+    project = config.layout.projects[args.project]
+    pipelines = [p.name for p in config.layout.pipelines.values() if p.name in project.pipelines
+                 and any(t.connection == project.connection and t.event == args.kind for t in p.triggers)]
+    where = f"enters {', '.join(pipelines)}" if pipelines else f"no pipeline of {project.name} " \
+        f"triggers on {args.kind} events, so it enqueues nothing"
+    return (ev.TriggerEvent(time.time(), project.connection, args.kind, change),
+            f"{args.kind} event for {describe(change)}: {where}")
+
+
+def request_enqueue(config: Config, store, args) -> tuple[ev.Event, str]:
+    if args.pipeline not in config.layout.projects[args.project].pipelines:
+        raise UsageError(f"project {args.project} runs no jobs in pipeline {args.pipeline}, "
+                         "so it cannot be enqueued there")
+    change = pin(config, args)
+    return (ev.EnqueueRequested(time.time(), args.pipeline, change),
+            f"enqueue of {describe(change)} into {args.pipeline}")
+
+
+def request_dequeue(config: Config, store, args) -> tuple[ev.Event, str]:
+    item = queued(config, store, args)
+    return (ev.DequeueRequested(time.time(), args.pipeline, args.project, item.change.ref),
+            f"dequeue of {item.change.name} (item {item.id}) from {args.pipeline}")
+
+
+def request_promote(config: Config, store, args) -> tuple[ev.Event, str]:
+    if not config.layout.pipelines[args.pipeline].dependent:
+        raise UsageError(f"pipeline {args.pipeline} is independent: its items have no order "
+                         "to promote in")
+    item = queued(config, store, args)
+    return (ev.PromoteRequested(time.time(), args.pipeline, args.project, item.change.ref),
+            f"promotion of {item.change.name} (item {item.id}) to the head of its queue in "
+            f"{args.pipeline}")
+
+
+REQUESTS = {"event": request_event, "enqueue": request_enqueue,
+            "dequeue": request_dequeue, "promote": request_promote}
+
+
+def pin(config: Config, args) -> Change:
+    """The change the user names, pinned to the commit its ref points to now."""
+    branch = args.branch or config.layout.projects[args.project].default_branch
+    try:
+        return resolve_change(config.repo_path(args.project), args.project, args.change, branch)
+    except GitError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def queued(config: Config, store, args):
+    """The item a dequeue or promote names, as the engine has or will have it."""
+    scheduler = current(config, store)
+    item = scheduler.find_change(args.pipeline, args.project, args.change, args.branch)
+    if item is not None:
+        return item
+    repo = config.repo_path(args.project)
+    ref = args.change if args.change.startswith("refs/") else f"refs/heads/{args.change}"
+    if args.branch and resolve(repo, f"refs/heads/{args.branch}") is None:
+        raise UsageError(f"project {args.project}: no branch {args.branch}")
+    if resolve(repo, ref) is None:
+        raise UsageError(f"project {args.project}: no ref {args.change}, and no such change is "
+                         f"in pipeline {args.pipeline}")
+    raise UsageError(f"{args.project}:{args.change} is not in pipeline {args.pipeline}"
+                     + (f" for branch {args.branch}" if args.branch else ""))
+
+
+def describe(change: Change) -> str:
+    return f"{change.name} at {change.revision[:12]} for branch {change.branch}"
+
+
+# -- the engine -------------------------------------------------------------
 
 def cmd_run(config: Config, args) -> int:
+    from .service import run_engine
     return run_engine(config, until_idle=args.until_idle)
 
 
 def cmd_serve(config: Config, args) -> int:
+    from .service import run_engine
     return run_engine(config, until_idle=False)
 
 
-def run_engine(config: Config, until_idle: bool) -> int:
-    from .engine import Engine, EngineBusy
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    store = Store(config.state_dir)
-    engine = Engine(config, store)
-    try:
-        engine.start()
-    except EngineBusy as exc:
-        raise UsageError(str(exc))
-    try:
-        engine.run(until_idle, should_stop=lambda: bool(stopping))
-    except Exception as exc:       # the edge: the journal keeps everything accepted
-        path = os.path.join(config.state_dir, "engine-crash.log")
-        with open(path, "a") as f:
-            traceback.print_exc(file=f)
-        print(f"gateq: engine stopped: {type(exc).__name__}: {exc} (details in {path}; "
-              f"nothing recorded is lost, start it again once fixed)", file=sys.stderr)
-        return 1
-    finally:
-        engine.stop()
-        store.close()
-    return 0
-
+# -- reading --------------------------------------------------------------
 
 def cmd_status(config: Config, args) -> int:
-    store = Store(config.state_dir)
-    status = store.read_status() or {"pipelines": [], "running_builds": 0}
-    cursor = status.get("cursor", store.last_checkpoint()[0])
-    status["pending_events"] = store.pending_count(cursor)
+    try:
+        store = open_store(config.state_dir, create=False)
+    except NoState:
+        status = {"pipelines": [], "running_builds": 0, "pending_events": 0}
+    else:
+        status = store.read_status() or {"pipelines": [], "running_builds": 0}
+        cursor = status.get("cursor", store.last_checkpoint()[0])
+        status["pending_events"] = store.pending_count(cursor)
+        store.close()
     print(json.dumps(status, indent=2) if args.json else render_status(status))
-    return 0
+    return Exit.OK
 
 
 def cmd_results(config: Config, args) -> int:
-    results = Store(config.state_dir).results()
+    try:
+        store = open_store(config.state_dir, create=False)
+    except NoState:
+        results = []
+    else:
+        results = store.results()
+        store.close()
     print(json.dumps(results, indent=2) if args.json else render_results(results))
-    return 0
+    return Exit.OK
 
 
 COMMANDS = {"validate": cmd_validate, "event": cmd_record, "enqueue": cmd_record,

@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 from .cli import main as gateq
-from .store import Store
+from .state import open_store
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GIT_ENV = {"GIT_AUTHOR_NAME": "Demo Maintainer", "GIT_AUTHOR_EMAIL": "maint@example.org",
@@ -128,7 +128,7 @@ def gate(demo: str, scratch: str, changes: list, propose: bool) -> None:
 def summary(demo: str) -> None:
     print("\n$ gateq results")
     gateq(["-c", demo, "results"])
-    results = Store(os.path.join(demo, "state")).results()
+    results = open_store(os.path.join(demo, "state")).results()
     check = {r["change"]: r["result"] for r in results if r["pipeline"] == "check"}
     print("\nThe gate, in the order items were reported:")
     for r in (r for r in results if r["pipeline"] == "gate"):

@@ -20,7 +20,6 @@ from . import orphans, sandbox
 from .core import actions as act
 from .core import checkpoint
 from .core.events import BuildCompleted, Event, LandCompleted, MergeCompleted
-from .core.scheduler import Scheduler
 from .core.snapshot import is_idle, live_builds, snapshot
 from .core.types import JobResult
 from .executor import BuildSpec, LocalExecutor
@@ -28,7 +27,9 @@ from .git.land import land
 from .git.merger import Merger, MergeConflict
 from .git.repo import GitError
 from .git.workspace import prepare_workspace
-from .store import Store
+from .replay import replay, restore
+from .state import DiskFull, SqliteStore
+from .state.diskfull import DiskFullPause, disk_full_reason
 
 log = logging.getLogger("gateq.engine")
 
@@ -37,8 +38,11 @@ class EngineBusy(Exception):
     """Another engine holds this state directory."""
 
 
+RETRY_DISK_SECONDS = 1.0     # how often a paused engine checks whether space is back
+
+
 class Engine:
-    def __init__(self, config: Config, store: Store, clock: Callable[[], float] = time.time):
+    def __init__(self, config: Config, store: SqliteStore, clock: Callable[[], float] = time.time):
         self.config = config
         self.store = store
         self.clock = clock
@@ -51,9 +55,9 @@ class Engine:
         self.builds: dict[str, act.StartBuild] = {}
         self.garbage_due = False            # a landing may have left unreachable artifacts
         self._lock = None
-        seq, data = store.last_checkpoint()
-        self.cursor = self.checkpointed = seq
-        self.scheduler = Scheduler(config.layout, config.slots, checkpoint.load(data))
+        self.pause = DiskFullPause(self.clock, RETRY_DISK_SECONDS)
+        self.scheduler, self.cursor = restore(config, store)
+        self.checkpointed = self.cursor
 
     def make_sandbox(self) -> sandbox.Sandbox | None:
         """Builds may not write to the state directory (the artifact store,
@@ -79,28 +83,36 @@ class Engine:
             repaired = self.artifacts.recover()
             if repaired:
                 log.warning("%s", repaired)
-        for seq, event in self.store.events_after(self.cursor):
-            for action in self.scheduler.step(event):
+        replayed = 0
+        for seq, actions in replay(self.scheduler, self.store, self.cursor):
+            for action in actions:
                 if isinstance(action, act.Report):   # idempotent: safe to repeat
                     self.store.add_result(action.record)
-            self.cursor = seq
+            self.cursor, replayed = seq, replayed + 1
+        if replayed:
+            log.info("replayed %d journal events", replayed)
         self.execute(self.scheduler.resume())
         self.publish_status()
 
     def stop(self) -> None:
         self.executor.shutdown()
-        self.publish_status()
+        if not self.pause.active:
+            try:
+                self.publish_status()
+            except DiskFull:
+                pass                  # the status is a cache; the journal holds the truth
         if self._lock:
             self._lock.close()
             self._lock = None
 
     def run(self, until_idle: bool, should_stop: Callable[[], bool] = lambda: False) -> None:
         while not should_stop():
+            if self.pause.active and not self.try_resume():
+                self.collect_finished()
+                self.executor.wait(min(0.2, RETRY_DISK_SECONDS))
+                continue
             self.drain()
-            for finished in self.executor.poll():
-                result, detail = self.check_export(finished.build, finished.result)
-                self.record(BuildCompleted(self.clock(), finished.build, result, detail))
-                self.cleanup_workspace(finished.build)
+            self.collect_finished()
             self.drain()
             idle = self.idle()
             if idle and self.checkpointed != self.cursor:
@@ -113,30 +125,89 @@ class Engine:
                 return
             self.executor.wait(0.05 if self.executor.running() else 0.2)
 
+    def collect_finished(self) -> None:
+        for finished in self.executor.poll():
+            result, detail = self.check_export(finished.build, finished.result)
+            self.record(BuildCompleted(self.clock(), finished.build, result, detail))
+            self.cleanup_workspace(finished.build)
+
     def idle(self) -> bool:
-        return is_idle(self.scheduler) and self.store.pending_count(self.cursor) == 0
+        return (not self.pause.active and is_idle(self.scheduler)
+                and self.store.pending_count(self.cursor) == 0)
+
+    # -- a full disk: pause, keep everything, resume ---------------------------
+
+    def try_resume(self) -> bool:
+        """Journal the answers held back and carry out the actions put off,
+        in order; True once nothing is held any more."""
+        if not self.pause.due():
+            return False
+        held, deferred = self.pause.take()
+        for event in held:
+            self.record(event)
+        if self.artifacts and deferred and not self.pause.active:
+            self.artifacts.recover()        # a landing cut short by the full disk
+        self.execute(deferred)
+        if self.pause.active:
+            return False
+        log.info("disk space is back: the engine goes on")
+        return True
 
     # -- event flow -----------------------------------------------------------
 
     def record(self, event: Event) -> None:
-        self.store.append(event)
+        """Journal an adapter's answer; on a full disk hold it, in order."""
+        if self.pause.active:
+            self.pause.hold(event)
+            return
+        try:
+            self.store.append(event)
+        except DiskFull as exc:
+            self.pause.start(str(exc))
+            self.pause.hold(event)
 
     def drain(self) -> None:
         """Feed every journaled event the scheduler has not seen, in order."""
         start = self.cursor
         progressed = True
-        while progressed:
+        while progressed and not self.pause.active:
             progressed = False
             for seq, event in self.store.events_after(self.cursor):
                 self.cursor = seq
+                first_new = self.scheduler.state.next_item
                 self.execute(self.scheduler.step(event))
+                self.log_enqueued(first_new)
                 progressed = True
-        if self.cursor != start:
-            self.publish_status()
+                if self.pause.active:
+                    break
+        if self.cursor != start and not self.pause.active:
+            try:
+                self.publish_status()
+            except DiskFull as exc:
+                self.pause.start(str(exc))
+
+    def log_enqueued(self, first_new: int) -> None:
+        for item_id in range(first_new, self.scheduler.state.next_item):
+            item = self.scheduler.state.index.get(item_id)
+            if item is not None:
+                log.info("item %d %s (%s) enqueued in %s, queue %s", item.id, item.change.name,
+                         item.change.revision[:12], item.pipeline, item.queue)
 
     def execute(self, actions: list[act.Action]) -> None:
-        for action in actions:
-            EXECUTORS[type(action)](self, action)
+        """Carry out actions in order; on a full disk put off the rest."""
+        for index, action in enumerate(actions):
+            if self.pause.active:
+                self.pause.defer(actions[index:])
+                return
+            try:
+                EXECUTORS[type(action)](self, action)
+            except (DiskFull, OSError, GitError) as exc:
+                reason = disk_full_reason(exc)
+                if reason is None:
+                    raise
+                self.pause.start(reason)
+                self.pause.defer(actions[index:])
+                return
 
     def publish_status(self) -> None:
         status = snapshot(self.scheduler)
@@ -151,6 +222,8 @@ class Engine:
             state, base_commit = self.merger.merge(action)
             event = MergeCompleted(self.clock(), action.item, action.generation, state, base_commit)
         except (MergeConflict, GitError) as exc:
+            if disk_full_reason(exc):
+                raise                          # not the change's fault: put off, retried
             event = MergeCompleted(self.clock(), action.item, action.generation, conflict=str(exc))
         self.record(event)
 
@@ -166,6 +239,13 @@ class Engine:
             self.garbage_due |= bool(snapshots)   # a failed landing keeps an earlier one's due
         else:
             (ok, reason), snapshots = move_branch(), ()
+        if ok:
+            published = "".join(f", published {repo} snapshot {n}" for repo, n in snapshots)
+            log.info("item %d landed %s on %s/%s as %s%s", action.item, action.change.name if
+                     action.change else "", action.project, action.branch, action.new[:12], published)
+        else:
+            log.warning("item %d could not land on %s/%s: %s", action.item, action.project,
+                        action.branch, reason)
         self.record(LandCompleted(self.clock(), action.item, action.generation, ok,
                                   action.new if ok else None, reason, snapshots))
 
@@ -187,6 +267,8 @@ class Engine:
                     env["GATEQ_ARTIFACTS"] = os.path.join(workspace, "artifacts")
                     os.makedirs(env["GATEQ_ARTIFACTS"])
         except (GitError, OSError) as exc:
+            if disk_full_reason(exc):
+                raise                          # not the change's fault: put off, retried
             # The build cannot start: it fails with the reason in its log.
             os.makedirs(os.path.dirname(log_path), exist_ok=True)
             with open(log_path, "a") as f:
@@ -225,6 +307,7 @@ class Engine:
 
     def do_report(self, action: act.Report) -> None:
         self.store.add_result(action.record)
+        log_result(action.record)
 
     def branch_for(self, action: act.StartBuild) -> dict[str, str]:
         keys = {(p, b) for p, b, _ in action.state}
@@ -265,6 +348,13 @@ class Engine:
         self.builds.pop(build, None)
         orphans.forget(self.config.state_dir, build)
         shutil.rmtree(os.path.join(self.config.state_dir, "work", build), ignore_errors=True)
+
+
+def log_result(record: dict) -> None:
+    """One line per finished item, as a maintainer would want to read it."""
+    what = f"{record['result']}" + (f": {record['reason']}" if record.get("reason") else "")
+    log.info("item %s %s:%s %s %s", record["item"], record["project"], record["change"],
+             record["pipeline"], what)
 
 
 EXECUTORS: dict[type, Callable[[Engine, object], None]] = {

@@ -182,3 +182,15 @@ class Gate:
         """The files of `project` that the last build of `ref` saw."""
         build = self.seen_builds(ref, project)[-1]
         return set(open(os.path.join(self.seen, build, f"files-{project}")).read().split())
+
+
+def logged(stderr: str, level: str | None = None) -> list[str]:
+    """The messages an engine logged on stderr (`DATE TIME LEVEL message`),
+    of one level or all; lines that are not log records are left out."""
+    messages = []
+    for line in stderr.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) == 4 and parts[2] in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL") \
+                and (level is None or parts[2] == level):
+            messages.append(parts[3])
+    return messages

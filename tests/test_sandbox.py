@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gate_fixture import Gate
+from gate_fixture import Gate, logged
 from gateq.core.types import JobResult
 from gateq.executor import LocalExecutor
 from gateq.sandbox import Sandbox, probe
@@ -314,7 +314,7 @@ def test_a_sandboxed_build_left_by_a_killed_engine_is_killed_at_the_next_start(t
     _, err = again.communicate(timeout=60)
 
     assert again.returncode == 0, err
-    assert err.splitlines() == ["killed build 1-0-check left running by a previous engine"]
+    assert logged(err, "WARNING") == ["killed build 1-0-check left running by a previous engine"]
     assert_all_gone(pids)
     assert g.outcome() == {"a": "merged"}
     assert build_processes(g) == []
@@ -440,7 +440,7 @@ def test_auto_runs_builds_unsandboxed_with_one_warning_where_bwrap_cannot_work(t
                               cwd=g.root)
 
     assert done.returncode == 0, done.stderr
-    warning, = done.stderr.splitlines()
+    warning, = logged(done.stderr, "WARNING")
     assert warning.startswith("builds run without a sandbox, so a job can damage the artifact "
                               "store and published snapshots: bwrap cannot create its sandbox: ")
     assert warning.endswith("set executor.sandbox: none in gateq.yaml to run unsandboxed "

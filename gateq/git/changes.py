@@ -9,6 +9,10 @@ from ..core.types import Change
 from .repo import GitError, git, resolve
 
 
+class AlreadyLanded(GitError):
+    """The change's revision is already on its target branch."""
+
+
 def full_ref(ref: str) -> str:
     """'fix-1' names a branch; anything under 'refs/' is taken as written."""
     return ref if ref.startswith("refs/") else "refs/heads/" + ref
@@ -22,6 +26,9 @@ def resolve_change(repo_path: str, project: str, ref: str, branch: str) -> Chang
     target = resolve(repo_path, "refs/heads/" + branch)
     if target is None:
         raise GitError(f"project {project}: no branch {branch}")
-    out = git(repo_path, "rev-list", revision, "^" + target)
+    commits = git(repo_path, "rev-list", revision, "^" + target).split()
+    if not commits:
+        raise AlreadyLanded(f"project {project}: {ref} ({revision[:12]}) is already on branch "
+                            f"{branch}: there is nothing to test or land")
     return Change(project=project, ref=ref, branch=branch, revision=revision,
-                  commits=frozenset(out.split()))
+                  commits=frozenset(commits))

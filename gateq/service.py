@@ -1,0 +1,77 @@
+"""Running the engine as a command: logging, signals, and the crash edge.
+
+`gateq serve` and `gateq run` log to stderr: the start, each item's
+enqueue, result and landing, problems, and the stop. An engine that dies
+says why in one line; the traceback goes to `<state>/engine-crash.log`
+unless the disk is full (then writing it could only fail too).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import traceback
+
+from .config.model import Config
+from .state import DiskFull, StateError, open_store
+
+log = logging.getLogger("gateq")
+
+
+def run_engine(config: Config, until_idle: bool) -> int:
+    from .cli import Exit
+    from .engine import Engine, EngineBusy
+    handler = start_logging()
+    stopping: list[bool] = []
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    store = open_store(config.state_dir)
+    engine = Engine(config, store)
+    try:
+        try:
+            engine.start()
+        except EngineBusy as exc:
+            print(f"gateq: error: {exc}", file=sys.stderr)
+            return Exit.STATE
+        log.info("engine started on %s (%d build slots)", config.state_dir, config.slots)
+        engine.run(until_idle, should_stop=lambda: bool(stopping))
+    except StateError as exc:
+        print(f"gateq: error: engine stopped: {exc}", file=sys.stderr)
+        return Exit.STATE
+    except Exception as exc:       # the edge: the journal keeps everything accepted
+        where = write_crash_log(config.state_dir, exc)
+        print(f"gateq: error: engine stopped: {type(exc).__name__}: {exc} ({where}; "
+              f"nothing recorded is lost, start it again once fixed)", file=sys.stderr)
+        return Exit.STATE
+    finally:
+        engine.stop()
+        store.close()
+        signal.signal(signal.SIGTERM, previous)
+        log.info("engine stopped")
+        logging.getLogger("gateq").removeHandler(handler)
+    return Exit.OK
+
+
+def start_logging() -> logging.Handler:
+    """One line per record on stderr, as it is at this moment (tests swap it)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
+                                           datefmt="%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger("gateq")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    return handler
+
+
+def write_crash_log(state_dir: str, exc: BaseException) -> str:
+    """Where the traceback went, in a few words; never raises."""
+    if isinstance(exc, DiskFull) or getattr(exc, "errno", None) == 28:
+        return "no traceback written: the disk is full"
+    path = os.path.join(state_dir, "engine-crash.log")
+    try:
+        with open(path, "a") as f:
+            traceback.print_exception(exc, file=f)
+    except OSError as err:
+        return f"no traceback written: {path}: {err.strerror}"
+    return f"details in {path}"
