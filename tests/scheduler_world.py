@@ -10,6 +10,7 @@ from gateq.config.model import Job, Layout, Manager, Pipeline, Project, Trigger,
 from gateq.core import actions as act
 from gateq.core import events as ev
 from gateq.core.scheduler import Scheduler
+from gateq.core.snapshot import snapshot
 from gateq.core.types import Change, JobResult, state_dict, state_tuple
 
 
@@ -118,6 +119,12 @@ class World:
 
     def result_of(self, ref: str) -> dict:
         return next(r for r in self.results if r["change"] == ref)
+
+    def item(self, ref: str, pipeline: str = "gate") -> dict:
+        """The status view of a queued item (`gateq status --json`)."""
+        items = [i for p in snapshot(self.scheduler)["pipelines"] if p["name"] == pipeline
+                 for q in p["queues"] for i in q["items"]]
+        return next(i for i in items if i["change"] == ref)
 
     def queue_refs(self, pipeline: str = "gate") -> list[str]:
         pstate = self.scheduler.state.pipelines.get(pipeline)

@@ -69,14 +69,72 @@ def test_each_item_restarts_exactly_once_per_failure_ahead():
     assert sorted(restarted) == ["c", "d"]
 
 
-def test_merge_conflict_is_ejected_without_running_jobs_and_the_rest_continues():
+def test_merge_conflict_runs_no_jobs_is_skipped_and_is_ejected_once_at_the_head():
     w = World()
     w.conflicts.add(("a", "b"))
     for ref in ("a", "b", "c"):
         w.approve(ref)
-    assert w.result_of("b")["result"] == "merge-conflict"
-    assert w.result_of("b")["jobs"] == [{"name": "unit", "result": "skipped", "build": None}]
     assert w.running_chains() == {"a": ("a",), "c": ("a", "c")}
+    assert w.results == []                          # failing, not final: a may still fail
+    assert w.item("b")["failing"] == "conflict with a"
+    w.finish("a")
+    b = w.result_of("b")
+    assert (b["result"], b["reason"]) == ("merge-conflict", "conflict with a")
+    assert b["jobs"] == [{"name": "unit", "result": "skipped", "build": None}]
+    w.finish("c")
+    assert w.landed == ["a", "c"]
+
+
+def test_a_change_that_conflicts_only_with_a_bad_change_lands():
+    w = World()
+    w.conflicts.add(("a", "b"))
+    w.approve("a")
+    w.approve("b")
+    assert w.running_chains() == {"a": ("a",)}
+    w.fail("a")
+    assert w.result_of("a")["result"] == "failed"
+    assert w.running_chains() == {"b": ("b",)}      # re-merged on the branch without a
+    w.finish("b")
+    assert w.landed == ["b"]
+
+
+def test_a_conflict_with_a_failing_item_in_the_middle_is_retried_without_it():
+    w = World()
+    w.conflicts.add(("b", "c"))
+    for ref in ("a", "b", "c", "d"):
+        w.approve(ref)
+    assert w.running_chains() == {"a": ("a",), "b": ("a", "b"), "d": ("a", "b", "d")}
+    w.fail("b")
+    assert w.running_chains() == {"a": ("a",), "c": ("a", "c"), "d": ("a", "c", "d")}
+    w.finish("a")
+    w.finish("c")
+    w.finish("d")
+    assert w.landed == ["a", "c", "d"]
+    assert {r["change"]: r["result"] for r in w.results} == {
+        "a": "merged", "b": "failed", "c": "merged", "d": "merged"}
+
+
+def test_a_conflict_against_the_branch_itself_is_ejected_at_once():
+    w = World()
+    w.conflicts.add(("tip", "a"))                   # a conflicts with the branch as it is
+    w.approve("a")
+    assert w.result_of("a")["result"] == "merge-conflict"
+    w.approve("b")
+    w.finish("b")
+    assert w.landed == ["b"]
+
+
+def test_a_change_needing_a_conflicting_change_is_dequeued_when_that_one_is_ejected():
+    w = World()
+    w.conflicts.add(("a", "b"))
+    w.approve("a")
+    w.approve("b")
+    w.approve("c", commits=("rev-b",))
+    assert w.item("c")["failing"] == "needed change nova:b is failing: conflict with a"
+    w.finish("a")
+    assert w.result_of("b")["result"] == "merge-conflict"
+    c = w.result_of("c")
+    assert (c["result"], c["reason"]) == ("dequeued", "depends on nova:b which was ejected as a merge conflict")
 
 
 def test_dependent_change_is_dequeued_when_its_parent_fails():

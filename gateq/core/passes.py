@@ -54,16 +54,16 @@ def dependent_pass(s: "Scheduler", pipeline: Pipeline, queue: ChangeQueue, ready
         if problem and not item.failing:
             item.failing = problem      # held until the dependency is re-tested or leaves
         request_merge(s, item, nnfi, actions)
-        if item.merge is MergeState.CONFLICT:
-            s.remove(item, ItemResult.MERGE_CONFLICT, item.conflict, actions)
-            removed = True
-            continue
         if item.merge is MergeState.MERGED and position < queue.window:
             jobgraph.set_up(item)
             ready.extend((position, item, b) for b in jobgraph.ready(item, s.layout.jobs, exports_ahead))
         if item.failing:
             cancel_builds(s, item, actions)
         if position == 0 and not item.landing:
+            if item.merge is MergeState.CONFLICT:   # on the branch tips: final
+                s.remove(item, ItemResult.MERGE_CONFLICT, item.conflict, actions)
+                removed = True
+                continue
             if item.failing:            # its builds were cancelled just above
                 queue.window = shrink(queue.window, pipeline.window)
                 s.remove(item, ItemResult.FAILED, item.failing, actions)

@@ -88,7 +88,9 @@ class Scheduler:
         if item is None or item.generation != event.generation or item.merge is not MergeState.REQUESTED:
             return
         if event.conflict is not None:
+            # Failing, not final: the items ahead may yet fail and leave.
             item.merge, item.conflict = MergeState.CONFLICT, event.conflict
+            item.failing = item.failing or event.conflict
         else:
             item.merge, item.state, item.base_commit = MergeState.MERGED, event.state, event.base_commit
 
