@@ -70,6 +70,10 @@ CHANGES = [
 ]
 
 
+# Pushed at the end and left unapproved: the README's quick start gates it.
+TRY_IT = ("nova", "my-fix", {"nova.spec": spec("nova", "12.0.2")}, "Update nova to 12.0.2")
+
+
 def git(*args: str, cwd: str) -> str:
     env = {**os.environ, **GIT_ENV}
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True,
@@ -168,7 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         gate(demo, scratch, IMPORTS, propose=False)
         print("\n# 2. Five changes: proposed (check tests each alone), then approved (gate)")
         gate(demo, scratch, CHANGES, propose=True)
+        push_change(scratch, *TRY_IT)
     summary(demo)
+    print(f"\nOne change is left for you to gate ({TRY_IT[0]}:{TRY_IT[1]}, see the README's quick start):\n"
+          f"  .venv/bin/gateq -c {os.path.relpath(demo)} event approved --project {TRY_IT[0]} "
+          f"--change {TRY_IT[1]}\n"
+          f"  .venv/bin/gateq -c {os.path.relpath(demo)} run --until-idle")
     return 0
 
 

@@ -70,13 +70,20 @@ class Engine:
 
     # -- lifecycle ----------------------------------------------------------
 
-    def start(self) -> None:
-        """Lock the state directory, replay the journal, resume what was in flight."""
+    def lock(self) -> None:
+        """Hold the state directory: one engine at a time (EngineBusy otherwise)."""
         self._lock = open(os.path.join(self.config.state_dir, "engine.lock"), "w")
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise EngineBusy(f"another gateq engine is running on {self.config.state_dir}")
+            self._lock.close()
+            self._lock = None
+            raise EngineBusy(f"another gateq engine is running on {self.config.state_dir}") from None
+
+    def start(self) -> None:
+        """Replay the journal, resume what was in flight (lock() first)."""
+        if self._lock is None:
+            self.lock()
         for build in orphans.kill_leftovers(self.config.state_dir):
             log.warning("killed build %s left running by a previous engine", build)
         if self.artifacts:
@@ -84,13 +91,15 @@ class Engine:
             if repaired:
                 log.warning("%s", repaired)
         replayed = 0
+        first_new = self.scheduler.state.next_item
         for seq, actions in replay(self.scheduler, self.store, self.cursor):
             for action in actions:
-                if isinstance(action, act.Report):   # idempotent: safe to repeat
-                    self.store.add_result(action.record)
+                if isinstance(action, act.Report) and self.store.add_result(action.record):
+                    log_result(action.record)        # new: the engine stopped before reporting it
             self.cursor, replayed = seq, replayed + 1
         if replayed:
-            log.info("replayed %d journal events", replayed)
+            log.info("read %d journal events recorded since the last checkpoint", replayed)
+            self.log_enqueued(first_new)
         self.execute(self.scheduler.resume())
         self.publish_status()
 
@@ -306,8 +315,8 @@ class Engine:
         self.executor.cancel(action.build)
 
     def do_report(self, action: act.Report) -> None:
-        self.store.add_result(action.record)
-        log_result(action.record)
+        if self.store.add_result(action.record):
+            log_result(action.record)
 
     def branch_for(self, action: act.StartBuild) -> dict[str, str]:
         keys = {(p, b) for p, b, _ in action.state}

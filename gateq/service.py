@@ -25,16 +25,28 @@ def run_engine(config: Config, until_idle: bool) -> int:
     handler = start_logging()
     stopping: list[bool] = []
     previous = signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    store = open_store(config.state_dir)
-    engine = Engine(config, store)
     try:
+        store = open_store(config.state_dir)
+        engine = Engine(config, store)
         try:
-            engine.start()
+            engine.lock()
         except EngineBusy as exc:
+            store.close()
             print(f"gateq: error: {exc}", file=sys.stderr)
             return Exit.STATE
-        log.info("engine started on %s (%d build slots)", config.state_dir, config.slots)
-        engine.run(until_idle, should_stop=lambda: bool(stopping))
+        return supervise(engine, store, config, until_idle, lambda: bool(stopping))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        logging.getLogger("gateq").removeHandler(handler)
+
+
+def supervise(engine, store, config: Config, until_idle: bool, should_stop) -> int:
+    """Start, run and stop a locked engine; every failure is one line."""
+    from .cli import Exit
+    log.info("engine starting on %s (%d build slots)", config.state_dir, config.slots)
+    try:
+        engine.start()
+        engine.run(until_idle, should_stop=should_stop)
     except StateError as exc:
         print(f"gateq: error: engine stopped: {exc}", file=sys.stderr)
         return Exit.STATE
@@ -46,9 +58,7 @@ def run_engine(config: Config, until_idle: bool) -> int:
     finally:
         engine.stop()
         store.close()
-        signal.signal(signal.SIGTERM, previous)
         log.info("engine stopped")
-        logging.getLogger("gateq").removeHandler(handler)
     return Exit.OK
 
 

@@ -184,13 +184,34 @@ class Gate:
         return set(open(os.path.join(self.seen, build, f"files-{project}")).read().split())
 
 
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def logged(stderr: str, level: str | None = None) -> list[str]:
     """The messages an engine logged on stderr (`DATE TIME LEVEL message`),
     of one level or all; lines that are not log records are left out."""
     messages = []
     for line in stderr.splitlines():
         parts = line.split(" ", 3)
-        if len(parts) == 4 and parts[2] in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL") \
-                and (level is None or parts[2] == level):
+        if len(parts) == 4 and parts[2] in LEVELS and (level is None or parts[2] == level):
             messages.append(parts[3])
     return messages
+
+
+def not_logged(stderr: str) -> list[str]:
+    """The lines of stderr that are not log records: what a command said."""
+    return [line for line in stderr.splitlines()
+            if not (len(line.split(" ", 3)) == 4 and line.split(" ", 3)[2] in LEVELS)]
+
+
+def wait_until(condition, what: str, timeout: float = 60.0, every: float = 0.05):
+    """Poll `condition` until it returns something true, or fail naming `what`."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(every)

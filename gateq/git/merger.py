@@ -13,7 +13,7 @@ from typing import Callable
 from ..config.model import MergeMode
 from ..core.actions import PrepareMerge
 from ..core.types import Change, SpecState, state_dict, state_tuple
-from .repo import GitError, branch_tips, first_line, git, git_env, is_ancestor, run
+from .repo import GitError, branch_tips, first_line, git, git_env, has_commit, is_ancestor, run
 
 MAX_FILES_SHOWN = 5
 
@@ -24,6 +24,15 @@ class MergeConflict(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class ChangeMissing(MergeConflict):
+    """The change's pinned commit is gone from the repository (force-pushed
+    away and pruned): no base can ever bring it back."""
+
+
+class BranchMissing(MergeConflict):
+    """The change's target branch was deleted."""
 
 
 class Merger:
@@ -49,9 +58,17 @@ class Merger:
         state = state_dict(action.base)
         self._add_tips(state, [*action.need, key])
         if key not in state:
-            raise MergeConflict(f"project {change.project}: no branch {change.branch}")
+            raise BranchMissing(f"project {change.project}: branch {change.branch} does not "
+                                "exist (deleted?)")
         base = state[key]
-        state[key] = MODES[action.mode](self.path(change.project), base, change)
+        path = self.path(change.project)
+        try:
+            state[key] = MODES[action.mode](path, base, change)
+        except GitError:
+            if not has_commit(path, change.revision):
+                raise ChangeMissing(f"project {change.project}: commit {change.revision[:12]} of "
+                                    f"{change.ref} is gone from the repository") from None
+            raise
         return state_tuple(state), base
 
     def _add_tips(self, state: dict[tuple[str, str], str],

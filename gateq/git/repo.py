@@ -70,6 +70,10 @@ def branch_tips(path: str, branches: list[str]) -> dict[str, str]:
     return {b: found[r] for b, r in zip(branches, refs) if r in found}
 
 
+def has_commit(path: str, sha: str) -> bool:
+    return run(path, "cat-file", "-e", f"{sha}^{{commit}}").returncode == 0
+
+
 def is_ancestor(path: str, ancestor: str, descendant: str) -> bool:
     proc = run(path, "merge-base", "--is-ancestor", ancestor, descendant)
     if proc.returncode > 1:

@@ -23,7 +23,7 @@ class DiskFull(StateError):
 def from_sqlite(path: str, exc: sqlite3.Error, doing: str) -> StateError:
     """A sqlite3 error as one line about `path`."""
     text = str(exc)
-    if "full" in text:
+    if "full" in text or ("disk I/O error" in text and no_space_at(path)):
         return DiskFull(f"{path}: cannot {doing}: no space left on the device "
                         "(nothing was half-written; free some space and it goes on)")
     if "readonly" in text or "read-only" in text:
@@ -38,6 +38,16 @@ def from_sqlite(path: str, exc: sqlite3.Error, doing: str) -> StateError:
         return StateError(f"{path}: cannot {doing}: the database stayed locked by another process "
                           "for 30 s (is a command or an engine stuck on it?)")
     return StateError(f"{path}: cannot {doing}: {text}")
+
+
+def no_space_at(path: str) -> bool:
+    """SQLite says "disk I/O error" when it cannot grow its -wal or -shm file."""
+    import os
+    try:
+        stat = os.statvfs(os.path.dirname(path) or ".")
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < 64 * 1024
 
 
 def from_os(path: str, exc: OSError, doing: str) -> StateError:

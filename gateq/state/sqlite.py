@@ -58,9 +58,9 @@ class SqliteStore:
         with self._guard("open the database"):
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         with self._guard("open the database"):
+            self._check()             # before any write: an emptied file stays as it is
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self._check()
 
     def close(self) -> None:
         self.db.close()
@@ -199,10 +199,11 @@ class SqliteStore:
 
     # -- results and status -------------------------------------------------
 
-    def add_result(self, record: dict) -> None:
+    def add_result(self, record: dict) -> bool:
+        """Record a finished item once; True if it was not recorded before."""
         with self._guard("record a result"):
-            self.db.execute("INSERT OR IGNORE INTO results (item, record) VALUES (?, ?)",
-                            (record["item"], json.dumps(record, sort_keys=True)))
+            return self.db.execute("INSERT OR IGNORE INTO results (item, record) VALUES (?, ?)",
+                                   (record["item"], json.dumps(record, sort_keys=True))).rowcount == 1
 
     def results(self) -> list[dict]:
         with self._guard("read the results"):
