@@ -6,8 +6,10 @@ setup(
     description="A speculative gating engine: shared dependent queues with publishing inside the gate",
     packages=find_packages(include=["gateq", "gateq.*"]),
     python_requires=">=3.11",
-    install_requires=["GitPython>=3.1", "PyYAML>=6.0", "voluptuous>=0.13", "matplotlib>=3.5",
-                      "createrepo_c>=1.0"],
+    # git itself is driven through its plumbing commands (gateq/git/repo.py):
+    # one process per call is cheap and stable, so no git library is needed.
+    install_requires=["PyYAML>=6.0", "voluptuous>=0.13", "matplotlib>=3.5", "createrepo_c>=1.0",
+                      "paramiko>=3.4"],
     extras_require={"test": ["pytest>=7"]},
     entry_points={"console_scripts": ["gateq = gateq.cli:entry"]},
 )
