@@ -1,0 +1,1 @@
+"""Drivers: one package per code-review or git hosting system gateq talks to."""
