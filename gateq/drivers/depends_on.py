@@ -1,0 +1,103 @@
+"""Depends-On footers: the changes a commit message says it needs, for any
+driver (pure: no I/O).
+
+A value is a Gerrit change URL on a configured gerrit connection's web-url
+(`https://HOST/c/PROJECT/+/123`, `https://HOST/#/c/123/`, `https://HOST/123`,
+and `https://HOST/c/123`; a trailing patch set or file path is ignored),
+or `PROJECT:REF` for the git driver (the ref as written; `fix-1` is the git
+driver's short form of refs/heads/fix-1). Footer lines are found anywhere
+in the message, case-insensitively, as Zuul does. A value that names
+nothing known is kept with the reason, so it can be reported, not ignored.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping
+from urllib.parse import urlsplit
+
+FOOTER = re.compile(r"^[ \t]*Depends-On:[ \t]*(.*?)[ \t]*$", re.MULTILINE | re.IGNORECASE)
+CHANGE_ID = re.compile(r"I[0-9a-f]{40}\Z")
+GIT_REF = re.compile(r"(?P<project>[^\s:]+):(?P<ref>[^\s:]+)\Z")
+# What follows the web-url's path: the change number, maybe a project.
+CHANGE_PATHS = (re.compile(r"/c/(?P<project>.+?)/\+/(?P<number>\d+)(?:/.*)?\Z"),
+                re.compile(r"/c/(?P<number>\d+)(?:/.*)?\Z"),
+                re.compile(r"/(?P<number>\d+)/?\Z"))
+
+
+@dataclass(frozen=True)
+class GerritChange:
+    connection: str
+    number: int
+    project: str | None = None        # when the URL names it
+
+
+@dataclass(frozen=True)
+class GitRef:
+    project: str
+    ref: str
+
+
+@dataclass(frozen=True)
+class Unrecognised:
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DependsOn:
+    references: tuple[GerritChange | GitRef, ...] = ()
+    unrecognised: tuple[Unrecognised, ...] = ()
+
+
+def footer_values(message: str) -> list[str]:
+    return FOOTER.findall(message)
+
+
+def parse(message: str, web_urls: Mapping[str, str]) -> DependsOn:
+    """Every Depends-On of `message`, in order and each once; `web_urls`
+    maps gerrit connection names to their web-url."""
+    found: list[GerritChange | GitRef] = []
+    bad: list[Unrecognised] = []
+    for value in footer_values(message):
+        reference = parse_value(value, web_urls)
+        if isinstance(reference, Unrecognised):
+            bad.append(reference)
+        elif reference not in found:
+            found.append(reference)
+    return DependsOn(tuple(found), tuple(bad))
+
+
+def parse_value(value: str, web_urls: Mapping[str, str]) -> GerritChange | GitRef | Unrecognised:
+    if not value:
+        return Unrecognised(value, "empty Depends-On")
+    if "://" in value:
+        return _change_url(value, web_urls)
+    if CHANGE_ID.match(value):
+        return Unrecognised(value, "a Change-Id does not say which server or project; "
+                                   "use the change's URL")
+    match = GIT_REF.match(value)
+    if match:
+        return GitRef(match["project"], match["ref"])
+    return Unrecognised(value, "expected a change URL or PROJECT:REF")
+
+
+def _change_url(value: str, web_urls: Mapping[str, str]) -> GerritChange | Unrecognised:
+    url = urlsplit(value)
+    for connection, web_url in web_urls.items():
+        base = urlsplit(web_url)
+        if url.scheme not in ("http", "https") or url.netloc.lower() != base.netloc.lower():
+            continue
+        prefix = base.path.rstrip("/")
+        if not url.path.startswith(prefix):
+            continue
+        rest = url.path[len(prefix):] or "/"
+        if rest == "/" and url.fragment:
+            rest = url.fragment if url.fragment.startswith("/") else "/" + url.fragment
+        for pattern in CHANGE_PATHS:
+            match = pattern.match(rest)
+            if match and int(match["number"]) > 0:
+                return GerritChange(connection, int(match["number"]), match.groupdict().get("project"))
+        return Unrecognised(value, f"not a change URL of {web_url} "
+                                   "(expected .../c/PROJECT/+/NUMBER)")
+    return Unrecognised(value, f"no gerrit connection has the web-url {url.scheme}://{url.netloc}")
