@@ -3,7 +3,8 @@
 A sandboxed job sees the host's filesystem as it is, except that the paths
 the engine protects (its state directory, the publish root) are read-only,
 its own workspace is writable inside them, and its views are read-only again
-inside the workspace. `choose` decides once per engine whether builds get one.
+inside the workspace. Each build has a pid namespace of its own, so nothing
+it starts outlives it. `choose` decides once per engine whether builds get one.
 """
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from dataclasses import dataclass
 from .config.model import SandboxMode
 
 INSTALL = "Debian: apt-get install bubblewrap"
+# A pid namespace per build, killed with its job's main process and its engine.
+PROCESS_OPTIONS = ("--unshare-pid", "--die-with-parent")
+# Mounted after the host's / so that it covers the host's /proc.
+PROC_OPTIONS = ("--proc", "/proc")
 
 
 class Unavailable(Exception):
@@ -25,10 +30,18 @@ class Unavailable(Exception):
 class Sandbox:
     """bwrap at `bwrap` making `readonly` read-only for every build.
 
-    Mostly only mounts change: processes, user, capabilities, network and
-    environment stay the host's. bwrap adds no_new_privs and nosuid (setuid
-    programs do not elevate) and, under a non-root engine, a user namespace
-    mapping the engine's own uid.
+    Mostly only mounts change: user, capabilities, network and environment
+    stay the host's. bwrap adds no_new_privs and nosuid (setuid programs do
+    not elevate) and, under a non-root engine, a user namespace mapping the
+    engine's own uid.
+
+    Processes: the job runs in a pid namespace of its own, with its own
+    /proc, so it sees only its own processes and none can leave it (setsid
+    and double forks included). Its init is bwrap, which `--die-with-parent`
+    ties to the outer bwrap and that to the engine's thread that started it:
+    when the job's main process exits, the outer bwrap exits and the kernel
+    kills all that is left in the namespace; when the engine dies, even by
+    SIGKILL, so do its builds.
     """
     bwrap: str
     readonly: tuple[str, ...]
@@ -38,14 +51,14 @@ class Sandbox:
         """`argv` run in the sandbox: the engine's read-only paths, then the
         build's `writable` paths inside them, then its `readonly` paths inside
         those. Later mounts cover earlier ones, hence the order."""
-        args = [self.bwrap, "--dev-bind", "/", "/"]
+        args = [self.bwrap, *PROCESS_OPTIONS, "--dev-bind", "/", "/"]
         for path in self.readonly:
             args += _mount("--ro-bind-try", path)
         for path in writable:
             args += _mount("--bind", path)
         for path in readonly:
             args += _mount("--ro-bind-try", path)
-        return args + ["--chdir", cwd, "--", *argv]
+        return args + [*PROC_OPTIONS, "--chdir", cwd, "--", *argv]
 
 
 def _mount(option: str, path: str) -> list[str]:
@@ -56,13 +69,15 @@ def _mount(option: str, path: str) -> list[str]:
 
 
 def probe() -> str:
-    """The path of a bwrap that can make a read-only mount here; raises
-    Unavailable otherwise (not installed, or no namespaces for it)."""
+    """The path of a bwrap that can make a read-only mount and a pid
+    namespace here; raises Unavailable otherwise (not installed, or no
+    namespaces for it)."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise Unavailable(f"bwrap is not installed ({INSTALL})")
     try:
-        done = subprocess.run([bwrap, "--dev-bind", "/", "/", "--ro-bind", "/", "/", "--", "true"],
+        done = subprocess.run([bwrap, *PROCESS_OPTIONS, "--dev-bind", "/", "/", "--ro-bind", "/", "/",
+                               *PROC_OPTIONS, "--", "true"],
                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise Unavailable(f"bwrap cannot run: {exc}")

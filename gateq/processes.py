@@ -1,0 +1,208 @@
+"""Every process of one build, found in /proc, and signals sent to exactly those.
+
+A build's processes are: those whose environment carries its marker
+(GATEQ_BUILD_MARKER, unique to one run of one build), those in the session
+or process group of the process the executor started, every descendant of
+these, and every member of a pid namespace whose init is one of them (a
+bwrap sandbox), with its descendants. A process we cannot find: one that dropped the marker
+(`env -i`, an exec with a new environment), left the session and group, and
+descends from none of the above, for instance `env -i setsid daemon` after a
+double fork, when no pid namespace holds it; one started for the job by
+another service (systemd, cron, ssh to localhost); and, for an engine that
+is not root, one whose environment it may not read (a setuid program), which
+it could not signal anyway. Under bwrap the build's pid namespace holds all
+of its descendants, so only the service-started kind escapes.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import signal
+import time
+from dataclasses import dataclass
+from typing import Iterable
+
+MARKER_VARIABLE = "GATEQ_BUILD_MARKER"
+_MARKER_ENTRY = f"{MARKER_VARIABLE}=".encode()
+
+
+def new_marker(build: str) -> str:
+    """A marker no other run of any build, of this gate or another, carries."""
+    return f"{build}.{secrets.token_hex(8)}"
+
+
+@dataclass(frozen=True)
+class Leader:
+    """How to find a build's processes: the marker they carry and the pid of
+    the process the executor started (None until it has), whose session and
+    process group they may stay in."""
+    pid: int | None
+    marker: str
+
+
+@dataclass(frozen=True)
+class Proc:
+    """One process as /proc showed it. (pid, starttime) names one process
+    for ever, even after its pid is recycled."""
+    pid: int
+    ppid: int
+    pgrp: int
+    session: int
+    starttime: int
+    zombie: bool
+    marker: str | None       # None: no marker, or an environment we cannot read
+    pidns: str | None
+    ns_init: bool            # pid 1 of a pid namespace other than ours
+
+
+Table = dict[int, Proc]
+
+
+def snapshot() -> Table:
+    """Every process of the host, read from /proc; those gone meanwhile are left out."""
+    own_ns = _pidns("self")
+    table = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            proc = _read(int(name), own_ns)
+            if proc is not None:
+                table[proc.pid] = proc
+    return table
+
+
+def of_build(table: Table, leader: Leader, group_pinned: bool = False) -> list[Proc]:
+    """The build's processes that are still alive (zombies are dead), as
+    described at the top of this module. `group_pinned`: the leader is the
+    caller's own child, not yet reaped, so its pid names the build's group
+    and session even while its environment cannot be read (bwrap makes it
+    unreadable for a moment while it sets up)."""
+    seeds = {p.pid for p in table.values() if p.marker == leader.marker}
+    if leader.pid is not None and (group_pinned or _group_is_the_builds(table, leader)):
+        seeds |= {p.pid for p in table.values() if leader.pid in (p.pgrp, p.session)}
+    found = _with_descendants(table, seeds)
+    namespaces = {table[pid].pidns for pid in found if table[pid].ns_init}
+    if namespaces:
+        found = _with_descendants(table, found | {
+            p.pid for p in table.values() if p.pidns in namespaces})
+    found.discard(os.getpid())
+    return [table[pid] for pid in sorted(found) if not table[pid].zombie]
+
+
+def send(procs: Iterable[Proc], sig: int) -> None:
+    """Signal each process if it is still the one the snapshot saw: its
+    start time is checked through a pidfd, so a recycled pid is left alone."""
+    for proc in procs:
+        try:
+            _send_one(proc, sig)
+        except (ProcessLookupError, PermissionError):
+            pass            # gone meanwhile, or not ours to signal
+
+
+def wait_gone(procs: Iterable[Proc], limit: float) -> None:
+    """Give signalled processes up to `limit` seconds to die."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end and any(alive(p) for p in procs):
+        time.sleep(0.0005)
+
+
+def alive(proc: Proc) -> bool:
+    """True while the process the snapshot saw runs (a zombie is dead)."""
+    try:
+        with open(f"/proc/{proc.pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return fields[0] not in (b"Z", b"X") and int(fields[19]) == proc.starttime
+
+
+def _send_one(proc: Proc, sig: int) -> None:
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except OSError as exc:
+        if exc.errno == errno.ESRCH:
+            return
+        # No pidfd (Linux < 5.3, or no descriptor left): a tiny window remains.
+        if _starttime(proc.pid) == proc.starttime:
+            os.kill(proc.pid, sig)
+        return
+    try:
+        if _starttime(proc.pid) == proc.starttime:
+            signal.pidfd_send_signal(pidfd, sig)
+    finally:
+        os.close(pidfd)
+
+
+def _group_is_the_builds(table: Table, leader: Leader) -> bool:
+    """The leader's pid names the build's group and session while the leader
+    lives or any member remains (the kernel pins it). Once the pid belongs to
+    a process without the marker, it was recycled."""
+    holder = table.get(leader.pid)
+    return holder is None or holder.zombie or holder.marker == leader.marker
+
+
+def _with_descendants(table: Table, seeds: set[int]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for proc in table.values():
+        children.setdefault(proc.ppid, []).append(proc.pid)
+    found, todo = set(seeds), list(seeds)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _read(pid: int, own_ns: str | None) -> Proc | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None         # gone meanwhile
+    marker, pidns = _marker(pid), _pidns(str(pid))
+    return Proc(pid=pid, ppid=int(fields[1]), pgrp=int(fields[2]), session=int(fields[3]),
+                starttime=int(fields[19]), zombie=fields[0] in (b"Z", b"X"), marker=marker,
+                pidns=pidns, ns_init=(None not in (pidns, own_ns) and pidns != own_ns
+                                      and _is_ns_init(pid)))
+
+
+def _marker(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = b"\0" + f.read()
+    except OSError:
+        return None         # a kernel thread, a zombie, another user's process, or gone
+    start = environ.find(b"\0" + _MARKER_ENTRY)
+    if start < 0:
+        return None
+    start += 1 + len(_MARKER_ENTRY)
+    end = environ.find(b"\0", start)
+    return environ[start:end if end >= 0 else None].decode(errors="replace")
+
+
+def _pidns(pid: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def _is_ns_init(pid: int) -> bool:
+    """True if the process is pid 1 of its innermost pid namespace."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return line.split()[-1] == "1"
+    except OSError:
+        pass
+    return False
+
+
+def _starttime(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
