@@ -21,7 +21,7 @@ from .core import actions as act
 from .core import checkpoint
 from .core.events import BuildCompleted, Event, LandCompleted, MergeCompleted
 from .core.snapshot import is_idle, live_builds, snapshot
-from .core.types import JobResult
+from .core.types import JobResult, MergeFailure
 from .executor import BuildSpec, LocalExecutor
 from .git.land import land
 from .git.merger import Merger, MergeConflict
@@ -46,7 +46,8 @@ class Engine:
         self.config = config
         self.store = store
         self.clock = clock
-        self.executor = LocalExecutor(sandbox=self.make_sandbox())
+        self.executor = LocalExecutor(sandbox=self.make_sandbox(),
+                                      run_dir=orphans.run_dir(config.state_dir))
         self.merger = Merger(config.repo_path)
         self.artifacts = None
         if config.layout.repositories:        # rpm tooling only where it is used
@@ -94,8 +95,8 @@ class Engine:
         first_new = self.scheduler.state.next_item
         for seq, actions in replay(self.scheduler, self.store, self.cursor):
             for action in actions:
-                if isinstance(action, act.Report) and self.store.add_result(action.record):
-                    log_result(action.record)        # new: the engine stopped before reporting it
+                if isinstance(action, act.Report) and self.store.add_result(action.record.as_dict()):
+                    log_result(action.record.as_dict())   # new: the engine stopped before reporting it
             self.cursor, replayed = seq, replayed + 1
         if replayed:
             log.info("read %d journal events recorded since the last checkpoint", replayed)
@@ -233,7 +234,8 @@ class Engine:
         except (MergeConflict, GitError) as exc:
             if disk_full_reason(exc):
                 raise                          # not the change's fault: put off, retried
-            event = MergeCompleted(self.clock(), action.item, action.generation, conflict=str(exc))
+            event = MergeCompleted(self.clock(), action.item, action.generation,
+                                   failure=MergeFailure.CONFLICT, reason=str(exc))
         self.record(event)
 
     def do_land(self, action: act.Land) -> None:
@@ -290,9 +292,6 @@ class Engine:
             build=action.build, script=job.run, cwd=checkouts.get(action.change.project, workspace),
             env=env, timeout=job.timeout, log_path=log_path,
             writable=(workspace,), readonly=views))
-        pid = self.executor.pid(action.build)
-        if pid is not None:
-            orphans.note(self.config.state_dir, action.build, pid)
 
     def collect_garbage(self) -> None:
         """Remove the artifacts that no snapshot, running build's view or
@@ -315,8 +314,8 @@ class Engine:
         self.executor.cancel(action.build)
 
     def do_report(self, action: act.Report) -> None:
-        if self.store.add_result(action.record):
-            log_result(action.record)
+        if self.store.add_result(action.record.as_dict()):
+            log_result(action.record.as_dict())
 
     def branch_for(self, action: act.StartBuild) -> dict[str, str]:
         keys = {(p, b) for p, b, _ in action.state}
@@ -355,7 +354,6 @@ class Engine:
 
     def cleanup_workspace(self, build: str) -> None:
         self.builds.pop(build, None)
-        orphans.forget(self.config.state_dir, build)
         shutil.rmtree(os.path.join(self.config.state_dir, "work", build), ignore_errors=True)
 
 

@@ -1,28 +1,40 @@
 """Run job scripts as local processes for a single-threaded engine loop.
 
 `start` never blocks and `poll` reports builds that ended since the last
-call, so the loop stays responsive. Each build runs in its own process
-group: timeouts, cancels and shutdown kill the whole group, so nothing a
-job spawned outlives its build. With a sandbox, the group's leader is bwrap
-running the script (see gateq/sandbox.py).
+call, so the loop stays responsive. A build ends when its script exits, or
+when it is killed on timeout, cancel or shutdown; then every process it
+started is killed (gateq/processes.py finds them: its session and group,
+the marker in their environment, its pid namespace), and only once none is
+left is it reported, with the time its script ran. Its output reaches the
+log through a pipe and a thread of its own, capped in size
+(gateq/buildlog.py). With a sandbox, the script runs under bwrap in a pid
+namespace of its own (gateq/sandbox.py).
 """
 from __future__ import annotations
 
+import enum
 import errno
 import os
 import signal
 import subprocess
+import threading
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import IO, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
 
+from . import orphans, processes
+from .buildlog import DEFAULT_MAX_OUTPUT, BuildLog, OutputPump, open_log, output_pipe
 from .core.types import JobResult
+from .processes import MARKER_VARIABLE, Leader
 from .sandbox import Sandbox
 
-# How often `wait` looks at the children; short enough that a finished
-# build is noticed promptly, long enough not to spin the CPU.
+# How often `wait` looks at the children when no pidfd wakes it, and how
+# often a build's leftovers are looked for again while they die.
 _WAIT_STEP = 0.02
+# How long a build's leftovers may take to die after SIGKILL (a process in
+# uninterruptible sleep), and its log to be finished, before it is reported anyway.
+_CLEAR_PATIENCE = 30.0
+_CLOSE_PATIENCE = 30.0
 
 
 @dataclass(frozen=True)
@@ -42,24 +54,41 @@ class BuildSpec:
 
 @dataclass(frozen=True)
 class Finished:
-    """A build that ended; `returncode` is None if the script never started."""
+    """A build that ended. `returncode` is None if the script never started
+    (or its status was lost); `duration` runs from its start to its exit;
+    `log_error` says why its log is incomplete, if it is."""
     build: str
     result: JobResult
     returncode: int | None
     duration: float
+    log_error: str | None = None
+
+
+class _Phase(enum.Enum):
+    RUNNING = "running"      # the script runs
+    CLEARING = "clearing"    # it has exited: what it left behind is being killed
+    CLOSING = "closing"      # nothing of it is left: its log is being finished
 
 
 @dataclass
 class _Run:
-    """One live build. `ending` records why we killed it, if we did: the
-    first reason wins, so a timed-out build cancelled later stays timed out.
-    """
+    """One build not yet reported. `ending` records why we killed it, if we
+    did: the first reason wins, so a timed-out build cancelled later stays
+    timed out."""
     spec: BuildSpec
     proc: subprocess.Popen
-    log: IO[str]
+    leader: Leader
+    pump: OutputPump
     started: float
+    phase: _Phase = _Phase.RUNNING
     ending: JobResult | None = None
-    kill_at: float | None = None     # when a SIGTERMed group gets SIGKILL
+    kill_at: float | None = None      # when a SIGTERMed build gets SIGKILL
+    noticed_exit: float | None = None  # when poll saw the script had exited
+    give_up_at: float = 0.0           # time.monotonic() past which the phase ends anyway
+    result: JobResult = JobResult.FAILURE
+    returncode: int | None = None
+    duration: float = 0.0
+    trouble: list[str] = field(default_factory=list)
 
     @property
     def deadline(self) -> float:
@@ -70,134 +99,265 @@ class LocalExecutor:
     """Starts, watches and kills build processes.
 
     Invariants: a build id is in `running()` from `start` until `poll`
-    reports it, and is reported exactly once. A build's process leader is
-    reaped only after its group was sent SIGKILL, so the group id cannot be
-    recycled while we may still signal it.
+    reports it, and is reported exactly once, whatever fails on the way
+    (its log's disk filling up included). A build's leader is reaped only
+    once nothing of the build is left, so its pid still names the build's
+    group and session whenever we signal them. `start` must be called from
+    a thread that outlives the builds: a sandboxed build dies with the
+    thread that started it.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 *, kill_grace: float = 5.0, sandbox: Sandbox | None = None) -> None:
+                 *, kill_grace: float = 5.0, sandbox: Sandbox | None = None,
+                 max_output: int = DEFAULT_MAX_OUTPUT, run_dir: str | None = None) -> None:
         self._clock = clock
         self._kill_grace = kill_grace
         self._sandbox = sandbox
+        self._max_output = max_output
+        self._run_dir = run_dir         # where orphans.py records running builds
         self._runs: dict[str, _Run] = {}
         self._done: list[Finished] = []
+        self._wake = threading.Event()
 
     def start(self, spec: BuildSpec) -> None:
         """Launch `spec.script`; a script that cannot be started is
         reported as FAILURE by the next `poll`, with the reason in its log."""
         if spec.build in self._runs:
             raise ValueError(f"build {spec.build} is already running")
-        log = _open_log(spec)
-        started = self._clock()
-        argv = [spec.script]
         try:
-            if self._sandbox:
-                _check_startable(spec.script)
-                argv = self._sandbox.command(argv, spec.cwd, spec.writable, spec.readonly)
-            proc = subprocess.Popen(
-                argv, cwd=spec.cwd, env={**os.environ, **spec.env},
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+            log = open_log(spec.log_path, spec.build)
         except OSError as exc:
-            log.write(f"cannot start {spec.script}: {exc}\n")
-            self._finish_log(log, spec.build, JobResult.FAILURE, 0.0)
-            self._done.append(Finished(spec.build, JobResult.FAILURE, None, 0.0))
+            self._done.append(Finished(spec.build, JobResult.FAILURE, None, 0.0,
+                                       f"cannot open {spec.log_path}: {exc.strerror}"))
             return
-        self._runs[spec.build] = _Run(spec, proc, log, started)
+        leader = Leader(None, processes.new_marker(spec.build))
+        try:
+            self._note(spec.build, leader)     # first: a crash right after the fork is covered
+            self._runs[spec.build] = self._launch(spec, leader, log)
+        except (OSError, RuntimeError) as exc:    # RuntimeError: no thread for its log
+            log.write(f"cannot start {spec.script}: {exc}\n".encode())
+            log.write(_footer(spec.build, JobResult.FAILURE, 0.0))
+            log.close()
+            self._forget(spec.build)
+            self._done.append(Finished(spec.build, JobResult.FAILURE, None, 0.0, log.error))
 
     def cancel(self, build: str) -> None:
-        """Ask the build's group to stop (SIGTERM); `poll` escalates to
+        """Ask the build's processes to stop (SIGTERM); `poll` escalates to
         SIGKILL after the grace period. Unknown or finished builds: no-op."""
         run = self._runs.get(build)
-        if run is None or run.ending is not None:
+        if run is None or run.ending is not None or run.phase is _Phase.CLOSING:
             return
         run.ending = JobResult.CANCELLED
         run.kill_at = self._clock() + self._kill_grace
-        if self._sandbox:
-            _signal_followers(run.proc.pid, signal.SIGTERM)
-        else:
-            _signal_group(run.proc.pid, signal.SIGTERM)
+        if run.phase is _Phase.RUNNING:
+            self._terminate(run)
 
     def poll(self) -> list[Finished]:
         """Enforce timeouts and grace periods, and return builds that ended."""
         now = self._clock()
         for run in list(self._runs.values()):
-            if _has_exited(run.proc.pid):
-                self._reap(run, now)
-            elif run.ending is None and now >= run.deadline:
-                run.ending = JobResult.TIMED_OUT
-                _signal_group(run.proc.pid, signal.SIGKILL)
-            elif run.kill_at is not None and now >= run.kill_at:
-                run.kill_at = None
-                _signal_group(run.proc.pid, signal.SIGKILL)
+            self._advance(run, now)
         done, self._done = self._done, []
         return done
 
     def running(self) -> list[str]:
         return list(self._runs)
 
-    def pid(self, build: str) -> int | None:
-        """The process (and group) id of a running build, for orphan records."""
-        run = self._runs.get(build)
-        return run.proc.pid if run else None
-
     def wait(self, timeout: float) -> None:
         """Sleep until a build may have ended or needs a kill, at most
         `timeout` seconds; the caller then calls `poll`."""
         end = time.monotonic() + min(timeout, self._until_next_deadline())
-        while not self._done and not any(
-                _has_exited(run.proc.pid) for run in self._runs.values()):
+        while True:
+            self._wake.clear()
             left = end - time.monotonic()
-            if left <= 0:
+            if self._ready() or left <= 0:
                 return
-            time.sleep(min(left, _WAIT_STEP))
+            self._wake.wait(min(left, _WAIT_STEP))
 
-    def shutdown(self) -> None:
-        """Kill every running build's group and reap it; the builds are
-        reported as CANCELLED by a later `poll`."""
+    def shutdown(self, patience: float = 5.0) -> None:
+        """Kill every build, waiting at most `patience` seconds for their
+        processes to be gone; they are reported as CANCELLED (unless already
+        ending otherwise) by a later `poll`. Never raises."""
         for run in list(self._runs.values()):
-            if run.ending is None:
-                run.ending = JobResult.CANCELLED
-            _signal_group(run.proc.pid, signal.SIGKILL)
-            os.waitid(os.P_PID, run.proc.pid, os.WEXITED | os.WNOWAIT)
-            self._reap(run, self._clock())
+            run.ending = run.ending or JobResult.CANCELLED
+            run.kill_at = None
+            if run.phase is _Phase.RUNNING:
+                self._guarded(run, self._kill)
+        end = time.monotonic() + patience
+        while self._runs and time.monotonic() < end:
+            for run in list(self._runs.values()):
+                self._advance(run, self._clock())
+            self._wake.wait(_WAIT_STEP / 4)
+            self._wake.clear()
+        for run in list(self._runs.values()):
+            run.trouble.append(f"still {run.phase.value} when the engine stopped")
+            self._report(run)
 
-    def _reap(self, run: _Run, now: float) -> None:
-        # Kill what the job left behind (e.g. `daemon &`) before reaping
-        # the leader, while its pid still pins the group id.
-        _signal_group(run.proc.pid, signal.SIGKILL)
-        returncode = run.proc.wait()
-        result = run.ending or (
-            JobResult.SUCCESS if returncode == 0 else JobResult.FAILURE)
-        duration = now - run.started
-        self._finish_log(run.log, run.spec.build, result, duration)
+    # -- one build's course ----------------------------------------------------
+
+    def _launch(self, spec: BuildSpec, leader: Leader, log: BuildLog) -> _Run:
+        argv = [spec.script]
+        if self._sandbox:
+            _check_startable(spec.script)
+            argv = self._sandbox.command(argv, spec.cwd, spec.writable, spec.readonly)
+        read_end, write_end = output_pipe()
+        try:
+            started = self._clock()
+            proc = subprocess.Popen(
+                argv, cwd=spec.cwd, env={**os.environ, **spec.env, MARKER_VARIABLE: leader.marker},
+                stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end,
+                start_new_session=True)
+        except BaseException:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        try:
+            pump = OutputPump(log, read_end, _pidfd(proc.pid), self._max_output, self._clock,
+                              self._wake)
+            pump.start()
+        except BaseException:       # no thread or no descriptor left for its log
+            os.close(read_end)
+            _kill_group(proc.pid)
+            proc.wait()
+            raise
+        run = _Run(spec, proc, Leader(proc.pid, leader.marker), pump, started)
+        try:
+            self._note(spec.build, run.leader)
+        except OSError:
+            pass        # the marker, recorded before the start, is enough to find them
+        return run
+
+    def _advance(self, run: _Run, now: float) -> None:
+        if run.phase is _Phase.RUNNING:
+            self._guarded(run, lambda run: self._watch(run, now))
+        if run.phase is _Phase.CLEARING:
+            self._guarded(run, self._clear)
+        if run.phase is _Phase.CLOSING and (
+                run.pump.done.is_set() or time.monotonic() >= run.give_up_at):
+            self._report(run)
+
+    def _watch(self, run: _Run, now: float) -> None:
+        if _has_exited(run.proc.pid):
+            run.noticed_exit = now
+            self._enter(run, _Phase.CLEARING, _CLEAR_PATIENCE)
+        elif run.ending is None and now >= run.deadline:
+            run.ending = JobResult.TIMED_OUT
+            self._kill(run)
+        elif run.kill_at is not None and now >= run.kill_at:
+            run.kill_at = None
+            self._kill(run)
+
+    def _clear(self, run: _Run) -> None:
+        """Kill what the script left behind; close the build once nothing is left."""
+        for _ in range(3):
+            left = _processes(run)
+            if not left:
+                break
+            processes.send(left, signal.SIGKILL)
+            processes.wait_gone(left, _WAIT_STEP / 2)
+        else:
+            if time.monotonic() < run.give_up_at:
+                return                  # dying: look again at the next poll
+            run.trouble.append("processes " + ", ".join(str(p.pid) for p in left)
+                               + " did not die after SIGKILL")
+        self._close(run)
+
+    def _close(self, run: _Run) -> None:
+        """Reap the leader, decide the result and have the log finished."""
+        run.returncode = _reap(run.proc)
+        if run.returncode is None and run.ending is None:
+            run.trouble.append("the script's exit status was lost")
+        run.result = run.ending or (
+            JobResult.SUCCESS if run.returncode == 0 else JobResult.FAILURE)
+        exited = run.pump.exited_at if run.pump.exited_at is not None else run.noticed_exit
+        run.duration = max(0.0, (exited if exited is not None else self._clock()) - run.started)
+        self._enter(run, _Phase.CLOSING, _CLOSE_PATIENCE)
+        notes = "".join(f"=== {trouble} ===\n" for trouble in run.trouble).encode()
+        run.pump.finish((notes + _footer(run.spec.build, run.result, run.duration)).decode())
+
+    def _report(self, run: _Run) -> None:
+        """The one way out of the table, whatever state the build is in."""
         del self._runs[run.spec.build]
-        self._done.append(Finished(run.spec.build, result, returncode, duration))
+        if run.phase is not _Phase.CLOSING:         # shutdown ran out of patience
+            run.result, run.returncode = run.ending or JobResult.FAILURE, None
+            run.pump.finish(_footer(run.spec.build, run.result, run.duration).decode())
+        log_error = run.pump.log.error if run.pump.done.is_set() else (
+            f"{run.spec.log_path} was still being written when the build was reported")
+        problems = [p for p in ([log_error] if log_error else []) + run.trouble]
+        self._forget(run.spec.build)
+        self._done.append(Finished(run.spec.build, run.result, run.returncode, run.duration,
+                                   "; ".join(problems) or None))
+
+    def _enter(self, run: _Run, phase: _Phase, patience: float) -> None:
+        run.phase = phase
+        run.give_up_at = time.monotonic() + patience
+
+    def _guarded(self, run: _Run, step: Callable[[_Run], None]) -> None:
+        """Run one step of a build; if the system fails it (no /proc, no
+        file descriptors left), the build still ends and says why."""
+        try:
+            step(run)
+        except OSError as exc:
+            run.trouble.append(f"{exc.strerror or exc} while ending the build")
+            _kill_group(run.proc.pid)
+            if run.phase is not _Phase.CLOSING:
+                self._close(run)
+
+    # -- signals -------------------------------------------------------------
+
+    def _terminate(self, run: _Run) -> None:
+        """SIGTERM every process of the build but bwrap's own: the outer one
+        would take the whole sandbox with it at once, leaving the job no
+        grace period, and the namespace's init ignores it."""
+        found = _processes(run)
+        if self._sandbox:
+            found = [p for p in found if p.pid != run.proc.pid and not p.ns_init]
+        processes.send(found, signal.SIGTERM)
+
+    def _kill(self, run: _Run) -> None:
+        processes.send(_processes(run), signal.SIGKILL)
+
+    # -- waiting ---------------------------------------------------------------
+
+    def _ready(self) -> bool:
+        return bool(self._done) or any(
+            (run.phase is _Phase.RUNNING and _has_exited(run.proc.pid))
+            or (run.phase is _Phase.CLOSING and run.pump.done.is_set())
+            for run in self._runs.values())
 
     def _until_next_deadline(self) -> float:
         now = self._clock()
-        deadlines = [run.kill_at if run.ending else run.deadline
-                     for run in self._runs.values()]
-        pending = [d - now for d in deadlines if d is not None]
+        pending = []
+        for run in self._runs.values():
+            if run.phase is not _Phase.RUNNING:
+                pending.append(_WAIT_STEP)
+            elif (run.kill_at if run.ending else run.deadline) is not None:
+                pending.append((run.kill_at if run.ending else run.deadline) - now)
         return max(0.0, min(pending, default=float("inf")))
 
-    @staticmethod
-    def _finish_log(log: IO[str], build: str, result: JobResult,
-                    duration: float) -> None:
-        log.write(f"=== build {build} {result.value} after {duration:.2f}s ===\n")
-        log.close()
+    # -- orphan records ----------------------------------------------------------
+
+    def _note(self, build: str, leader: Leader) -> None:
+        if self._run_dir is not None:
+            orphans.note(self._run_dir, build, leader)
+
+    def _forget(self, build: str) -> None:
+        if self._run_dir is not None:
+            try:
+                orphans.forget(self._run_dir, build)
+            except OSError:
+                pass        # nothing of the build is alive: a stale record harms no one
 
 
-def _open_log(spec: BuildSpec) -> IO[str]:
-    """Open the build log for appending and write its header line."""
-    os.makedirs(os.path.dirname(os.path.abspath(spec.log_path)), exist_ok=True)
-    log = open(spec.log_path, "a", encoding="utf-8")
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    log.write(f"=== build {spec.build} started {stamp} ===\n")
-    # Flush so the header precedes whatever the child writes to the same file.
-    log.flush()
-    return log
+def _processes(run: _Run) -> list[processes.Proc]:
+    """The build's live processes. Its leader is not reaped before the build
+    is closed, so its pid still names the build's group and session."""
+    return processes.of_build(processes.snapshot(), run.leader, group_pinned=True)
+
+
+def _footer(build: str, result: JobResult, duration: float) -> bytes:
+    return f"=== build {build} {result.value} after {duration:.2f}s ===\n".encode()
 
 
 def _check_startable(script: str) -> None:
@@ -212,6 +372,15 @@ def _check_startable(script: str) -> None:
         raise OSError(errno.ENOEXEC, os.strerror(errno.ENOEXEC), script)
 
 
+def _pidfd(pid: int) -> int | None:
+    """A pidfd for the child, which tells its log's thread when it exits;
+    None where the kernel has none (the exit is then noticed by `poll`)."""
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None
+
+
 def _has_exited(pid: int) -> bool:
     """True once the child has exited, without reaping it (WNOWAIT)."""
     try:
@@ -221,29 +390,20 @@ def _has_exited(pid: int) -> bool:
     return info is not None
 
 
-def _signal_group(pgid: int, sig: int) -> None:
+def _reap(proc: subprocess.Popen) -> int | None:
+    """The exited child's status, read before reaping it: Popen.wait would
+    call a child someone else reaped a success."""
     try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass    # the whole group is already gone
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:
+        return None
+    proc.wait()
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
 
-def _signal_followers(pgid: int, sig: int) -> None:
-    """Signal every process of the group but its leader. A sandboxed build's
-    leader is bwrap, which SIGTERM kills at once: the build would end, and
-    its group be killed, before the job could use its grace period. bwrap
-    exits by itself once the job has. A process forked during the scan of
-    /proc misses the signal, and gets the SIGKILL after the grace period."""
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == pgid:
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                pgrp = int(f.read().rsplit(")", 1)[1].split()[2])
-        except (OSError, IndexError, ValueError):
-            continue        # gone meanwhile
-        if pgrp == pgid:
-            try:
-                os.kill(int(name), sig)
-            except (ProcessLookupError, PermissionError):
-                pass
+def _kill_group(pid: int) -> None:
+    """SIGKILL the leader's group: the fallback when its processes cannot be looked up."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass

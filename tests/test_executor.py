@@ -1,4 +1,7 @@
-"""Scenarios for LocalExecutor, run against real shell scripts in tmp_path."""
+"""Scenarios for LocalExecutor against real shell scripts in tmp_path, each
+run both without a sandbox and under bwrap: what a build does and how it
+ends must not depend on it. (In CI a missing bwrap fails the sandboxed ones
+instead of skipping them.)"""
 from __future__ import annotations
 
 import dataclasses
@@ -9,84 +12,47 @@ from pathlib import Path
 import pytest
 
 from gateq.core.types import JobResult
-from gateq.executor import BuildSpec, Finished, LocalExecutor
+from gateq.executor import LocalExecutor
+from jobs_fixture import (SANDBOXES, log_text, run_until_done, sandbox_for, spec_for, tagged,
+                          wait_for, write_script)
 
-# A script that starts three descendants which would outlive it for 100 s:
-# a background sleep, and a bash that itself backgrounds a sleep. Each
-# records its pid so the test can check they are all killed.
+# Starts three descendants which would outlive it for 100 s: a background
+# sleep, and a bash that itself backgrounds a sleep.
 SPAWNER = """\
 sleep 100 &
-echo $! >> pids
-bash -c 'sleep 100 & echo $! >> pids; echo $$ >> pids; wait' &
+bash -c 'sleep 100 & wait' &
+touch ready
 wait
 """
 
 
-def write_script(tmp_path: Path, name: str, body: str, mode: int = 0o755) -> str:
-    path = tmp_path / name
-    path.write_text("#!/bin/bash\n" + body)
-    path.chmod(mode)
-    return str(path)
-
-
-def spec_for(tmp_path: Path, build: str, script: str, *, timeout: float = 10.0,
-             env: dict[str, str] | None = None) -> BuildSpec:
-    return BuildSpec(build=build, script=script, cwd=str(tmp_path),
-                     env=env or {}, timeout=timeout,
-                     log_path=str(tmp_path / "logs" / f"{build}.log"))
-
-
-def run_until_done(executor: LocalExecutor, count: int = 1,
-                   limit: float = 10.0) -> dict[str, Finished]:
-    """Drive the executor like the engine loop does until `count` builds end."""
-    done: dict[str, Finished] = {}
-    end = time.monotonic() + limit
-    while len(done) < count:
-        assert time.monotonic() < end, f"only {sorted(done)} finished"
-        for finished in executor.poll():
-            assert finished.build not in done, "reported twice"
-            done[finished.build] = finished
-        executor.wait(0.1)
-    return done
-
-
-def wait_for_pids(path: Path, count: int, limit: float = 5.0) -> list[int]:
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if path.exists():
-            pids = [int(line) for line in path.read_text().split()]
-            if len(pids) >= count:
-                return pids
-        time.sleep(0.01)
-    raise AssertionError(f"script did not record {count} pids")
-
-
-def alive(pid: int) -> bool:
-    """A zombie counts as dead: orphans are reparented to an init we don't
-    control, which may be slow to reap them."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def assert_all_gone(pids: list[int], limit: float = 2.0) -> None:
-    end = time.monotonic() + limit
-    while any(alive(pid) for pid in pids):
-        assert time.monotonic() < end, [p for p in pids if alive(p)]
-        time.sleep(0.01)
-
-
-def log_text(tmp_path: Path, build: str) -> str:
-    return (tmp_path / "logs" / f"{build}.log").read_text()
+@pytest.fixture(params=SANDBOXES)
+def mode(request) -> str:
+    return request.param
 
 
 @pytest.fixture
-def executor():
-    executor = LocalExecutor()
-    yield executor
-    executor.shutdown()
+def make_executor(mode):
+    made = []
+
+    def make(**options) -> LocalExecutor:
+        made.append(LocalExecutor(sandbox=sandbox_for(mode), **options))
+        return made[-1]
+    yield make
+    for executor in made:
+        executor.shutdown()
+
+
+@pytest.fixture
+def executor(make_executor) -> LocalExecutor:
+    return make_executor()
+
+
+def spawned(tmp_path: Path, spec) -> list[int]:
+    """The processes of a SPAWNER build, once all are there."""
+    wait_for((tmp_path / "ready").exists, "the job to start its children")
+    return wait_for(lambda: len(found := tagged(spec)) >= 4 and found,
+                    "the job and its three descendants")
 
 
 def test_success_reports_exit_zero_and_logs_output(tmp_path, executor):
@@ -96,8 +62,7 @@ def test_success_reports_exit_zero_and_logs_output(tmp_path, executor):
 
     finished = run_until_done(executor)["1-0-unit"]
 
-    assert finished.result is JobResult.SUCCESS
-    assert finished.returncode == 0
+    assert (finished.result, finished.returncode, finished.log_error) == (JobResult.SUCCESS, 0, None)
     assert finished.duration >= 0
     assert executor.running() == []
     assert executor.poll() == []
@@ -105,6 +70,7 @@ def test_success_reports_exit_zero_and_logs_output(tmp_path, executor):
     assert lines[0].startswith("=== build 1-0-unit started ")
     assert lines[1:3] == ["hello out", "hello err"]
     assert lines[3].startswith("=== build 1-0-unit success after ")
+    assert len(lines) == 4
 
 
 def test_nonzero_exit_is_failure(tmp_path, executor):
@@ -143,10 +109,11 @@ def test_log_is_appended_to(tmp_path, executor):
     assert log_text(tmp_path, "b").count("=== build b started ") == 2
 
 
-def test_timeout_kills_whole_process_group(tmp_path, executor):
+def test_timeout_kills_every_process_of_the_build(tmp_path, executor):
     script = write_script(tmp_path, "job", SPAWNER)
-    executor.start(spec_for(tmp_path, "b", script, timeout=0.5))
-    pids = wait_for_pids(tmp_path / "pids", 3)
+    spec = spec_for(tmp_path, "b", script, timeout=1)
+    executor.start(spec)
+    spawned(tmp_path, spec)
 
     began = time.monotonic()
     finished = run_until_done(executor)["b"]
@@ -154,13 +121,13 @@ def test_timeout_kills_whole_process_group(tmp_path, executor):
     assert finished.result is JobResult.TIMED_OUT
     assert finished.returncode == -9
     assert time.monotonic() - began < 3
-    assert_all_gone(pids)
+    assert tagged(spec) == []
     assert "=== build b timed-out after " in log_text(tmp_path, "b")
 
 
-def test_timeout_follows_injected_clock(tmp_path):
+def test_timeout_follows_injected_clock(tmp_path, make_executor):
     now = [100.0]
-    executor = LocalExecutor(clock=lambda: now[0])
+    executor = make_executor(clock=lambda: now[0])
     script = write_script(tmp_path, "job", "sleep 100\n")
     executor.start(spec_for(tmp_path, "b", script, timeout=30))
 
@@ -173,61 +140,87 @@ def test_timeout_follows_injected_clock(tmp_path):
     assert finished.duration == 30
 
 
-def test_cancel_kills_group_and_reports_cancelled_once(tmp_path, executor):
+def test_cancel_kills_everything_and_reports_cancelled_once(tmp_path, executor):
     script = write_script(tmp_path, "job", SPAWNER)
-    executor.start(spec_for(tmp_path, "b", script))
-    pids = wait_for_pids(tmp_path / "pids", 3)
+    spec = spec_for(tmp_path, "b", script)
+    executor.start(spec)
+    spawned(tmp_path, spec)
 
     executor.cancel("b")
     executor.cancel("b")
     finished = run_until_done(executor)["b"]
 
     assert finished.result is JobResult.CANCELLED
-    assert_all_gone(pids)
+    assert tagged(spec) == []
     assert executor.poll() == []
     executor.cancel("b")            # finished: no-op
     executor.cancel("never-started")
 
 
-def test_cancel_escalates_to_sigkill_after_grace(tmp_path):
-    executor = LocalExecutor(kill_grace=0.3)
+def test_a_cancelled_job_gets_its_grace_period(tmp_path, executor):
+    script = write_script(tmp_path, "job", """\
+        trap 'echo stopping; sleep 0.3; echo stopped; exit 0' TERM
+        sleep 100 &
+        touch ready
+        wait
+        """.replace("        ", ""))
+    spec = spec_for(tmp_path, "b", script)
+    executor.start(spec)
+    wait_for((tmp_path / "ready").exists, "the job to start")
+
+    executor.cancel("b")
+    finished = run_until_done(executor)["b"]
+
+    assert finished.result is JobResult.CANCELLED
+    assert finished.duration < 4                      # it ended by itself, not by SIGKILL
+    assert "stopping\nstopped\n" in log_text(tmp_path, "b")
+    assert tagged(spec) == []
+
+
+def test_cancel_escalates_to_sigkill_after_grace(tmp_path, make_executor):
+    executor = make_executor(kill_grace=0.3)
     script = write_script(tmp_path, "job", "trap '' TERM\n" + SPAWNER)
-    executor.start(spec_for(tmp_path, "b", script))
-    pids = wait_for_pids(tmp_path / "pids", 3)
+    spec = spec_for(tmp_path, "b", script)
+    executor.start(spec)
+    spawned(tmp_path, spec)
 
     executor.cancel("b")
     finished = run_until_done(executor, limit=3)["b"]
 
     assert finished.result is JobResult.CANCELLED
     assert finished.duration >= 0.3
-    assert_all_gone(pids)
+    assert tagged(spec) == []
 
 
 def test_leftover_background_processes_die_with_the_build(tmp_path, executor):
-    script = write_script(tmp_path, "job", "sleep 100 &\necho $! > pids\n")
-    executor.start(spec_for(tmp_path, "b", script))
+    script = write_script(tmp_path, "job", "sleep 100 &\ntouch ready\n")
+    spec = spec_for(tmp_path, "b", script)
+    executor.start(spec)
 
     assert run_until_done(executor)["b"].result is JobResult.SUCCESS
-    assert_all_gone(wait_for_pids(tmp_path / "pids", 1))
+    assert (tmp_path / "ready").exists()
+    assert tagged(spec) == []
 
 
-@pytest.mark.parametrize("make_script, reason", [
-    (lambda tmp: str(tmp / "missing"), "No such file"),
-    (lambda tmp: write_script(tmp, "job", "true\n", mode=0o644),
-     "Permission denied"),
+@pytest.mark.parametrize("body, file_mode, reason", [
+    (None, 0o755, "No such file or directory"),
+    ("#!/bin/sh\ntrue\n", 0o644, "Permission denied"),
+    ("this script has no interpreter line\n", 0o755, "Exec format error"),
 ])
-def test_unstartable_script_fails_with_reason_in_log(
-        tmp_path, executor, make_script, reason):
-    script = make_script(tmp_path)
-    executor.start(spec_for(tmp_path, "b", script))
+def test_a_script_that_cannot_start_fails_with_the_reason_in_its_log(
+        tmp_path, executor, body, file_mode, reason):
+    script = tmp_path / "job"
+    if body is not None:
+        script.write_text(body)
+        script.chmod(file_mode)
+    executor.start(spec_for(tmp_path, "b", str(script)))
 
     assert executor.running() == []
     finished = run_until_done(executor)["b"]
 
     assert (finished.result, finished.returncode) == (JobResult.FAILURE, None)
     log = log_text(tmp_path, "b")
-    assert f"cannot start {script}: " in log
-    assert reason in log
+    assert f"cannot start {script}: " in log and reason in log
     assert "=== build b failure after " in log
 
 
@@ -235,8 +228,7 @@ def test_builds_run_in_parallel(tmp_path, executor):
     script = write_script(tmp_path, "job", 'sleep 0.5\nexit "$CODE"\n')
     began = time.monotonic()
     for n in range(4):
-        executor.start(spec_for(tmp_path, f"b{n}", script,
-                                env={"CODE": str(n % 2)}))
+        executor.start(spec_for(tmp_path, f"b{n}", script, env={"CODE": str(n % 2)}))
     assert sorted(executor.running()) == ["b0", "b1", "b2", "b3"]
 
     done = run_until_done(executor, count=4)
@@ -254,14 +246,26 @@ def test_starting_a_running_build_twice_is_an_error(tmp_path, executor):
         executor.start(spec_for(tmp_path, "b", script))
 
 
-def test_shutdown_kills_everything(tmp_path):
-    executor = LocalExecutor()
+def test_shutdown_kills_everything(tmp_path, executor):
     script = write_script(tmp_path, "job", SPAWNER)
-    executor.start(spec_for(tmp_path, "b", script))
-    pids = wait_for_pids(tmp_path / "pids", 3)
+    spec = spec_for(tmp_path, "b", script)
+    executor.start(spec)
+    spawned(tmp_path, spec)
 
     executor.shutdown()
 
     assert executor.running() == []
-    assert_all_gone(pids)
+    assert tagged(spec) == []
     assert [f.result for f in executor.poll()] == [JobResult.CANCELLED]
+
+
+def test_the_duration_is_the_jobs_own_not_the_polling_delay(tmp_path, executor):
+    script = write_script(tmp_path, "job", "sleep 0.5\ntouch done\n")
+    executor.start(spec_for(tmp_path, "b", script))
+    wait_for((tmp_path / "done").exists, "the job to end")
+    time.sleep(1.0)             # not a synchronisation: an engine loop busy elsewhere polls late
+
+    finished = run_until_done(executor)["b"]
+
+    assert 0.45 <= finished.duration < 0.9, finished.duration
+    assert f"=== build b success after {finished.duration:.2f}s ===" in log_text(tmp_path, "b")
