@@ -86,18 +86,31 @@ def preset(name: str, overrides: dict[str, str] | None = None) -> Params:
 
 
 def with_overrides(params: Params, overrides: dict[str, str]) -> Params:
-    """Apply NAME=VALUE strings, typed by the field they set."""
+    """Apply NAME=VALUE strings, typed by the field's declared type (not by the
+    preset's value: `changes_per_hour=4` in a preset is still a float)."""
     changes = {}
-    types = {f.name: type(getattr(params, f.name)) for f in fields(params)}
+    declared = {f.name: str(f.type) for f in fields(params)}
     for name, text in overrides.items():
         key = name.replace("-", "_")
-        if key not in types:
+        if key not in declared:
             raise ValueError(f"unknown generator parameter '{name}' (see docs/simulator.md)")
+        convert, what = CONVERTERS[declared[key]]
         try:
-            changes[key] = (text.lower() in ("1", "true", "yes")) if types[key] is bool else types[key](text)
+            changes[key] = convert(text)
         except ValueError:
-            raise ValueError(f"generator parameter '{name}': '{text}' is not a {types[key].__name__}") from None
+            raise ValueError(f"generator parameter '{name}': '{text}' is not {what}") from None
     return replace(params, **changes)
+
+
+def parse_bool(text: str) -> bool:
+    words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    if text.lower() not in words:
+        raise ValueError(text)
+    return words[text.lower()]
+
+
+CONVERTERS = {"float": (float, "a number"), "int": (int, "a whole number"),
+              "bool": (parse_bool, "true or false")}
 
 
 def generate(params: Params, seed: int = 0, name: str = "custom") -> Trace:
@@ -106,11 +119,12 @@ def generate(params: Params, seed: int = 0, name: str = "custom") -> Trace:
     rng = random.Random(seed)
     projects = [f"p{i:02d}" for i in range(params.projects)]
     changes: list[TraceChange] = []
-    recent: dict[str, list[str]] = {p: [] for p in projects}
+    recent: dict[str, list[str]] = {p: [] for p in projects}     # a project's last changes (branch main)
     for at in arrivals(params, rng):
         size = burst_size(params, rng)
         project = rng.choice(projects)
         before = None
+        series: set[str] = set()           # a patch series' changes are built on each other
         offsets = sorted(rng.uniform(0, params.burst_seconds) for _ in range(size - 1))
         for k, offset in enumerate([0.0, *offsets]):
             when = at + offset
@@ -118,9 +132,12 @@ def generate(params: Params, seed: int = 0, name: str = "custom") -> Trace:
                 project = rng.choice(projects)
             cid = f"c{len(changes) + 1}"
             changes.append(make_change(params, rng, cid, round(when, 1), project, projects,
-                                       before if params.burst_chain else None, recent[project]))
+                                       before if params.burst_chain else None,
+                                       [c for c in recent[project] if c not in series]))
             recent[project] = (recent[project] + [cid])[-params.conflict_reach:]
             before = cid
+            if params.burst_chain:
+                series.add(cid)
     changes.sort(key=lambda c: (c.at, int(c.id[1:])))
     changes = [replace(c, line=i + 1) for i, c in enumerate(changes)]
     work = sum(j.duration for c in changes for j in c.jobs)
@@ -155,12 +172,14 @@ def burst_size(params: Params, rng: random.Random) -> int:
 def make_change(params: Params, rng: random.Random, cid: str, at: float, project: str,
                 projects: list[str], depends: str | None, recent: list[str]) -> TraceChange:
     """Every draw is made whatever the rates, so that traces differing only in
-    a rate differ only in what that rate decides."""
+    a rate differ only in what that rate decides. A textual conflict exists
+    only within one project and branch, and never with a change it is built
+    on: `recent` holds its project's previous changes outside its own series."""
     jobs = job_set(params, rng)
     bad_draw, broken = rng.random(), rng.choice([j.name for j in jobs if not j.export])
     conflict_draw, other = rng.random(), rng.choice(recent) if recent else None
     breaks = (broken,) if bad_draw < params.failure_rate else ()
-    conflicts = (other,) if other and other != depends and conflict_draw < params.conflict_rate else ()
+    conflicts = (other,) if other and conflict_draw < params.conflict_rate else ()
     queue = f"q{projects.index(project) % max(1, params.queues)}"
     return TraceChange(cid, at, project, jobs, queue=queue, depends=(depends,) if depends else (),
                        breaks=breaks, conflicts=conflicts, flake=params.flake_rate)

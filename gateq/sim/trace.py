@@ -170,22 +170,18 @@ def check_acyclic(jobs: list[TraceJob], where: str) -> None:
 
 
 def check_references(changes: list[TraceChange], path: str) -> None:
-    """Ids are unique, dependencies arrive earlier on the same branch, and every
-    project keeps one queue and one set of jobs (the engine's layout has them
+    """Ids are unique, dependencies arrive earlier on the same branch, conflicts
+    are within one project and branch, and every project keeps one queue and one set of jobs (the engine's layout has them
     per project), while a job name means the same job everywhere."""
     seen: dict[str, TraceChange] = {}
     first_of_project: dict[str, TraceChange] = {}
     job_shape: dict[str, tuple[tuple, TraceChange]] = {}
-    ids = {c.id for c in changes}
     for c in sorted(changes, key=lambda c: c.line):
         if c.id in seen:
             raise TraceError(f"{path}:{c.line}: change id '{c.id}' already used on line {seen[c.id].line}")
         seen[c.id] = c
     for c in changes:
         where = f"{path}:{c.line}"
-        for other in c.conflicts:
-            if other not in ids or other == c.id:
-                raise TraceError(f"{where}: conflicts with unknown change '{other}'")
         for dep in c.depends:
             d = seen.get(dep)
             if d is None or (d.at, d.line) >= (c.at, c.line):
@@ -193,6 +189,7 @@ def check_references(changes: list[TraceChange], path: str) -> None:
             if (d.project, d.branch) != (c.project, c.branch):
                 raise TraceError(f"{where}: depends on '{dep}' of another project or branch "
                                  "(the engine follows dependencies within a branch only)")
+        check_conflicts(c, seen, where)
         first = first_of_project.setdefault(c.project, c)
         if c.queue != first.queue:
             raise TraceError(f"{where}: project '{c.project}' is in queue '{first.queue}' "
@@ -205,6 +202,33 @@ def check_references(changes: list[TraceChange], path: str) -> None:
             if shape[0] != (j.needs, j.export, j.requires_export):
                 raise TraceError(f"{where}: job '{j.name}' has other 'needs', 'export' or "
                                  f"'requires_export' than on line {shape[1].line}")
+
+
+def check_conflicts(c: TraceChange, by_id: dict[str, TraceChange], where: str) -> None:
+    """A textual conflict exists only between two changes of one project and
+    branch, neither built on the other (git merges a change onto its own
+    ancestors cleanly)."""
+    for name in c.conflicts:
+        other = by_id.get(name)
+        if other is None or other is c:
+            raise TraceError(f"{where}: conflicts with unknown change '{name}'")
+        if (other.project, other.branch) != (c.project, c.branch):
+            raise TraceError(f"{where}: conflicts with '{name}' of {other.project}/{other.branch}: "
+                             "a textual conflict needs the same project and branch")
+        if name in ancestors(c, by_id) or c.id in ancestors(other, by_id):
+            raise TraceError(f"{where}: conflicts with '{name}', which one of them is built on")
+
+
+def ancestors(c: TraceChange, by_id: dict[str, TraceChange]) -> set[str]:
+    """The changes `c` depends on, transitively (ids it names that exist)."""
+    found: set[str] = set()
+    todo = list(c.depends)
+    while todo:
+        name = todo.pop()
+        if name not in found and name in by_id:
+            found.add(name)
+            todo.extend(by_id[name].depends)
+    return found
 
 
 def text_field(record: dict, key: str, where: str, default: str | None = None) -> str:
