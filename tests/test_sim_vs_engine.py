@@ -23,7 +23,7 @@ def simulated():
              for ref, (secs, bad, other) in SCENARIO.items()]
     result = simulate(parse_trace("\n".join(json.dumps(line) for line in lines), "s.jsonl"),
                       STRATEGIES["gateq"])
-    outcomes = [(ref, r["result"]) for ref, r in result.reports.items()]
+    outcomes = [(ref, records[-1]["result"]) for ref, records in result.reports.items()]
     chains = {ref: sorted(" ".join(f"nova:{c}" for c in (*run.ahead, ref))
                           for run in result.runs if run.change.id == ref) for ref in SCENARIO}
     return outcomes, chains

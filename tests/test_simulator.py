@@ -8,9 +8,13 @@ import pytest
 
 from gateq.core.types import JobResult
 from gateq.sim import command
-from gateq.sim.compare import compare
+from gateq.sim.bound import bound
+from gateq.sim.compare import Settings, compare
+from gateq.sim.costs import FREE
+from gateq.sim.costs import HELP as COST_HELP
 from gateq.sim.generate import HELP, Params, generate, preset
-from gateq.sim.oracle import oracle
+from gateq.sim.recheck import Recheck
+from gateq.sim.report import render
 from gateq.sim.strategies import STRATEGIES, pick
 from gateq.sim.trace import dump_trace, parse_trace
 from gateq.sim.world import World, simulate
@@ -28,9 +32,13 @@ def change(cid, at, jobs=None, **extra):
     return {"id": cid, "at": at, "project": "nova", "jobs": jobs or {"unit": 600}, **extra}
 
 
+HAND = Settings(costs=FREE, recheck=Recheck(0, 0))     # hand-computed cases: no costs, no rechecks
+
+
 def landed_and_rejected(result):
-    return ({c: r["finished_at"] for c, r in result.reports.items() if r["result"] == "merged"},
-            {c: (r["result"], r["finished_at"]) for c, r in result.reports.items() if r["result"] != "merged"})
+    final = {c: records[-1] for c, records in result.reports.items()}
+    return ({c: r["finished_at"] for c, r in final.items() if r["result"] == "merged"},
+            {c: (r["result"], r["finished_at"]) for c, r in final.items() if r["result"] != "merged"})
 
 
 ABC = (change("a", 0), change("b", 60, bad=True), change("c", 120))
@@ -49,14 +57,15 @@ def test_three_changes_middle_one_bad_land_at_hand_computed_times():
 
 
 def test_figures_and_ratios_on_the_hand_computed_case():
-    result = compare(trace(*ABC), pick(["gateq"]))
-    o, g = result["oracle"], result["strategies"]["gateq"]
-    assert (o["land_mean"], o["job_minutes_per_landed"]) == (10.0, 10.0)    # c lands at 720 on a+c
+    result = compare(trace(*ABC), pick(["gateq"]), HAND)
+    o, g = result["bound"], result["strategies"]["gateq"]
+    assert (o["land_mean"], o["job_minutes_per_landed"]) == (10.0, 10.0)    # c could land at 720 on a+c
     assert (g["land_mean"], g["land_p95"]) == (14.5, 19.0)                   # (10 + 19) / 2
     assert g["reject_mean"] == 10.0
     assert g["reset_job_minutes"] == 9.0          # c's first run, 120..660, on a+b
     assert g["job_minutes_per_landed"] == 19.5    # (10 + 10 + 9 + 10) / 2
-    assert g["vs_oracle"]["land_mean"] == 1.45
+    assert g["vs_bound"]["land_mean"] == 1.45
+    assert (g["landed_good_pct"], g["wasted_pct"]) == (100.0, round(100 * 9 / 39, 2))
 
 
 def test_a_bad_change_fails_the_items_behind_it_until_they_are_reset():
@@ -79,13 +88,14 @@ def test_zuul_export_waits_at_the_head_while_gateq_exports_speculatively():
     assert (export_b.started, export_b.clock, export_b.ended) == (600, 1200, 1800)
 
 
-def test_jobs_installing_the_exports_ahead_wait_for_them_in_gateq_and_the_oracle():
+def test_jobs_installing_the_exports_ahead_wait_for_them_in_gateq_but_not_in_zuul_nor_the_bound():
     jobs = {"unit": {"duration": 600, "requires_export": True},
             "export": {"duration": 600, "needs": ["unit"], "export": True}}
     t = trace(change("a", 0, jobs), change("b", 0, jobs))
     # gateq: b's unit waits for a's export (600..1200), then runs 1200..1800.
     assert landed_and_rejected(simulate(t, STRATEGIES["gateq"]))[0] == {"a": 1200, "b": 2400}
-    assert oracle(t, workers=None).landed == {"a": 1200, "b": 2400}
+    # zuul does not wait (it cannot see the artifacts ahead), so the bound may not either
+    assert bound(t, None, FREE).landed == {"a": 1200, "b": 1200}
     assert landed_and_rejected(simulate(t, STRATEGIES["serial"]))[0] == {"a": 1200, "b": 2400}
     # zuul: b's unit cannot see a's artifacts and does not wait; its export waits for the head.
     assert landed_and_rejected(simulate(t, STRATEGIES["zuul"]))[0] == {"a": 1200, "b": 1800}
@@ -108,21 +118,21 @@ def test_conflicts_eject_the_later_change_and_dependencies_follow_their_parent()
     assert rejected["c"][0] == "failed" and rejected["d"][0] == "dequeued"
 
 
-def test_oracle_on_a_hand_computed_case():
+def test_bound_on_a_hand_computed_case():
     t = trace(
         change("x", 0, {"build": 10, "test": {"duration": 5, "needs": ["build"]}}),
         change("y", 0, {"build": 10, "test": {"duration": 5, "needs": ["build"]}}),
         change("bad", 1, {"build": 10, "test": {"duration": 5, "needs": ["build"]}}, bad=True),
         change("child", 2, {"build": 10, "test": {"duration": 5, "needs": ["build"]}}, depends=["bad"]),
         change("clash", 3, {"build": 10, "test": {"duration": 5, "needs": ["build"]}}, conflicts=["x"]))
-    one = oracle(t, workers=1)
-    # One worker, in arrival order: x.build 0-10, x.test 10-15, y.build 15-25, y.test 25-30.
+    one = bound(t, 1, FREE)
+    # One worker: x and y cannot be ejected (no flakes), so both run fully before y lands: 30.
     assert one.landed == {"x": 15, "y": 30}
     assert one.rejected == {"bad": 1, "child": 2, "clash": 3}
     assert one.job_seconds == 30
     # Two workers: both builds 0-10, both tests 10-15; y lands with x.
-    assert oracle(t, workers=2).landed == {"x": 15, "y": 15}
-    assert oracle(t, workers=None).landed == {"x": 15, "y": 15}
+    assert bound(t, 2, FREE).landed == {"x": 15, "y": 15}
+    assert bound(t, None, FREE).landed == {"x": 15, "y": 15}
 
 
 def test_same_seed_gives_the_same_numbers():
@@ -133,10 +143,11 @@ def test_same_seed_gives_the_same_numbers():
 
 
 def test_every_strategy_meets_the_same_luck():
-    # c flakes on every run of its state: every strategy rejects it, the oracle lands it.
+    # c flakes on every run of its state: every strategy rejects it, even after
+    # its rechecks; the bound lands it.
     t = trace(change("a", 0), change("c", 0, {"unit": {"duration": 600, "flake": 1.0}}))
     result = compare(t, pick(None))
-    assert result["oracle"]["landed"] == 2
+    assert result["bound"]["landed"] == 2
     assert {s["wrongly_rejected"] for s in result["strategies"].values()} == {1}
 
 
@@ -158,7 +169,7 @@ def test_simulator_and_scenario_world_make_the_same_decisions(durations, steps, 
     for verb, ref in steps:
         getattr(w, verb)(ref)
     world_order = [(r["change"], r["result"]) for r in w.results]
-    sim_order = [(c, r["result"]) for c, r in sim.reports.items()]
+    sim_order = [(c, r[-1]["result"]) for c, r in sim.reports.items()]
     assert sim_order == world_order == expected
     # The scenario world answers merges recursively, so builds started at one
     # instant may come in another order: compare which builds ran, on what.
@@ -187,11 +198,24 @@ def abc_file(tmp_path):
     return str(path)
 
 
-def test_text_table_shows_each_figure_with_its_ratio_to_the_oracle(tmp_path, capsys):
-    assert command.run(parse(["--trace", abc_file(tmp_path), "--strategy", "gateq"])) == 0
+def test_text_table_shows_each_figure_and_its_ratio_to_the_bound():
+    text = render(compare(trace(*ABC), pick(["gateq"]), HAND))
+    assert re.search(r"time to land, mean \(min\)\s+10\.0\s+14\.5\n  over the bound\s+1\.45\n", text)
+    assert re.search(r"good changes not landed\s+-\s+0", text)
+
+
+FREE_COSTS = [arg for name in COST_HELP for arg in ("--cost", f"{name}=0")]
+
+
+def test_the_command_prints_the_table_and_seeds_give_intervals(tmp_path, capsys):
+    assert command.run(parse(["--trace", abc_file(tmp_path), "--strategy", "gateq", *FREE_COSTS])) == 0
+    assert re.search(r"over the bound\s+1\.45\n", capsys.readouterr().out)
+    # the same trace under 3 flake seeds: nothing flakes, so every interval is 0 wide
+    assert command.run(parse(["--trace", abc_file(tmp_path), "--strategy", "gateq", "--seeds", "0-2",
+                              *FREE_COSTS])) == 0
     text = capsys.readouterr().out
-    assert re.search(r"time to land, mean \(min\)\s+10\.0\s+14\.5 \(1\.45x\)", text)
-    assert re.search(r"good changes wrongly rejected\s+0\s+0", text)
+    assert "seeds 0-2 (3): mean ± 95% interval" in text
+    assert re.search(r"time to land, mean \(min\)\s+10\.0 ± 0\.0\s+14\.5 ± 0\.0\n", text)
 
 
 def test_plot_draws_time_to_land_against_failure_rate(tmp_path, capsys):

@@ -1,4 +1,4 @@
 """`gateq simulate`: the real scheduler under a virtual clock, with simulated
-merges and builds, compared across strategies and with a hindsight oracle.
-See docs/simulator.md.
+merges, builds and publishing, compared across strategies and with a lower
+bound on when each change can land. See docs/simulator.md.
 """

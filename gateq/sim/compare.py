@@ -1,14 +1,28 @@
-"""Run strategies and the oracle on one trace and gather their figures.
+"""Run strategies and the bound on one trace and gather their figures; and
+the same over several seeds, as means with 95% confidence intervals.
 
-The result is the plain dict that `--json` prints and the table renders.
+Results are the plain dicts that `--json` prints and the table renders.
 """
 from __future__ import annotations
 
-from .metrics import oracle_figures, ratios, sim_figures
-from .oracle import oracle
-from .strategies import Strategy
+from dataclasses import dataclass, field
+
+from .bound import bound
+from .costs import Costs
+from .metrics import bound_figures, sim_figures
+from .recheck import Recheck
+from .stats import interval
+from .strategies import ExportAt, Strategy
 from .trace import Trace
 from .world import simulate
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a run assumes besides the trace and the strategy."""
+    workers: int | None = None           # None: the trace's meta.workers; 0: unlimited
+    costs: Costs = field(default_factory=Costs)
+    recheck: Recheck = field(default_factory=Recheck)
 
 
 def workers_for(trace: Trace, workers: int | None) -> int | None:
@@ -19,15 +33,52 @@ def workers_for(trace: Trace, workers: int | None) -> int | None:
     return meta if isinstance(meta, int) and meta > 0 else None
 
 
-def compare(trace: Trace, strategies: list[Strategy], workers: int | None = None, seed: int = 0,
-            merge_seconds: float = 0.0) -> dict:
-    workers = workers_for(trace, workers)
-    o = oracle(trace, workers, merge_seconds)
-    best = oracle_figures(trace, o)
+def compare(trace: Trace, strategies: list[Strategy], settings: Settings = Settings(),
+            seed: int = 0) -> dict:
+    workers = workers_for(trace, settings.workers)
+    bounds = {placement: bound(trace, workers, settings.costs, export_in_gate=placement)
+              for placement in {s.export is not ExportAt.POST for s in strategies} | {True}}
     out = {"trace": trace.path, "changes": len(trace.changes), "workers": workers or "unlimited",
-           "seed": seed, "merge_seconds": merge_seconds, "oracle": best, "strategies": {}}
+           "seed": seed, "bound": bound_figures(trace, bounds[True]), "strategies": {}}
+    if False in bounds:
+        out["bound_post"] = bound_figures(trace, bounds[False])
     for strategy in strategies:
-        figures = sim_figures(trace, o, simulate(trace, strategy, workers, seed, merge_seconds))
-        out["strategies"][strategy.name] = {"summary": strategy.summary, **figures,
-                                            "vs_oracle": ratios(figures, best)}
+        b = bounds[strategy.export is not ExportAt.POST]
+        run = simulate(trace, strategy, workers, seed, settings.costs, settings.recheck)
+        out["strategies"][strategy.name] = {"summary": strategy.summary, **sim_figures(trace, b, run)}
+    return out
+
+
+def speedup(result: dict, slower: str, faster: str, figure: str = "land_mean") -> float | None:
+    """How many times `faster`'s figure is below `slower`'s, in one result."""
+    a = result["strategies"][slower].get(figure)
+    b = result["strategies"][faster].get(figure)
+    return a / b if a is not None and b else None
+
+
+def aggregate(results: list[dict]) -> dict:
+    """Per figure, the mean over the seeds' results with a 95% interval."""
+    first = results[0]
+    out = {"trace": first["trace"], "seeds": [r["seed"] for r in results],
+           "changes": interval([r["changes"] for r in results]).as_dict(),
+           "workers": first["workers"] if all(r["workers"] == first["workers"] for r in results) else "varies",
+           "bound": over(r["bound"] for r in results), "strategies": {}}
+    if "bound_post" in first:
+        out["bound_post"] = over(r["bound_post"] for r in results)
+    for name, figures in first["strategies"].items():
+        runs = [r["strategies"][name] for r in results]
+        out["strategies"][name] = {"summary": figures["summary"], **over(runs),
+                                   "vs_bound": over(f["vs_bound"] for f in runs)}
+    return out
+
+
+def over(dicts) -> dict:
+    """{figure: interval} for every numeric figure of the dicts."""
+    dicts = list(dicts)
+    keys = list(dict.fromkeys(k for d in dicts for k, v in d.items()
+                              if isinstance(v, (int, float)) and not isinstance(v, bool)))
+    out = {}
+    for key in keys:
+        found = interval([d[key] for d in dicts if isinstance(d.get(key), (int, float))])
+        out[key] = found.as_dict() if found else None
     return out

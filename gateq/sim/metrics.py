@@ -1,20 +1,23 @@
-"""Figures of one simulated run, and of the oracle, as plain dicts.
+"""Figures of one simulated run, and of the bound, as plain dicts.
 
-Good changes are those the oracle lands; bad ones those it rejects. Worker
-time is counted from a build's start to its end or cancellation (a waiting
-export holds its worker too). A build "decided" when it belongs to the last
-generation of an item that landed or failed and ran to its end; builds of
-generations that a reset replaced are "discarded by resets"; everything
-else that did not decide (cancelled, or of items dequeued or ejected as
-merge conflicts) is wasted too.
+Good changes are those the bound lands; time to land runs from a change's
+first approval to its landing, across recheck rounds. Each time figure is
+compared with the bound's over the same changes (the good ones the strategy
+landed), so no ratio can fall below 1. Worker time is counted from a
+build's start to its end or cancellation. Work "decided" when it is a
+landed item's last generation, or what a change that cannot land ran up to
+its first failure; everything else is wasted: generations replaced by a
+reset, builds of a failing item after its failure, of good changes ejected
+(the work is done again after a recheck), of dequeued or conflicting items.
 """
 from __future__ import annotations
 
 import math
 
-from .oracle import OracleResult
+from ..core.types import JobResult
+from .bound import Bound
 from .trace import Trace
-from .world import SimResult
+from .world import Run, SimResult
 
 TIME_FIGURES = ("land_mean", "land_p50", "land_p95")
 
@@ -44,66 +47,81 @@ def per_hour(count: int, start: float, end: float) -> float:
     return round(count / max((end - start) / 3600, 1 / 60), 2)
 
 
-def oracle_figures(trace: Trace, o: OracleResult) -> dict:
+def bound_figures(trace: Trace, b: Bound) -> dict:
     arrival = {c.id: c.at for c in trace.changes}
-    start = trace.changes[0].at
-    end = max(list(o.landed.values()) + list(o.rejected.values()))
     return {
-        "landed": len(o.landed), "rejected": len(o.rejected),
-        "landed_per_hour": per_hour(len(o.landed), start, end),
-        **time_figures("land", [o.landed[c] - arrival[c] for c in o.landed]),
-        "reject_mean": 0.0, "reject_p50": 0.0, "reject_p95": 0.0,
-        "job_minutes_per_landed": minutes(o.job_seconds / len(o.landed)) if o.landed else None,
-        "wasted_job_minutes": 0.0, "reset_job_minutes": 0.0, "wrongly_rejected": 0,
+        "landed": len(b.landed), "rejected": len(b.rejected), "good": len(b.landed),
+        "landed_good_pct": 100.0 if b.landed else None,
+        **time_figures("land", [b.landed[c] - arrival[c] for c in b.landed]),
+        "job_minutes_per_landed": minutes(b.job_seconds / len(b.landed)) if b.landed else None,
     }
 
 
-def sim_figures(trace: Trace, o: OracleResult, r: SimResult) -> dict:
+def sim_figures(trace: Trace, b: Bound, r: SimResult) -> dict:
     arrival = {c.id: c.at for c in trace.changes}
-    merged = {c: rec["finished_at"] for c, rec in r.reports.items() if rec["result"] == "merged"}
-    rejected = {c: rec for c, rec in r.reports.items() if rec["result"] != "merged"}
+    final = {c: records[-1] for c, records in r.reports.items()}
+    merged = {c: rec["finished_at"] for c, rec in final.items() if rec["result"] == "merged"}
+    landed_good = [c for c in merged if c in b.landed]
     wrong: dict[str, int] = {}
-    for c, rec in rejected.items():
-        if c in o.landed:
-            wrong[rec["result"]] = wrong.get(rec["result"], 0) + 1
-    decided, reset, wasted = build_seconds(r)
-    end = max(rec["finished_at"] for rec in r.reports.values())
+    for c in b.landed:
+        if c not in merged:
+            result = final[c]["result"] if c in final else "never reported"
+            wrong[result] = wrong.get(result, 0) + 1
+    rejected = [c for c in b.rejected if c not in merged and c in final]
+    decided, reset, wasted = build_seconds(r, set(b.landed))
+    worked = decided + reset + wasted
+    end = max(rec["finished_at"] for rec in final.values())
+    times = [merged[c] - arrival[c] for c in landed_good]
     return {
-        "landed": len(merged), "rejected": len(rejected),
+        "landed": len(merged), "rejected": len(final) - len(merged), "good": len(b.landed),
+        "landed_good_pct": round(100 * len(landed_good) / len(b.landed), 2) if b.landed else None,
         "landed_per_hour": per_hour(len(merged), trace.changes[0].at, end),
-        **time_figures("land", [t - arrival[c] for c, t in merged.items() if c in o.landed]),
-        **time_figures("reject", [rec["finished_at"] - arrival[c]
-                                  for c, rec in rejected.items() if c in o.rejected]),
-        "job_minutes_per_landed": minutes((decided + reset + wasted) / len(merged)) if merged else None,
+        **time_figures("land", times),
+        **time_figures("reject", [final[c]["finished_at"] - arrival[c] for c in rejected]),
+        "job_minutes_per_landed": minutes(worked / len(merged)) if merged else None,
         "wasted_job_minutes": minutes(reset + wasted), "reset_job_minutes": minutes(reset),
+        "wasted_pct": round(100 * (reset + wasted) / worked, 2) if worked else None,
         "wrongly_rejected": sum(wrong.values()), "wrongly_rejected_by_result": wrong,
+        "rechecks": r.rechecks, "snapshots": len(r.publications),
+        "snapshots_disagreeing": sum(not p.agrees for p in r.publications),
         "flaky_builds": r.flakes, "builds": len(r.runs), "steps": r.steps,
+        "vs_bound": vs_bound(times, [b.landed[c] - arrival[c] for c in landed_good]),
     }
 
 
-def build_seconds(r: SimResult) -> tuple[float, float, float]:
+def vs_bound(times: list[float], bounds: list[float]) -> dict:
+    """Mean, p50 and p95 of the strategy's times over the bound's, on the same
+    changes: each time is at least its bound, so each ratio is at least 1."""
+    ours, best = time_figures("land", times), time_figures("land", bounds)
+    return {k: round(ours[k] / best[k], 3) if ours[k] is not None and best[k] else None
+            for k in TIME_FIGURES}
+
+
+def build_seconds(r: SimResult, good: set[str]) -> tuple[float, float, float]:
     """Worker seconds that decided, that resets discarded, and the rest."""
-    last_generation: dict[int, set[str]] = {}
-    decisive: set[int] = set()
-    for rec in r.reports.values():
-        last_generation[rec["item"]] = {j["build"] for j in rec["jobs"] if j["build"]}
-        if rec["result"] in ("merged", "failed"):
-            decisive.add(rec["item"])
+    records = [rec for recs in r.reports.values() for rec in recs] + r.post_reports
+    outcome = {rec["item"]: rec for rec in records}
+    last_generation = {item: {j["build"] for j in rec["jobs"] if j["build"]} for item, rec in outcome.items()}
+    first_failure: dict[int, float] = {}
+    for run in r.runs:
+        if run.result is JobResult.FAILURE and not run.cancelled and run.ended is not None \
+                and run.id in last_generation.get(run.item, ()):
+            first_failure[run.item] = min(first_failure.get(run.item, math.inf), run.ended)
     decided = reset = wasted = 0.0
     for run in r.runs:
         if run.id not in last_generation.get(run.item, ()):
             reset += run.seconds
-        elif run.item in decisive and not run.cancelled:
+        elif decides(run, outcome[run.item], good, first_failure):
             decided += run.seconds
         else:
             wasted += run.seconds
     return decided, reset, wasted
 
 
-def ratios(figures: dict, oracle: dict) -> dict:
-    """Each time figure and throughput over the oracle's (>1: slower / more work)."""
-    out = {}
-    for key in (*TIME_FIGURES, "landed_per_hour", "job_minutes_per_landed"):
-        a, b = figures.get(key), oracle.get(key)
-        out[key] = round(a / b, 2) if a is not None and b else None
-    return out
+def decides(run: Run, record: dict, good: set[str], first_failure: dict[int, float]) -> bool:
+    if run.cancelled:
+        return False
+    if record["result"] in ("merged", "succeeded"):
+        return True
+    return (record["result"] == "failed" and run.change.id not in good
+            and run.ended is not None and run.ended <= first_failure.get(run.item, -1.0))

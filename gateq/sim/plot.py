@@ -10,7 +10,7 @@ import hashlib
 import math
 from dataclasses import replace
 
-from .compare import compare, workers_for
+from .compare import Settings, compare, workers_for
 from .strategies import Strategy
 from .trace import Trace
 
@@ -38,10 +38,9 @@ def with_failure_rate(trace: Trace, rate: float, seed: int) -> Trace:
     return replace(trace, changes=tuple(changes))
 
 
-def sweep(trace: Trace, strategies: list[Strategy], against: str, seed: int,
-          workers: int | None, merge_seconds: float) -> dict:
-    """{x label, xs, series: {name: [mean time to land]}} for the oracle and each strategy."""
-    names = ["oracle", *(s.name for s in strategies)]
+def sweep(trace: Trace, strategies: list[Strategy], against: str, seed: int, settings: Settings) -> dict:
+    """{x label, xs, series: {name: [mean time to land]}} for the bound and each strategy."""
+    names = ["bound", *(s.name for s in strategies)]
     series: dict[str, list] = {name: [] for name in names}
     xs: list[float] = []
     if against == "load":
@@ -50,13 +49,13 @@ def sweep(trace: Trace, strategies: list[Strategy], against: str, seed: int,
         runs = [(round(work / (span * n), 2), trace, n) for n in counts]
         label = "offered load (one run of every job / workers x day)"
     else:
-        fixed = workers_for(trace, workers) or 0
+        fixed = workers_for(trace, settings.workers) or 0
         runs = [(rate, with_failure_rate(trace, rate, seed), fixed) for rate in FAILURE_RATES]
         label = "failure rate (fraction of bad changes)"
     for x, t, n in runs:
-        result = compare(t, strategies, n, seed, merge_seconds)
+        result = compare(t, strategies, replace(settings, workers=n), seed)
         xs.append(x)
-        series["oracle"].append(result["oracle"]["land_mean"])
+        series["bound"].append(result["bound"]["land_mean"])
         for name, figures in result["strategies"].items():
             series[name].append(figures["land_mean"])
     return {"label": label, "xs": xs, "series": series}
@@ -71,7 +70,7 @@ def draw(points: dict, title: str, out: str) -> None:
         raise ValueError("--plot needs matplotlib (pip install matplotlib)") from None
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, ys in points["series"].items():
-        style = dict(linestyle="--", color="black") if name == "oracle" else {}
+        style = dict(linestyle="--", color="black") if name == "bound" else {}
         ax.plot(points["xs"], ys, marker="o", label=name, **style)
     ax.set_xlabel(points["label"])
     ax.set_ylabel("mean time to land (minutes)")

@@ -110,5 +110,11 @@ class Repos:
     def content(self, state: SpecState) -> int:
         return sum(self.commits[c].content for _, _, c in state) & MASK
 
+    def is_tips(self, state: SpecState) -> bool:
+        """Whether `state` holds exactly what its branches hold now (a snapshot
+        built from it agrees with git)."""
+        tips = tuple((p, b, self.tip((p, b))) for p, b, _ in state)
+        return self.content(state) == self.content(tips)
+
     def bad_in(self, state: SpecState) -> set[str]:
         return set().union(*(self.commits[c].bad for _, _, c in state))

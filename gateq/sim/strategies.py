@@ -1,56 +1,86 @@
 """The gating strategies `gateq simulate` compares, as settings of the real engine.
 
-Every strategy runs gateq's own Scheduler; a strategy only chooses the gate
-pipeline's Window, whether the export job exports to a repository that jobs
-marked `requires_export` wait for (gateq's Job.export / Job.requires), and
-whether the export job waits for the head (an export job that waits is just a
-long build to the engine).
+Every strategy runs gateq's own Scheduler; a strategy is a name, where the
+export runs (`ExportAt`), and settings handed unchanged to the layout's
+Pipeline and Job objects. A new strategy of the core (retries, batching,
+speculation) is a new entry of STRATEGIES naming its settings, no code.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import enum
+from dataclasses import dataclass, field
+from typing import Mapping
 
 from ..config.model import Job, Layout, Manager, Pipeline, Project, Trigger, Window
 from .trace import Trace
 
 PIPELINE = "gate"
+POST_PIPELINE = "post"
 CONNECTION = "sim"
 REPOSITORY = "artifacts"
 
 
+class ExportAt(enum.Enum):
+    """Where the trace's export job runs and when its snapshot is published."""
+    GATE = "gate"    # speculatively in the gate (Job.export); the landing publishes it
+    HEAD = "head"    # in the gate, but it holds its worker until it reaches the head
+    POST = "post"    # after landing, in an independent post pipeline that publishes
+
+
 @dataclass(frozen=True)
 class Strategy:
-    """`export_waits_for_head`: the export build holds its worker until the
-    changes it is built on have landed and its item's other jobs succeeded,
-    as rpmfactory's wait_for_other_jobs did in Zuul's gate.
-    `repository`: the export job exports to a repository and jobs marked
-    `requires_export` wait for the unfinished exports ahead (gateq's core)."""
+    """`pipeline` and `job` are keyword settings of config.model.Pipeline and
+    Job (every job of the layout), exactly as the layout loader would set them."""
     name: str
-    window: Window
-    export_waits_for_head: bool
-    repository: bool
     summary: str
+    export: ExportAt
+    pipeline: Mapping[str, object] = field(default_factory=dict)
+    job: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def repository(self) -> bool:
+        """The export job exports to a repository that `requires_export` jobs wait for."""
+        return self.export is ExportAt.GATE
+
+    @property
+    def export_waits_for_head(self) -> bool:
+        return self.export is ExportAt.HEAD
+
+    def gates(self, job) -> bool:
+        """Whether a trace job runs in the gate (a post export does not)."""
+        return not (job.export and self.export is ExportAt.POST)
 
 
 ZUUL_WINDOW = Window(initial=20, floor=3, ceiling=None, increase_type="linear", increase_factor=1,
                      decrease_type="exponential", decrease_factor=2)
+# What Zuul's dependent pipeline does that costs workers: a failing item's
+# builds run on until it leaves the queue, and items merge only in the window.
+ZUUL_PIPELINE = {"window": ZUUL_WINDOW, "fail_fast": False, "merge_in_window_only": True}
 
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
-    Strategy("serial", Window(initial=1, floor=1, ceiling=1), False, True,
-             "gateq with the window fixed at 1: one item at a time, export included"),
-    Strategy("zuul", ZUUL_WINDOW, True, False,
-             "Zuul's dependent queue (window 20, floor 3, +1 on landing, halved on failure, "
-             "nearest-non-failing-item resets); the export job waits at the head of the gate "
-             "and no job sees the artifacts of the changes ahead"),
-    Strategy("gateq", Window(), False, True,
-             "gateq's defaults (window: today the same numbers as Zuul's) and the same resets; "
-             "the export runs speculatively, jobs requiring it wait for the exports ahead, "
-             "landing publishes"),
+    Strategy("serial", "gateq with the window fixed at 1: one item at a time, export included",
+             ExportAt.GATE, {"window": Window(initial=1, floor=1, ceiling=1)}),
+    Strategy("zuul", "Zuul's dependent queue (window 20, floor 3, +1 on landing, halved on failure, "
+             "failing builds run on, merges only in the window); the export job waits at the head "
+             "of the gate on its worker (wait-for-other-jobs) and no job sees the artifacts ahead",
+             ExportAt.HEAD, ZUUL_PIPELINE),
+    Strategy("zuul-post", "the same Zuul gate without the export; each landed change's export runs "
+             "in a post pipeline (lower priority for workers) and publishes when it ends, so the "
+             "repository lags git or goes back in time",
+             ExportAt.POST, ZUUL_PIPELINE),
+    Strategy("gateq", "gateq's defaults (config.model.Pipeline: window, fail-fast, merges ahead of "
+             "the window); the export runs speculatively, jobs requiring it wait for the exports "
+             "ahead, landing publishes", ExportAt.GATE),
 )}
 
 
+# serial is left out unless asked for: where changes arrive faster than one
+# critical path each, its queue never drains and its figures grow with the trace.
+DEFAULT = ("zuul", "zuul-post", "gateq")
+
+
 def pick(names: list[str] | None) -> list[Strategy]:
-    names = names or list(STRATEGIES)
+    names = names or list(DEFAULT)
     unknown = [n for n in names if n not in STRATEGIES]
     if unknown:
         raise ValueError(f"unknown strategy '{unknown[0]}' (choose from {', '.join(STRATEGIES)})")
@@ -58,20 +88,29 @@ def pick(names: list[str] | None) -> list[Strategy]:
 
 
 def build_layout(trace: Trace, strategy: Strategy) -> Layout:
-    """One dependent gate pipeline that lands on success; a project per trace project."""
+    """A dependent gate pipeline that lands on success, a project per trace
+    project, and for ExportAt.POST an independent post pipeline running the export."""
     jobs: dict[str, Job] = {}
     projects: dict[str, Project] = {}
     for change in trace.changes:
         for j in change.jobs:
             jobs.setdefault(j.name, Job(
-                j.name, run="/bin/true", dependencies=j.needs,
+                j.name, run="/bin/true",
+                dependencies=tuple(n for n in j.needs if strategy.gates(change.job(n))),
                 export=REPOSITORY if strategy.repository and j.export else None,
-                requires=(REPOSITORY,) if strategy.repository and j.requires_export else ()))
+                requires=(REPOSITORY,) if strategy.repository and j.requires_export else (),
+                **strategy.job))
         if change.project not in projects:
-            projects[change.project] = Project(
-                change.project, CONNECTION, queue=change.queue, default_branch=change.branch,
-                pipelines={PIPELINE: tuple(j.name for j in change.jobs)})
-    gate = Pipeline(PIPELINE, Manager.DEPENDENT, (Trigger(CONNECTION, "approved"),),
-                    merge_on_success=True, window=strategy.window)
-    return Layout(pipelines={PIPELINE: gate}, jobs=jobs, projects=projects,
+            runs = {PIPELINE: tuple(j.name for j in change.jobs if strategy.gates(j))}
+            post = tuple(j.name for j in change.jobs if not strategy.gates(j))
+            if post:
+                runs[POST_PIPELINE] = post
+            projects[change.project] = Project(change.project, CONNECTION, queue=change.queue,
+                                               default_branch=change.branch, pipelines=runs)
+    trigger = (Trigger(CONNECTION, "approved"),)
+    pipelines = {PIPELINE: Pipeline(PIPELINE, Manager.DEPENDENT, trigger, merge_on_success=True,
+                                    **strategy.pipeline)}
+    if strategy.export is ExportAt.POST:
+        pipelines[POST_PIPELINE] = Pipeline(POST_PIPELINE, Manager.INDEPENDENT)
+    return Layout(pipelines=pipelines, jobs=jobs, projects=projects,
                   queues=frozenset(p.queue_name for p in projects.values()))

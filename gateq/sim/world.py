@@ -1,5 +1,6 @@
 """The simulated world around the real Scheduler: a virtual clock, merges,
-builds and landings, carried out as the engine's adapters would.
+builds, landings and publishing, carried out as the engine's adapters would,
+and developers who approve changes (again, after an unjust ejection).
 
 Events wait in a heap keyed by (time, sequence number), so ties resolve in
 the order they were scheduled and every run replays exactly. The scheduler
@@ -14,13 +15,17 @@ from ..core import actions as act
 from ..core import events as ev
 from ..core.scheduler import Scheduler
 from ..core.snapshot import is_idle
-from ..core.types import Change, JobResult, SpecState
+from ..core.types import Change, JobResult, MergeFailure, SpecState
+from .bound import fates
+from .costs import FREE, Costs, EngineThread
 from .luck import Luck
+from .recheck import Developers, Recheck
 from .repos import Repos
-from .strategies import PIPELINE, Strategy, build_layout
+from .strategies import PIPELINE, POST_PIPELINE, ExportAt, Strategy, build_layout
 from .trace import Trace, TraceChange
 
 UNLIMITED = 10 ** 9
+NO_RECHECK = Recheck(0, 0)
 
 
 class SimulationStuck(ValueError):
@@ -29,16 +34,20 @@ class SimulationStuck(ValueError):
 
 @dataclass
 class Run:
-    """One build: it holds a worker from `started` to `ended`; it runs its
-    duration from `clock` (later than `started` while an export waits)."""
+    """One build: it holds a worker from `started` to `ended`; its job runs
+    its duration from `clock` (later than `started` while its workspace is
+    prepared, or while an export waits for the head)."""
     id: str
     item: int
+    pipeline: str
     change: TraceChange
     job: str
     state: SpecState
     ahead: tuple[str, ...]            # changes it is built on, head first
     started: float
+    ready: float                      # its workspace is prepared
     result: JobResult
+    seconds_of_work: float            # the job's duration (a post export also publishes)
     clock: float | None = None
     ended: float | None = None
     cancelled: bool = False
@@ -48,30 +57,45 @@ class Run:
         return (self.ended if self.ended is not None else self.started) - self.started
 
 
+@dataclass(frozen=True)
+class Publication:
+    """A snapshot made public; `agrees`: built from the branch state of that moment."""
+    at: float
+    change: str
+    agrees: bool
+
+
 @dataclass
 class SimResult:
     strategy: Strategy
     runs: list[Run] = field(default_factory=list)
-    reports: dict[str, dict] = field(default_factory=dict)   # change -> its Report record
+    reports: dict[str, list[dict]] = field(default_factory=dict)   # change -> its gate Reports
+    post_reports: list[dict] = field(default_factory=list)
+    publications: list[Publication] = field(default_factory=list)
+    rechecks: int = 0
     flakes: int = 0
     steps: int = 0
 
 
 class World:
     def __init__(self, trace: Trace, strategy: Strategy, workers: int | None = None,
-                 seed: int = 0, merge_seconds: float = 0.0):
+                 seed: int = 0, costs: Costs = FREE, recheck: Recheck = NO_RECHECK):
         self.trace = trace
         self.strategy = strategy
         self.scheduler = Scheduler(build_layout(trace, strategy), workers or UNLIMITED)
         self.repos = Repos(trace)
         self.luck = Luck(self.repos, seed)
-        self.merge_seconds = merge_seconds
+        self.costs = costs
+        self.engine = EngineThread()
+        self.developers = Developers(recheck, trace, {c.id for c in fates(trace)[0]})
         self.result = SimResult(strategy)
         self.heap: list = []
         self.sequence = 0
         self.running: dict[str, Run] = {}
         self.waiting: dict[str, Run] = {}           # export builds held for the head
         self.succeeded: set[tuple[int, SpecState, str]] = set()
+        self.in_gate: set[str] = set()
+        self.landed_states: dict[str, tuple[SpecState, str]] = {}   # change -> (state, commit)
 
     def run(self) -> SimResult:
         for c in self.trace.changes:
@@ -82,12 +106,15 @@ class World:
                 continue
             self.result.steps += 1
             self.handle(self.scheduler.step(event), at)
+            if isinstance(event, ev.EnqueueRequested) and event.pipeline == PIPELINE:
+                self.approved(event.change.ref, at)
         if not is_idle(self.scheduler):
             raise SimulationStuck(
                 f"{self.trace.path}: the gate is stuck at {self.scheduler.state.now:.0f} s with "
                 f"{len(self.scheduler.state.index)} items queued and nothing left to happen "
                 f"(workers all held by waiting export builds?)")
         self.result.flakes = self.luck.flakes
+        self.result.rechecks = self.developers.total
         return self.result
 
     def push(self, event) -> None:
@@ -105,7 +132,7 @@ class World:
             elif isinstance(action, act.Land):
                 self.land(action, now)
             elif isinstance(action, act.Report):
-                self.result.reports[action.record["change"]] = action.record
+                self.report(action.record.as_dict(), now)
         if self.waiting:
             self.release_exports(now)
 
@@ -113,28 +140,38 @@ class World:
 
     def merge(self, action: act.PrepareMerge, now: float) -> None:
         change = self.repos.changes[action.change.ref]
-        merged = self.repos.merge(action.base, action.need, change)
-        at = now + self.merge_seconds
+        # A landed change is merged again only by the post pipeline, whose
+        # jobs run on the commit it landed as (Zuul's ref-updated), not the tip.
+        landed = self.landed_states.get(change.id)
+        merged = landed if landed else self.repos.merge(action.base, action.need, change)
+        projects = len({project for project, _ in action.need})
+        at = self.engine.run(now, self.costs.merge_seconds(not action.base, projects))
         if isinstance(merged, str):
-            self.push(ev.MergeCompleted(at, action.item, action.generation, conflict=merged))
+            self.push(ev.MergeCompleted(at, action.item, action.generation,
+                                        failure=MergeFailure.CONFLICT, reason=merged))
         else:
             self.push(ev.MergeCompleted(at, action.item, action.generation, merged[0], merged[1]))
 
     def start(self, action: act.StartBuild, now: float) -> None:
         change = self.repos.changes[action.change.ref]
-        run = Run(action.build, action.item, change, action.job, action.state,
-                  tuple(name.split(":", 1)[1] for name in action.chain[:-1]), now,
-                  self.luck.outcome(change, action.job, action.state))
+        spec = change.job(action.job)
+        post = action.pipeline == POST_PIPELINE
+        projects = len({project for project, _, _ in action.state})
+        ready = self.engine.run(now, self.costs.workspace_seconds(projects, self.strategy.repository))
+        run = Run(action.build, action.item, action.pipeline, change, action.job, action.state,
+                  tuple(name.split(":", 1)[1] for name in action.chain[:-1]), now, ready,
+                  self.luck.outcome(change, action.job, action.state),
+                  spec.duration + (self.costs.publish if post else 0.0))
         self.result.runs.append(run)
         self.running[run.id] = run
-        if self.strategy.export_waits_for_head and change.job(action.job).export:
+        if self.strategy.export_waits_for_head and spec.export and not post:
             self.waiting[run.id] = run
         else:
             self.begin(run, now)
 
     def begin(self, run: Run, now: float) -> None:
-        run.clock = now
-        self.push(ev.BuildCompleted(now + run.change.job(run.job).duration, run.id, run.result))
+        run.clock = max(now, run.ready)
+        self.push(ev.BuildCompleted(run.clock + run.seconds_of_work, run.id, run.result))
 
     def release_exports(self, now: float) -> None:
         """An export waiting for the head starts once what it is built on has
@@ -142,7 +179,7 @@ class World:
         for run in list(self.waiting.values()):
             if all(c in self.repos.landed_at for c in run.ahead) and all(
                     (run.item, run.state, j.name) in self.succeeded
-                    for j in run.change.jobs if j.name != run.job):
+                    for j in run.change.jobs if j.name != run.job and self.strategy.gates(j)):
                 del self.waiting[run.id]
                 self.begin(run, now)
 
@@ -154,6 +191,8 @@ class World:
         run.ended = event.at
         if run.result is JobResult.SUCCESS:
             self.succeeded.add((run.item, run.state, run.job))
+            if run.pipeline == POST_PIPELINE:
+                self.publish(run.change.id, run.state, event.at)
         return True
 
     def cancel(self, build: str, now: float) -> None:
@@ -164,8 +203,49 @@ class World:
 
     def land(self, action: act.Land, now: float) -> None:
         ok = self.repos.land((action.project, action.branch), action.old, action.new)
-        self.push(ev.LandCompleted(now, action.item, action.generation, ok,
+        if ok:
+            self.landed_states[action.change.ref] = (action.state, action.new)
+        publishes = ok and self.publishes_at_landing(action)
+        at = self.engine.run(now, self.costs.publish) if publishes else now
+        if publishes:
+            self.publish(action.change.ref, action.state, at)
+        self.push(ev.LandCompleted(at, action.item, action.generation, ok,
                                    action.new if ok else None, None if ok else "tip moved"))
+
+    def publishes_at_landing(self, action: act.Land) -> bool:
+        if self.strategy.export is ExportAt.GATE:
+            return bool(action.publish)
+        return self.strategy.export is ExportAt.HEAD and any(
+            j.export for j in self.repos.changes[action.change.ref].jobs)
+
+    def publish(self, change: str, state: SpecState, at: float) -> None:
+        self.result.publications.append(Publication(at, change, self.repos.is_tips(state)))
+
+    # -- what the developers do ---------------------------------------------
+
+    def report(self, record: dict, now: float) -> None:
+        if record["pipeline"] != PIPELINE:
+            self.result.post_reports.append(record)
+            return
+        change = self.repos.changes[record["change"]]
+        self.result.reports.setdefault(change.id, []).append(record)
+        self.in_gate.discard(change.id)
+        if record["result"] == "merged":
+            if self.strategy.export is ExportAt.POST and any(j.export for j in change.jobs):
+                self.push(ev.EnqueueRequested(now, POST_PIPELINE, landed_change(change)))
+            return
+        again = self.developers.removed(change, now, self.out_of_gate)
+        if again is not None:
+            self.push(ev.EnqueueRequested(again, PIPELINE, as_change(change, self.repos)))
+
+    def approved(self, change: str, now: float) -> None:
+        """A change entered the gate: the changes parked on it may follow."""
+        self.in_gate.add(change)
+        for other in self.developers.back(self.out_of_gate):
+            self.push(ev.EnqueueRequested(now, PIPELINE, as_change(self.repos.changes[other], self.repos)))
+
+    def out_of_gate(self, change: str) -> bool:
+        return change not in self.in_gate and change not in self.repos.landed_at
 
 
 def as_change(c: TraceChange, repos: Repos) -> Change:
@@ -174,6 +254,11 @@ def as_change(c: TraceChange, repos: Repos) -> Change:
                   frozenset(f"r-{d}" for d in repos.with_dependencies(c)))
 
 
+def landed_change(c: TraceChange) -> Change:
+    """A landed change as a post pipeline sees it: a branch update, needing nothing."""
+    return Change(c.project, c.id, c.branch, f"r-{c.id}", frozenset({f"r-{c.id}"}))
+
+
 def simulate(trace: Trace, strategy: Strategy, workers: int | None = None, seed: int = 0,
-             merge_seconds: float = 0.0) -> SimResult:
-    return World(trace, strategy, workers, seed, merge_seconds).run()
+             costs: Costs = FREE, recheck: Recheck = NO_RECHECK) -> SimResult:
+    return World(trace, strategy, workers, seed, costs, recheck).run()
