@@ -84,20 +84,29 @@ def parse_value(value: str, web_urls: Mapping[str, str]) -> GerritChange | GitRe
 
 def _change_url(value: str, web_urls: Mapping[str, str]) -> GerritChange | Unrecognised:
     url = urlsplit(value)
-    for connection, web_url in web_urls.items():
-        base = urlsplit(web_url)
-        if url.scheme not in ("http", "https") or url.netloc.lower() != base.netloc.lower():
-            continue
-        prefix = base.path.rstrip("/")
-        if not url.path.startswith(prefix):
-            continue
-        rest = url.path[len(prefix):] or "/"
-        if rest == "/" and url.fragment:
-            rest = url.fragment if url.fragment.startswith("/") else "/" + url.fragment
-        for pattern in CHANGE_PATHS:
-            match = pattern.match(rest)
-            if match and int(match["number"]) > 0:
-                return GerritChange(connection, int(match["number"]), match.groupdict().get("project"))
-        return Unrecognised(value, f"not a change URL of {web_url} "
-                                   "(expected .../c/PROJECT/+/NUMBER)")
-    return Unrecognised(value, f"no gerrit connection has the web-url {url.scheme}://{url.netloc}")
+    same_host = [(name, web) for name, web in web_urls.items()
+                 if url.scheme in ("http", "https")
+                 and url.netloc.lower() == urlsplit(web).netloc.lower()]
+    if not same_host:
+        return Unrecognised(value, f"no gerrit connection has the web-url "
+                                   f"{url.scheme}://{url.netloc}")
+    for connection, web_url in same_host:
+        number, project = _change_path(url, urlsplit(web_url).path.rstrip("/"))
+        if number:
+            return GerritChange(connection, number, project)
+    return Unrecognised(value, f"not a change URL of {same_host[0][1]} "
+                               "(expected .../c/PROJECT/+/NUMBER)")
+
+
+def _change_path(url, prefix: str) -> tuple[int | None, str | None]:
+    """The change number (and project) the URL's path names under `prefix`."""
+    rest = url.path[len(prefix):] if url.path.startswith(prefix) else None
+    if rest is None or (rest and not rest.startswith("/")):
+        return None, None
+    if rest in ("", "/") and url.fragment:
+        rest = url.fragment if url.fragment.startswith("/") else "/" + url.fragment
+    for pattern in CHANGE_PATHS:
+        match = pattern.match(rest)
+        if match and int(match["number"]) > 0:
+            return int(match["number"]), match.groupdict().get("project")
+    return None, None

@@ -49,6 +49,13 @@ class EventBus:
                 if subscription.wants(event["type"]):
                     subscription.lines.put(line)
 
+    def publish_raw(self, text: str) -> None:
+        """A line exactly as given, to every session (tests of broken streams)."""
+        line = (text + "\n").encode()
+        with self._lock:
+            for subscription in self._subscriptions:
+                subscription.lines.put(line)
+
     def count(self) -> int:
         with self._lock:
             return len(self._subscriptions)

@@ -7,6 +7,7 @@ on a thread of its own and gives the exit status.
 """
 from __future__ import annotations
 
+import queue
 from typing import Callable
 
 from . import git_cmd, query, review_cmd
@@ -77,22 +78,33 @@ def _stream_events(session: Session) -> Runner:
 
     def run() -> int:
         try:
-            while (line := subscription.lines.get()) is not None:
-                batch = [line]
-                while len(batch) < 256 and not subscription.lines.empty():
-                    line = subscription.lines.get()
-                    if line is None:
-                        break
-                    batch.append(line)
-                session.channel.sendall(b"".join(batch))
-                if line is None:
+            while not session.channel.closed:
+                batch = _next_lines(subscription)
+                if batch is None:
                     break
+                if batch:
+                    session.channel.sendall(b"".join(batch))
         except OSError:
             pass
         finally:
             session.site.bus.unsubscribe(subscription)
         return 0
     return run
+
+
+def _next_lines(subscription, most: int = 256) -> list[bytes] | None:
+    """Lines waiting (up to `most`), [] after a quiet moment (so a session
+    the client closed is noticed), None once the subscription closed."""
+    try:
+        first = subscription.lines.get(timeout=0.2)
+    except queue.Empty:
+        return []
+    batch = [first]
+    while first is not None and len(batch) < most and not subscription.lines.empty():
+        batch.append(subscription.lines.get())
+    if None in batch:
+        return None
+    return batch
 
 
 COMMANDS: dict[tuple[str, ...], Callable[[Session], Runner]] = {

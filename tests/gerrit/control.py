@@ -120,6 +120,7 @@ OPS = {
     "numbers": lambda site, query: numbers(site, query),
     "reviews": lambda site: [asdict(r) for r in site.state.reviews],
     "drop_streams": lambda site: site.bus.drop_all(),
+    "inject": lambda site, line: site.bus.publish_raw(line),
     "stream_count": lambda site: site.bus.count(),
     "set_knobs": set_knobs,
     "configure": configure,

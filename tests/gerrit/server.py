@@ -68,9 +68,12 @@ def main(root: str) -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     # SIGTERM may be delivered to any thread; waking now and then lets
-    # the main thread run its handler even then.
+    # the main thread run its handler even then. A stand-in whose test
+    # process died (killed pytest) stops too, rather than linger.
+    parent = os.getppid()
     while not stopping.wait(0.2):
-        pass
+        if os.getppid() != parent:
+            break
     sshd.stop()
     ctl.shutdown()
     with site.changing():

@@ -258,6 +258,11 @@ class GerritStandIn:
         """Cut every stream-events connection; returns how many there were."""
         return self.call("drop_streams")
 
+    def inject(self, line: str) -> None:
+        """Send `line` as is to every stream-events session (Gerrit never
+        sends garbage, but a proxy or a cut connection might)."""
+        self.call("inject", line=line)
+
     def stream_count(self) -> int:
         return self.call("stream_count")
 

@@ -16,7 +16,7 @@ from typing import Iterable, Mapping
 from voluptuous import Invalid, Optional
 
 from .errors import GerritQueryError
-from .shapes import (CHANGE, Approval, ChangeStatus, Dependency, change_info, dependency,
+from .shapes import (CHANGE, Approval, ChangeStatus, Dependency, change_info, dependency, maybe,
                      patchset, schema)
 from .ssh import GerritSSH
 
@@ -62,10 +62,10 @@ def _submittable(records) -> bool:
 
 
 QUERY_CHANGE = schema({**CHANGE,
-                       Optional("currentPatchSet", default=None): lambda v: patchset(v),
+                       Optional("currentPatchSet", default=None): maybe(patchset),
                        Optional("dependsOn", default=[]): [dependency],
                        Optional("neededBy", default=[]): [dependency],
-                       Optional("submitRecords", default=None): lambda v: _submittable(v)})
+                       Optional("submitRecords", default=None): maybe(_submittable)})
 
 
 def label_name(label: str) -> str:

@@ -182,8 +182,8 @@ class StreamReader:
         try:
             transport.open_session(timeout=self.probe_timeout).close()
         except (paramiko.SSHException, EOFError, OSError):
-            raise GerritTimeout(name, f"stream-events: silent for {self.idle_probe:.0f}s and no "
-                                f"answer to a probe within {self.probe_timeout:.0f}s") from None
+            raise GerritTimeout(name, f"stream-events: silent for {self.idle_probe:g}s and no "
+                                f"answer to a probe within {self.probe_timeout:g}s") from None
 
     def _deliver(self, line: bytes) -> None:
         if not line.strip():
