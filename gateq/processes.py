@@ -2,9 +2,9 @@
 
 A build's processes are: those whose environment carries its marker
 (GATEQ_BUILD_MARKER, unique to one run of one build), those in the session
-or process group of the process the executor started, every descendant of
-these, and every member of a pid namespace whose init is one of them (a
-bwrap sandbox), with its descendants. A process we cannot find: one that dropped the marker
+or process group of the process the executor started, and every descendant
+of these. In a pid namespace (bwrap) orphans are reparented to its init, a
+descendant of the executor's process: so every process in it is found. A process we cannot find: one that dropped the marker
 (`env -i`, an exec with a new environment), left the session and group, and
 descends from none of the above, for instance `env -i setsid daemon` after a
 double fork, when no pid namespace holds it; one started for the job by
@@ -81,10 +81,6 @@ def of_build(table: Table, leader: Leader, group_pinned: bool = False) -> list[P
     if leader.pid is not None and (group_pinned or _group_is_the_builds(table, leader)):
         seeds |= {p.pid for p in table.values() if leader.pid in (p.pgrp, p.session)}
     found = _with_descendants(table, seeds)
-    namespaces = {table[pid].pidns for pid in found if table[pid].ns_init}
-    if namespaces:
-        found = _with_descendants(table, found | {
-            p.pid for p in table.values() if p.pidns in namespaces})
     found.discard(os.getpid())
     return [table[pid] for pid in sorted(found) if not table[pid].zombie]
 

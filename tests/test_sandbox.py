@@ -7,6 +7,7 @@ Real bwrap, real job processes, real rpm tooling; in CI a missing bwrap
 fails these tests instead of skipping them."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import hashlib
@@ -188,14 +189,22 @@ def test_without_the_sandbox_the_same_job_damages_them(tmp_path):
 
 # -- a gate run by a user other than root -------------------------------------
 
-@pytest.fixture
-def nobody_dir():
+@contextlib.contextmanager
+def nobody_directory():
     """A directory the unprivileged user owns (pytest's tmp_path is root's only)."""
     if os.geteuid() != 0:
         pytest.skip("switching to an unprivileged user needs root")
     root = tempfile.mkdtemp(prefix="gateq-sandbox-")
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def nobody_dir():
+    with nobody_directory() as root:
+        yield root
 
 
 def as_nobody(g: Gate, *args: str) -> subprocess.CompletedProcess:
