@@ -3,21 +3,45 @@
 - Before a build: materialise `$GATEQ_REPOS/<repository>` for it (the
   published snapshot plus the export builds the scheduler says it sees).
 - After an export build: validate and store what it wrote, or fail it.
-- At the head: stage a snapshot of every repository of the queue, land the
-  git change, then switch `current`. An intent file written between staging
-  and landing lets the next start finish or roll back a landing that a
-  crash interrupted, so the published repositories and git always agree.
+- At the head: publish a snapshot of every repository of the queue
+  atomically with the git landing (below).
 - Now and then: collect what no snapshot, view or live build reaches.
+
+A landing that publishes, in this order, each step durable before the next:
+  1. stage every repository's snapshot complete under a temporary name
+     (snapshots/<N>.tmp-<pid>), N being current + 1;
+  2. write the intent (artifacts/intent.py): the item, the commit git is to
+     move to, and each staging's name and number;
+  3. move the branch (compare-and-swap);
+  4. git moved: for each repository, rename the staging to N, switch
+     `current` to it, prune; git did not: remove the stagings;
+  5. remove the intent.
+A snapshot takes its number only after git moved, so a number on disk
+always belongs to a landed item, and a kill before step 3 leaves nothing
+but stagings, which no number, `keep` or collector root counts. The intent
+is written after staging, not before, because before it there is nothing
+to finish: a start removes every staging and every snapshot that is not
+`current` or an ancestor of it, whatever its process. From step 2 to 5 the
+intent tells a start what to do: finish step 4 if the branch is at the
+intent's commit, else roll it back; both are idempotent, so a start killed
+while recovering is recovered by the next one.
+
+Afterwards (the invariant, per repository): the snapshots on disk are the
+last `keep` landings that published to it, numbered one more per landing
+(a landing whose git move failed takes no number), each manifest's parent
+the one before; `current` is the newest; each names its landing's item and
+the commits the branches had right after it.
 """
 from __future__ import annotations
 
-import json
 import os
-import time
 from typing import Callable, Iterable
 
+from .artifacts.failpoints import RECOVERY, Failpoint, failpoint, phase
 from .artifacts.gc import Collected, collect
-from .artifacts.snapshots import Publisher
+from .artifacts.intent import (IntendedSnapshot, PublishIntent, clear_intent, read_intent,
+                               write_intent)
+from .artifacts.snapshots import Publisher, StagedSnapshot
 from .artifacts.store import ArtifactStore, RejectedArtifact
 from .artifacts.view import materialise
 from .config.model import Config
@@ -25,13 +49,6 @@ from .core import actions as act
 from .git.repo import GitError, resolve
 
 INTENT = "publish-intent.json"
-
-
-def failpoint(name: str) -> None:
-    """Die here when GATEQ_FAILPOINT names this point: how tests kill the
-    engine at an exact step (as `kill -9` would, without cleanup)."""
-    if os.environ.get("GATEQ_FAILPOINT") == name:
-        os._exit(137)
 
 
 class Artifacts:
@@ -69,7 +86,7 @@ class Artifacts:
             return str(exc)
         return None
 
-    # -- landing --------------------------------------------------------------
+    # -- landing (the sequence in the module docstring) ----------------------
 
     def land(self, action: act.Land, do_land: Callable[[], tuple[bool, str | None]]
              ) -> tuple[bool, str | None, tuple[tuple[str, int], ...]]:
@@ -80,27 +97,51 @@ class Artifacts:
         if done:                      # a retried landing that already published
             ok, reason = do_land()
             return ok, reason, done
-        staged = [(repo, self.publisher(repo).stage(
-            [self.store.load(b) for b in builds], self.manifest_extra(action)))
-            for repo, builds in action.publish]
-        self.write_intent(action, staged)
+        staged = self.stage(action)
+        intent = PublishIntent(action.item, action.project, action.branch, action.new, tuple(
+            IntendedSnapshot(s.repository, s.number, os.path.basename(s.staging)) for s in staged))
+        write_intent(self.intent_path, intent)
+        failpoint(Failpoint.INTENT_WRITTEN)
         ok, reason = do_land()
-        failpoint("after-land")
-        self.settle([(repo, s.number) for repo, s in staged], ok)
-        if ok:
-            self.landed_items.update((repo, (s.number, frozenset({action.item}))) for repo, s in staged)
-        return ok, reason, tuple((repo, s.number) for repo, s in staged) if ok else ()
+        failpoint(Failpoint.AFTER_LAND if ok else Failpoint.LAND_FAILED)
+        self.settle(intent, ok)
+        failpoint(Failpoint.PUBLISHED)
+        if not ok:
+            return ok, reason, ()
+        self.landed_items.update((s.repository, (s.number, frozenset({action.item})))
+                                 for s in staged)
+        return ok, reason, tuple((s.repository, s.number) for s in staged)
 
-    def settle(self, staged: list[tuple[str, int]], landed: bool) -> None:
-        """Switch `current` to the staged snapshots if git moved, else drop them."""
-        for repo, number in staged:
-            publisher = self.publisher(repo)
+    def stage(self, action: act.Land) -> list[StagedSnapshot]:
+        """Step 1: every repository's snapshot, under its temporary name.
+        If one cannot be written, those already written go."""
+        staged: list[StagedSnapshot] = []
+        try:
+            for repo, builds in action.publish:
+                staged.append(self.publisher(repo).stage(
+                    [self.store.load(b) for b in builds], self.manifest_extra(action)))
+                failpoint(Failpoint.STAGED)
+        except BaseException:
+            for snapshot in staged:
+                self.publisher(snapshot.repository).discard(snapshot)
+            raise
+        return staged
+
+    def settle(self, intent: PublishIntent, landed: bool) -> None:
+        """Steps 4 and 5: publish the staged snapshots if git moved, else drop
+        them; then forget the intent. Safe to repeat after a kill anywhere."""
+        for snapshot in intent.snapshots:
+            if snapshot.repository not in self.repositories:   # left the layout since
+                continue
+            publisher = self.publisher(snapshot.repository)
             if landed:
-                publisher.switch_to(number)
-                publisher.prune()
+                publish(publisher, snapshot)
             else:
-                publisher.discard_number(number)
-        self.clear_intent()
+                publisher.discard_staged(snapshot.number, snapshot.staging)
+                failpoint(Failpoint.DISCARDED)
+        if landed:
+            failpoint(Failpoint.SETTLED)
+        clear_intent(self.intent_path)
 
     def manifest_extra(self, action: act.Land) -> dict:
         c = action.change
@@ -151,32 +192,41 @@ class Artifacts:
 
     # -- crash recovery -------------------------------------------------------
 
-    def write_intent(self, action: act.Land, staged) -> None:
-        intent = {"item": action.item, "project": action.project, "branch": action.branch,
-                  "new": action.new, "staged": [[repo, s.number, s.path] for repo, s in staged],
-                  "time": time.time()}
-        tmp = self.intent_path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(intent, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, self.intent_path)
-
-    def clear_intent(self) -> None:
-        if os.path.exists(self.intent_path):
-            os.unlink(self.intent_path)
-
     def recover(self) -> str | None:
-        """Finish (git moved) or roll back (it did not) an interrupted landing."""
-        if not os.path.exists(self.intent_path):
-            return None
-        with open(self.intent_path) as f:
-            intent = json.load(f)
+        """At a start, before anything is staged: finish (git moved) or roll
+        back (it did not) an interrupted landing, then remove what
+        interrupted work left in every repository. What it did, if anything."""
+        notes = []
+        with phase(RECOVERY):
+            intent = read_intent(self.intent_path)
+            if intent is not None:
+                landed = self.branch_tip(intent) == intent.new
+                self.settle(intent, landed)
+                verb = "finished publishing" if landed else "rolled back the staged snapshots of"
+                notes.append(f"{verb} item {intent.item} after an interrupted landing")
+            for repo in self.repositories:
+                publisher = self.publisher(repo)
+                swept = publisher.sweep()
+                publisher.prune()
+                if swept:
+                    notes.append(f"removed what interrupted work left in {publisher.repo_dir}: "
+                                 f"{', '.join(swept)}")
+        return "; ".join(notes) or None
+
+    def branch_tip(self, intent: PublishIntent) -> str | None:
         try:
-            tip = resolve(self.config.repo_path(intent["project"]), f"refs/heads/{intent['branch']}")
+            return resolve(self.config.repo_path(intent.project), f"refs/heads/{intent.branch}")
         except GitError:
-            tip = None
-        landed = tip == intent["new"]
-        self.settle([(repo, number) for repo, number, _ in intent["staged"]], landed)
-        verb = "finished publishing" if landed else "rolled back the staged snapshots of"
-        return f"{verb} item {intent['item']} after an interrupted landing"
+            return None
+
+
+def publish(publisher: Publisher, snapshot: IntendedSnapshot) -> None:
+    """Step 4 for one repository: number the staging, switch, prune. A
+    snapshot `current` already reached was published by an earlier try."""
+    if publisher.current_number() < snapshot.number:
+        publisher.place(snapshot.number, snapshot.staging)
+        failpoint(Failpoint.PLACED)
+        publisher.switch_to(snapshot.number)
+        failpoint(Failpoint.SWITCHED)
+    publisher.prune()
+    failpoint(Failpoint.PRUNED)

@@ -326,16 +326,25 @@ def test_a_snapshot_is_staged_complete_and_published_by_switching_current(tmp_pa
     assert sorted(os.listdir(publisher.snapshots)) == ["1", "2"]
 
 
-def test_a_discarded_snapshot_leaves_current_alone(tmp_path, store, rpms):
+def test_a_staging_has_no_number_until_placed_and_a_discarded_one_leaves_current_alone(
+        tmp_path, store, rpms):
     first = ingest(store, tmp_path, rpms, "b1", "nova-12.0.0-1")
     publisher = publish(tmp_path, store, first)
     staged = publisher.stage([ingest(store, tmp_path, rpms, "b2", "nova-12.0.1-1")], {})
+    assert staged.number == 2 and not os.path.exists(staged.path)
+    assert sorted(os.listdir(publisher.snapshots)) == ["1", f"2.tmp-{os.getpid()}"]
+    assert publisher.numbers() == [1]
     publisher.discard(staged)
-    assert publisher.numbers() == [1] and publisher.current()[0] == 1
-    with pytest.raises(ValueError, match="was published"):
-        publisher.discard_number(1)
+    assert os.listdir(publisher.snapshots) == ["1"] and publisher.current()[0] == 1
+    publisher.discard_staged(1, "1.tmp-1")              # a published snapshot is never discarded
+    assert os.listdir(publisher.snapshots) == ["1"]
     again = publisher.stage([ingest(store, tmp_path, rpms, "b3", "nova-12.0.2-1")], {})
     assert again.number == 2 and again.manifest["parent"] == 1
+    publisher.place(again.number, os.path.basename(again.staging))
+    publisher.place(again.number, os.path.basename(again.staging))     # done already: nothing to do
+    assert sorted(os.listdir(publisher.snapshots)) == ["1", "2"] and publisher.current()[0] == 1
+    publisher.switch_to(2)
+    assert files_of(os.path.join(publisher.repo_dir, "current")) == {"nova-12.0.2-1.noarch.rpm"}
 
 
 def test_prune_keeps_the_newest_published_snapshots_and_never_current(tmp_path, store, rpms):
@@ -344,14 +353,38 @@ def test_prune_keeps_the_newest_published_snapshots_and_never_current(tmp_path, 
     publisher = publish(tmp_path, store, *sets, keep=2)
     staged = publisher.stage([ingest(store, tmp_path, rpms, "b9", "ceilometer-9.0.0-1")], {})
     assert publisher.prune() == [1]
-    assert publisher.numbers() == [2, 3, 4]               # 4 is staged, awaiting its landing
-    publisher.switch_to(2)                                # e.g. an operator rolling back
-    one = Publisher(publisher.root, "rdo", "rpm", 1, store)
-    assert one.prune() == [] and one.numbers() == [2, 3, 4]   # 3 and 4 are newer than current
+    assert publisher.numbers() == [2, 3] and os.path.isdir(staged.staging)   # awaiting its landing
     publisher.switch(staged)
+    one = Publisher(publisher.root, "rdo", "rpm", 1, store)
     assert one.prune() == [2, 3] and one.numbers() == [4]
+    assert os.listdir(publisher.snapshots) == ["4"]      # what was renamed aside is gone too
     assert files_of(os.path.join(publisher.repo_dir, "current")) == {
         "nova-12.0.2-1.noarch.rpm", "ceilometer-9.0.0-1.noarch.rpm"}
+
+
+def test_a_sweep_leaves_only_current_and_its_ancestors(tmp_path, store, rpms):
+    """What a start finds after kills, and what gateq before 2026-12 left: a
+    snapshot numbered but never current (below and above `current`),
+    stagings, a half-removed snapshot, a next `current` link."""
+    sets = [ingest(store, tmp_path, rpms, f"b{i}", name) for i, name in enumerate(
+        ["nova-12.0.0-1", "nova-12.0.1-1", "nova-12.0.2-1", "ceilometer-9.0.0-1", "glance-1.0-1"])]
+    publisher = publish(tmp_path, store, sets[0], keep=5)
+    never = publisher.stage([sets[1]], {})
+    publisher.place(never.number, os.path.basename(never.staging))    # 2: its landing never came
+    publisher.switch(publisher.stage([sets[2]], {}))                   # 3, parent 1
+    above = publisher.stage([sets[3]], {})
+    publisher.place(above.number, os.path.basename(above.staging))    # 4: never current
+    publisher.stage([sets[4]], {})                                     # 5.tmp-<pid>
+    os.makedirs(os.path.join(publisher.snapshots, "9.gone-1", "Packages"))
+    os.symlink("snapshots/4", os.path.join(publisher.repo_dir, ".current.tmp-1"))
+    assert publisher.numbers() == [1, 2, 3, 4]
+    removed = publisher.sweep()
+    assert removed == ["2", "4", f"5.tmp-{os.getpid()}", "9.gone-1", ".current.tmp-1"]
+    assert sorted(os.listdir(publisher.snapshots)) == ["1", "3"]
+    assert sorted(os.listdir(publisher.repo_dir)) == ["current", "pool", "snapshots"]
+    assert publisher.sweep() == []
+    assert files_of(os.path.join(publisher.repo_dir, "current")) == {"nova-12.0.2-1.noarch.rpm"}
+    assert publisher.stage([sets[3]], {}).number == 4                  # the next landing's
 
 
 def test_a_files_repository_snapshot_has_an_index(tmp_path, store):

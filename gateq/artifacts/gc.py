@@ -1,6 +1,6 @@
 """Garbage collection of the artifact store and of the repositories' pools:
 remove exactly what nothing can reach any more, and say what went. Roots:
-every snapshot directory on disk (published, or staged awaiting its landing),
+every numbered snapshot on disk, the stagings of a process still running,
 the views of running builds, and the artifact sets of live builds.
 
 Everything that decides is read first; then the removals, in an order where
@@ -9,8 +9,9 @@ collector killed at any instant leaves everything reachable in place (the
 next run finishes the job):
   1. the artifact sets of builds that are not live (a set never names a
      missing blob);
-  2. leftovers of interrupted work whose process is gone: stagings, pool
-     directories being filled, pool directories the collector was deleting;
+  2. leftovers of interrupted work whose process is gone: stagings and
+     snapshots being removed, pool directories being filled, pool
+     directories the collector was deleting;
   3. pool directories no root links to, each renamed aside before it is
      emptied (pooled_dir must never find a half-deleted one at its key);
   4. store blobs no live set names and nothing else links: views, snapshots
@@ -32,10 +33,9 @@ from typing import Callable, Iterable
 
 from .durable import sync_dir
 from .pool import TRASH_PREFIX, filling_pid, is_complete, seal, unseal
+from .snapshots import leftover_pid, link_pid, staging_pid
 from .store import ArtifactStore
 
-_STAGING = re.compile(r"\d+\.tmp-(\d+)")          # snapshots.py: <N>.tmp-<pid>
-_CURRENT_TMP = re.compile(r"\.current\.tmp-(\d+)")  # snapshots.py: the next `current` link
 _INGESTING = re.compile(r"\w+-(\d+)(\.json)?")    # store.py: blob-<pid>, set-<pid>.json
 _FRAGMENT_TMP = re.compile(r".*\.json\.tmp-(\d+)")  # rpmfragments.py: <fragment>.tmp-<pid>
 
@@ -100,8 +100,8 @@ def _snapshot_dirs(repo_dirs: list[str]) -> list[str]:
     for repo_dir in repo_dirs:
         snapshots = os.path.join(repo_dir, "snapshots")
         for name in _listdir(snapshots):
-            staging = _STAGING.fullmatch(name)
-            if name.isdigit() or (staging and _running(int(staging.group(1)))):
+            staging = staging_pid(name)
+            if name.isdigit() or (staging is not None and _running(staging)):
                 found.append(os.path.join(snapshots, name))
     return found
 
@@ -152,10 +152,10 @@ class _Sweep:
     def leftovers(self, repo_dir: str) -> None:
         snapshots = os.path.join(repo_dir, "snapshots")
         for name in _listdir(snapshots):
-            if _dead(_STAGING, name):
+            if _gone(leftover_pid(name)):
                 self.remove_tree(os.path.join(snapshots, name), "leftovers")
         for name in _listdir(repo_dir):
-            if _dead(_CURRENT_TMP, name):
+            if _gone(link_pid(name)):
                 self.unlink(os.path.join(repo_dir, name), "leftovers")
         pool = os.path.join(repo_dir, "pool")
         for name in _listdir(pool):
@@ -260,7 +260,12 @@ def _listdir(path: str) -> list[str]:
 def _dead(pattern: re.Pattern, name: str) -> bool:
     """Whether `name` is a temporary name whose process (its pid) is gone."""
     match = pattern.fullmatch(name)
-    return bool(match) and not _running(int(match.group(1)))
+    return bool(match) and _gone(int(match.group(1)))
+
+
+def _gone(pid: int | None) -> bool:
+    """Whether `pid` names a process that is gone (None: no process at all)."""
+    return pid is not None and not _running(pid)
 
 
 def _running(pid: int) -> bool:

@@ -24,6 +24,7 @@ import stat
 from typing import Sequence
 
 from .durable import sync_dir
+from .failpoints import Failpoint, failpoint
 from .model import Artifact
 from .store import ArtifactStore
 
@@ -53,12 +54,14 @@ def pooled_dir(pool: str, files: Sequence[tuple[str, Artifact]], store: Artifact
     for name, artifact in files:
         os.link(store.blob(artifact.entry.sha256), os.path.join(tmp, name))
     sync_dir(tmp)
+    failpoint(Failpoint.POOL_FILLED)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
         os.rename(tmp, path)
     except OSError:                 # another process made the same directory first
         shutil.rmtree(tmp, ignore_errors=True)
     else:
+        failpoint(Failpoint.POOL_PLACED)
         # Sealed only once in place: moving a directory to another parent
         # needs write permission on it (its `..` entry changes).
         os.chmod(path, READ_ONLY)
