@@ -252,13 +252,17 @@ def test_user_errors_are_one_line_value_errors(tmp_path):
     assert command.main(["simulate", "--trace", str(tmp_path / "missing.jsonl")]) == 2
 
 
-def test_every_generator_parameter_and_strategy_is_documented():
+def test_every_generator_parameter_cost_option_and_strategy_is_documented():
     docs = open(DOCS).read()
     assert set(HELP) == set(Params.__dataclass_fields__)
     for name in HELP:
         assert f"`{name}`" in docs, f"generator parameter {name} is not in docs/simulator.md"
     for name in STRATEGIES:
         assert f"`{name}`" in docs
+    for name in COST_HELP:
+        assert f"`{name}`" in docs, f"cost {name} is not in docs/simulator.md"
+    for option in ("--seeds", "--preset", "--cost", "--recheck-minutes", "--recheck-rounds"):
+        assert f"`{option}" in docs
 
 
 def test_a_day_of_the_busiest_preset_simulates_quickly():
