@@ -84,7 +84,7 @@ class Gate:
         do, minus N-1 passes), then one pass, then answer the merges."""
         for i in range(size):
             change = Change("nova", f"c{i}", "main", f"rev-{i}", frozenset({f"rev-{i}"}))
-            self.scheduler.enqueue("gate", change, [])
+            self.scheduler.enqueue("gate", change)
         self.handle(self.scheduler.resume())
         self.drain_merges()
 

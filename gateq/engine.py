@@ -21,7 +21,7 @@ from .core import actions as act
 from .core import checkpoint
 from .core.events import BuildCompleted, Event, LandCompleted, MergeCompleted
 from .core.snapshot import is_idle, live_builds, snapshot
-from .core.types import JobResult
+from .core.types import JobResult, MergeFailure
 from .executor import BuildSpec, LocalExecutor
 from .git.land import land
 from .git.merger import Merger, MergeConflict
@@ -95,8 +95,8 @@ class Engine:
         first_new = self.scheduler.state.next_item
         for seq, actions in replay(self.scheduler, self.store, self.cursor):
             for action in actions:
-                if isinstance(action, act.Report) and self.store.add_result(action.record):
-                    log_result(action.record)        # new: the engine stopped before reporting it
+                if isinstance(action, act.Report) and self.store.add_result(action.record.as_dict()):
+                    log_result(action.record.as_dict())        # new: the engine stopped before reporting it
             self.cursor, replayed = seq, replayed + 1
         if replayed:
             log.info("read %d journal events recorded since the last checkpoint", replayed)
@@ -234,7 +234,7 @@ class Engine:
         except (MergeConflict, GitError) as exc:
             if disk_full_reason(exc):
                 raise                          # not the change's fault: put off, retried
-            event = MergeCompleted(self.clock(), action.item, action.generation, conflict=str(exc))
+            event = MergeCompleted(self.clock(), action.item, action.generation, failure=MergeFailure.CONFLICT, reason=str(exc))
         self.record(event)
 
     def do_land(self, action: act.Land) -> None:
@@ -313,8 +313,8 @@ class Engine:
         self.executor.cancel(action.build)
 
     def do_report(self, action: act.Report) -> None:
-        if self.store.add_result(action.record):
-            log_result(action.record)
+        if self.store.add_result(action.record.as_dict()):
+            log_result(action.record.as_dict())
 
     def branch_for(self, action: act.StartBuild) -> dict[str, str]:
         keys = {(p, b) for p, b, _ in action.state}

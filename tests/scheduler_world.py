@@ -11,7 +11,7 @@ from gateq.core import actions as act
 from gateq.core import events as ev
 from gateq.core.scheduler import Scheduler
 from gateq.core.snapshot import snapshot
-from gateq.core.types import Change, JobResult, state_dict, state_tuple
+from gateq.core.types import Change, JobResult, MergeFailure, state_dict, state_tuple
 
 
 def layout(jobs=("unit",), window=Window(), projects=("nova", "ceilometer"), voting=None,
@@ -84,7 +84,7 @@ class World:
                 self.lands.append(action)
                 self.land(action)
             elif isinstance(action, act.Report):
-                self.results.append(action.record)
+                self.results.append(action.record.as_dict())
 
     def merge(self, action: act.PrepareMerge) -> None:
         state = state_dict(action.base)
@@ -97,7 +97,8 @@ class World:
         for earlier, later in self.conflicts:
             if later == action.change.ref and earlier in inside:
                 self.feed(ev.MergeCompleted(self.tick(), action.item, action.generation,
-                                            conflict=f"conflict with {earlier}"))
+                                            failure=MergeFailure.CONFLICT,
+                                            reason=f"conflict with {earlier}"))
                 return
         state[key] = f"{base}+{action.change.ref}"
         self.feed(ev.MergeCompleted(self.tick(), action.item, action.generation,

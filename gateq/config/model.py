@@ -30,15 +30,28 @@ class SandboxMode(enum.Enum):
     NONE = "none"
 
 
+class WindowIncrease(enum.Enum):
+    """How a window grows when an item lands (Window.increase_type)."""
+    LINEAR = "linear"
+    EXPONENTIAL = "exponential"
+
+
+class WindowDecrease(enum.Enum):
+    """How a window shrinks when an item fails (Window.decrease_type)."""
+    LINEAR = "linear"
+    EXPONENTIAL = "exponential"
+    NONE = "none"
+
+
 @dataclass(frozen=True)
 class Window:
     """Zuul's window attributes, with Zuul's defaults."""
     initial: int = 20
     floor: int = 3
     ceiling: int | None = None
-    increase_type: str = "linear"        # linear | exponential
+    increase_type: str = "linear"        # a WindowIncrease value
     increase_factor: int = 1
-    decrease_type: str = "exponential"   # linear | exponential | none
+    decrease_type: str = "exponential"   # a WindowDecrease value
     decrease_factor: int = 2
 
 
@@ -55,6 +68,13 @@ class Pipeline:
     triggers: tuple[Trigger, ...] = ()
     merge_on_success: bool = False       # success: {CONN: {merge: true}}
     window: Window = field(default_factory=Window)
+    # True: a failing item's running builds are cancelled at once. False
+    # (Zuul's default): its builds, started or not, run to their end, and a
+    # failing head leaves the queue only when they have.
+    fail_fast: bool = True
+    # True (Zuul): an item is merged only once it is inside the window.
+    # False: as soon as the item ahead is merged.
+    merge_in_window_only: bool = False
 
     @property
     def dependent(self) -> bool:

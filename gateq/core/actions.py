@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config.model import MergeMode
-from .types import Change, SpecState
+from .types import Change, ItemResult, JobResult, SpecState
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,46 @@ class Land:
 
 
 @dataclass(frozen=True)
+class JobRecord:
+    """What one job of a finished item came to; `build` is None when none was set up."""
+    name: str
+    result: JobResult
+    build: str | None
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "result": self.result.value, "build": self.build}
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    """A finished item, as the results store, the CLI and the simulator read it."""
+    item: int
+    pipeline: str
+    project: str
+    change: str
+    branch: str
+    revision: str
+    result: ItemResult
+    commit: str | None
+    reason: str | None
+    jobs: tuple[JobRecord, ...]
+    enqueued_at: float
+    finished_at: float
+    snapshot: dict[str, int] | None = None     # repository -> snapshot published
+
+    def as_dict(self) -> dict:
+        """The JSON form (its keys and values are a stored format: keep them)."""
+        return {"item": self.item, "pipeline": self.pipeline, "project": self.project,
+                "change": self.change, "branch": self.branch, "revision": self.revision,
+                "result": self.result.value, "commit": self.commit, "reason": self.reason,
+                "jobs": [j.as_dict() for j in self.jobs], "enqueued_at": self.enqueued_at,
+                "finished_at": self.finished_at, "snapshot": self.snapshot}
+
+
+@dataclass(frozen=True)
 class Report:
     """A finished item: written to the results store, keyed by item."""
-    record: dict
+    record: ResultRecord
 
 
 Action = PrepareMerge | StartBuild | CancelBuild | Land | Report

@@ -1,11 +1,16 @@
-"""Events to and from JSON, for the journal that replays the scheduler."""
+"""Events to and from JSON, for the journal that replays the scheduler.
+
+Journals outlive releases: `decode` also reads the forms older gateq wrote
+(a MergeCompleted with `conflict: REASON` instead of `failure` and `reason`).
+"""
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 
 from . import events as ev
-from .types import Change, JobResult
+from .types import Change, JobResult, MergeFailure
 
 EVENT_TYPES = {cls.__name__: cls for cls in (
     ev.TriggerEvent, ev.EnqueueRequested, ev.DequeueRequested, ev.PromoteRequested,
@@ -15,7 +20,7 @@ EVENT_TYPES = {cls.__name__: cls for cls in (
 def _plain(value):
     if isinstance(value, Change):
         return {**dataclasses.asdict(value), "commits": sorted(value.commits)}
-    if isinstance(value, JobResult):
+    if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
@@ -31,10 +36,25 @@ def decode(text: str) -> ev.Event:
     body = json.loads(text)
     cls = EVENT_TYPES[body.pop("type")]
     if "change" in body:
-        body["change"] = Change(**{**body["change"], "commits": frozenset(body["change"]["commits"])})
+        body["change"] = change_from(body["change"])
     if "result" in body:
         body["result"] = JobResult(body["result"])
+    if cls is ev.MergeCompleted:
+        _merge_failure(body)
     for key in ("state", "snapshots"):
         if key in body:
             body[key] = tuple(tuple(t) for t in body[key])
     return cls(**body)
+
+
+def change_from(data: dict) -> Change:
+    return Change(**{**data, "commits": frozenset(data["commits"])})
+
+
+def _merge_failure(body: dict) -> None:
+    """Before merge failures had kinds, every failed merge was a conflict."""
+    old = body.pop("conflict", None)
+    if old is not None and body.get("failure") is None:
+        body["failure"], body["reason"] = MergeFailure.CONFLICT.value, old
+    if body.get("failure") is not None:
+        body["failure"] = MergeFailure(body["failure"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .types import Change, JobResult, SpecState
+from .types import Change, JobResult, MergeFailure, SpecState
 
 
 @dataclass(frozen=True)
@@ -44,17 +44,19 @@ class PromoteRequested:
 
 @dataclass(frozen=True)
 class MergeCompleted:
-    """The merger built an item's speculative state, or found a conflict.
+    """The merger built an item's speculative state, or says why it could not.
 
     `state` is the full speculative state (every project-branch of the
     queue); `base_commit` is the tip of the item's own branch it merged onto.
+    A failed merge has `failure` set and `reason` in one line.
     """
     at: float
     item: int
     generation: int
     state: SpecState = ()
     base_commit: str | None = None
-    conflict: str | None = None
+    failure: MergeFailure | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,44 +1,68 @@
 """The jobs of one item: which may start, which are skipped, how it ended.
 
-Pure functions over an item's builds and the layout's job definitions.
+Functions over one item's builds and the layout's job definitions; they
+change nothing outside the item. `blocked(repository)` says whether an
+export to that repository is unfinished among the items ahead.
 """
 from __future__ import annotations
 
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 from ..config.model import Job
-from .state import Build, Item
+from .state import Build, Item, Stage
 from .types import BuildState, JobResult
+
+Blocked = Callable[[str], bool]
+
+
+def never(repository: str) -> bool:
+    return False
 
 
 def set_up(item: Item) -> None:
     """Create the builds of the item's current generation, once."""
-    if not item.started:
+    if item.stage is Stage.MERGED:
         item.builds = {job: Build(id=item.build_id(job), job=job) for job in item.jobs}
-        item.started = True
+        item.move(Stage.TESTING)
 
 
-def ready(item: Item, jobs: Mapping[str, Job],
-          exports_ahead: Mapping[str, int] | None = None) -> Iterator[Build]:
-    """Waiting builds whose dependencies succeeded; skip those whose did not.
-
-    A job that `requires` a repository also waits until no export to it is
-    unfinished among the items ahead (`exports_ahead`: repository -> count).
-    A skipped voting job fails the item: it cannot land untested.
-    """
+def _waiting(item: Item, jobs: Mapping[str, Job], blocked: Blocked) -> Iterator[Build]:
     for build in item.builds.values():
-        if build.state is not BuildState.WAITING:
-            continue
-        if exports_ahead and any(exports_ahead.get(r) for r in jobs[build.job].requires):
-            continue
-        deps = [item.builds[d] for d in jobs[build.job].dependencies if d in item.builds]
-        failed = [d for d in deps if d.state is BuildState.DONE and d.result is not JobResult.SUCCESS]
-        if failed:
-            finish(build, JobResult.SKIPPED, None)
-            if jobs[build.job].voting and not item.failing:
-                item.failing = f"job {build.job} skipped: dependency {failed[0].job} did not succeed"
-        elif all(d.state is BuildState.DONE for d in deps):
+        if build.state is BuildState.WAITING and not any(map(blocked, jobs[build.job].requires)):
             yield build
+
+
+def _dependencies(item: Item, build: Build, jobs: Mapping[str, Job]) -> list[Build]:
+    return [item.builds[d] for d in jobs[build.job].dependencies if d in item.builds]
+
+
+def skip_unreachable(item: Item, jobs: Mapping[str, Job], blocked: Blocked = never) -> None:
+    """Skip waiting builds a dependency of which did not succeed, until none
+    is left to skip. A skipped voting job fails the item: it cannot land
+    untested. A job waiting for the exports ahead is left for later."""
+    skipped = True
+    while skipped:
+        skipped = False
+        for build in list(_waiting(item, jobs, blocked)):
+            failed = [d for d in _dependencies(item, build, jobs)
+                      if d.state is BuildState.DONE and d.result is not JobResult.SUCCESS]
+            if failed:
+                finish(build, JobResult.SKIPPED, None)
+                skipped = True
+                if jobs[build.job].voting and not item.failing:
+                    item.failing = f"job {build.job} skipped: dependency {failed[0].job} did not succeed"
+
+
+def runnable(item: Item, jobs: Mapping[str, Job], blocked: Blocked = never) -> list[Build]:
+    """Waiting builds whose dependencies all succeeded, in job order."""
+    return [b for b in _waiting(item, jobs, blocked)
+            if all(d.result is JobResult.SUCCESS for d in _dependencies(item, b, jobs))]
+
+
+def required(item: Item, jobs: Mapping[str, Job]) -> set[str]:
+    """Repositories that the item's waiting builds install from."""
+    return {r for b in item.builds.values() if b.state is BuildState.WAITING
+            for r in jobs[b.job].requires}
 
 
 def finish(build: Build, result: JobResult, at: float | None) -> None:
@@ -56,7 +80,7 @@ def record_result(item: Item, build: Build, result: JobResult, at: float,
 
 
 def all_done(item: Item) -> bool:
-    return item.started and all(b.state is BuildState.DONE for b in item.builds.values())
+    return item.set_up and all(b.state is BuildState.DONE for b in item.builds.values())
 
 
 def succeeded(item: Item, jobs: Mapping[str, Job]) -> bool:
@@ -67,20 +91,6 @@ def succeeded(item: Item, jobs: Mapping[str, Job]) -> bool:
 
 def running(item: Item) -> list[Build]:
     return [b for b in item.builds.values() if b.state is BuildState.RUNNING]
-
-
-def job_records(item: Item) -> list[dict]:
-    """The `jobs` list of a result: what each job of the item came to."""
-    out = []
-    for job in item.jobs:
-        build = item.builds.get(job)
-        if build is None:
-            out.append({"name": job, "result": JobResult.SKIPPED.value, "build": None})
-        else:
-            result = build.result or (JobResult.CANCELLED if build.state is BuildState.RUNNING
-                                      else JobResult.SKIPPED)
-            out.append({"name": job, "result": result.value, "build": build.id})
-    return out
 
 
 def unfinished_exports(item: Item, jobs: Mapping[str, Job]) -> Iterator[str]:

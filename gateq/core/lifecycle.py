@@ -1,58 +1,81 @@
-"""What happens to one item: reset onto a new base, cancel, report.
+"""What happens to one item: reset onto a new base, cancel, resume, report.
 
-Shared by the event handlers and the queue passes.
+Each function changes only the item it is given and returns the actions
+that follow (builds to cancel); the caller keeps the queue's books.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from . import jobgraph
-from .actions import Action, CancelBuild
-from .state import Item, MergeState
+from .actions import CancelBuild, JobRecord, ResultRecord
+from .state import Item, Stage
 from .types import BuildState, ItemResult, JobResult
-
-if TYPE_CHECKING:
-    from .scheduler import Scheduler
 
 
 def describe(result: ItemResult) -> str:
+    """How a dependent's reason names what happened to the change it needs."""
     return {ItemResult.FAILED: "failed", ItemResult.MERGE_CONFLICT: "was ejected as a merge conflict",
+            ItemResult.CHANGE_MISSING: "was ejected: its commit is missing",
+            ItemResult.BRANCH_MISSING: "was ejected: its branch is missing",
             ItemResult.DEQUEUED: "was dequeued"}.get(result, result.value)
 
 
-def cancel_builds(scheduler: "Scheduler", item: Item, actions: list[Action]) -> None:
+def cancel_builds(item: Item, now: float) -> list[CancelBuild]:
     """Running builds are cancelled, waiting ones skipped."""
+    cancels = []
     for build in item.builds.values():
         if build.state is BuildState.RUNNING:
-            scheduler.state.builds.pop(build.id, None)
-            actions.append(CancelBuild(build.id))
-            jobgraph.finish(build, JobResult.CANCELLED, scheduler.state.now)
+            cancels.append(CancelBuild(build.id))
+            jobgraph.finish(build, JobResult.CANCELLED, now)
         elif build.state is BuildState.WAITING:
             jobgraph.finish(build, JobResult.SKIPPED, None)
+    return cancels
 
 
-def reset(scheduler: "Scheduler", item: Item, base: Item | None, actions: list[Action]) -> None:
+def reset(item: Item, base: Item | None, now: float) -> list[CancelBuild]:
     """Start the item over on a new base: new generation, new merge, new builds.
 
     An item that has asked for nothing yet just takes the new base: no answer
-    can be in flight for it, so it keeps its generation.
+    can be in flight for it, so it keeps its generation (and is no longer
+    failing: whatever failed it is re-judged on the new base).
     """
-    if item.merge is MergeState.PENDING and not item.started:
-        item.base = base.id if base else None
-        item.base_generation = base.generation if base else None
-        return
-    cancel_builds(scheduler, item, actions)
-    item.generation += 1
     item.base = base.id if base else None
     item.base_generation = base.generation if base else None
-    item.merge, item.state, item.base_commit, item.conflict = MergeState.PENDING, (), None, None
-    item.builds, item.failing, item.started = {}, None, False
+    item.failing = None
+    if item.stage is Stage.QUEUED:
+        return []
+    cancels = cancel_builds(item, now)
+    item.generation += 1
+    item.move(Stage.QUEUED)
+    item.spec, item.base_commit, item.builds = (), None, {}
+    return cancels
 
 
-def result_record(item: Item, result: ItemResult, reason: str | None,
-                  commit: str | None, now: float, snapshot: dict | None = None) -> dict:
+def resume(item: Item) -> None:
+    """After a restart nothing is in flight: ask again for what was asked."""
+    if item.stage is Stage.MERGING:
+        item.move(Stage.QUEUED)
+    elif item.stage is Stage.LANDING:
+        item.move(Stage.TESTING)
+    for build in jobgraph.running(item):
+        build.state = BuildState.WAITING
+
+
+def job_records(item: Item) -> tuple[JobRecord, ...]:
+    """The `jobs` of a result: what each job of the item came to."""
+    out = []
+    for job in item.jobs:
+        build = item.builds.get(job)
+        if build is None:
+            out.append(JobRecord(job, JobResult.SKIPPED, None))
+        else:
+            result = build.result or (JobResult.CANCELLED if build.state is BuildState.RUNNING
+                                      else JobResult.SKIPPED)
+            out.append(JobRecord(job, result, build.id))
+    return tuple(out)
+
+
+def result_record(item: Item, result: ItemResult, reason: str | None, commit: str | None,
+                  now: float, snapshot: dict[str, int] | None = None) -> ResultRecord:
     c = item.change
-    return {"item": item.id, "pipeline": item.pipeline, "project": c.project, "change": c.ref,
-            "branch": c.branch, "revision": c.revision, "result": result.value, "commit": commit,
-            "reason": reason, "jobs": jobgraph.job_records(item),
-            "enqueued_at": item.enqueued_at, "finished_at": now, "snapshot": snapshot}
+    return ResultRecord(item.id, item.pipeline, c.project, c.ref, c.branch, c.revision, result,
+                        commit, reason, job_records(item), item.enqueued_at, now, snapshot)

@@ -1,8 +1,10 @@
 """The scheduler: `step(event) -> actions`, a deterministic function of the
 layout, the state and the event. No I/O and no clock: time comes in events.
 
-Handlers apply an event to the state; then one pass over every queue
-(`passes.py`) decides merges, builds, landings and reports.
+A handler applies the event to the items it names and touches them; then
+settle.py evaluates, in queue order, the touched items and whatever their
+evaluation touches in turn (rules.py decides for each), and starts.py
+starts builds by priority while slots are free.
 """
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ from typing import Callable
 
 from ..config.model import Layout
 from . import events as ev
-from . import jobgraph
-from .actions import Action, Report
-from .lifecycle import cancel_builds, describe, reset, result_record
-from .passes import process
-from .state import ChangeQueue, Item, MergeState, PipelineState, State
+from . import jobgraph, lifecycle
+from .actions import Action
+from .queues import Queues
+from .settle import settle
+from .starts import by_priority, start_builds
+from .state import Item, Stage, State
 from .types import BuildState, Change, ItemResult
 from .window import grow
 
@@ -26,13 +29,16 @@ class Scheduler:
         self.layout = layout
         self.slots = slots
         self.state = state or State()
+        self.queues = Queues(layout, self.state)
+        self.priority = by_priority(layout)
+        self._keys: dict[tuple[str, str, str], tuple[tuple[str, str], ...]] = {}
 
     def step(self, event: ev.Event) -> list[Action]:
         self.state.now = max(self.state.now, event.at)
-        actions: list[Action] = []
-        HANDLERS[type(event)](self, event, actions)
-        process(self, actions)
-        return actions
+        return HANDLERS[type(event)](self, event) + self.settle()
+
+    def settle(self) -> list[Action]:
+        return settle(self.queues, self.needed_keys) + start_builds(self.queues, self.slots, self.priority)
 
     def resume(self) -> list[Action]:
         """After a restart: forget what was in flight, so it is asked again.
@@ -40,137 +46,107 @@ class Scheduler:
         Running builds run again, pending merges are redone, and a landing is
         retried (landing is idempotent when the branch already moved to it).
         """
-        for item in self.state.items():
-            if item.merge is MergeState.REQUESTED:
-                item.merge = MergeState.PENDING
-            for build in jobgraph.running(item):
-                build.state = BuildState.WAITING
-            item.landing = False
+        for item in list(self.state.items()):
+            lifecycle.resume(item)
+            self.queues.touch(item)
         self.state.builds.clear()
-        actions: list[Action] = []
-        process(self, actions)
-        return actions
+        return self.settle()
 
     # -- handlers ---------------------------------------------------------
 
-    def on_trigger(self, event: ev.TriggerEvent, actions: list[Action]) -> None:
+    def on_trigger(self, event: ev.TriggerEvent) -> list[Action]:
         project = self.layout.projects.get(event.change.project)
         if project is None:
-            return
+            return []
+        actions: list[Action] = []
         for pipeline in self.layout.pipelines.values():
             matches = any(t.connection == event.connection and t.event == event.kind
                           for t in pipeline.triggers)
             if matches and pipeline.name in project.pipelines:
-                self.enqueue(pipeline.name, event.change, actions)
+                actions += self.enqueue(pipeline.name, event.change)
+        return actions
 
-    def on_enqueue(self, event: ev.EnqueueRequested, actions: list[Action]) -> None:
+    def on_enqueue(self, event: ev.EnqueueRequested) -> list[Action]:
         if event.pipeline in self.layout.pipelines and event.change.project in self.layout.projects:
-            self.enqueue(event.pipeline, event.change, actions)
+            return self.enqueue(event.pipeline, event.change)
+        return []
 
-    def on_dequeue(self, event: ev.DequeueRequested, actions: list[Action]) -> None:
+    def on_dequeue(self, event: ev.DequeueRequested) -> list[Action]:
         item = self.find_change(event.pipeline, event.project, event.ref)
-        if item is not None and not item.landing:
-            self.remove(item, ItemResult.DEQUEUED, "dequeued by request", actions)
+        if item is None or item.stage is Stage.LANDING:
+            return []
+        return self.queues.remove(item, ItemResult.DEQUEUED, "dequeued by request")
 
-    def on_promote(self, event: ev.PromoteRequested, actions: list[Action]) -> None:
+    def on_promote(self, event: ev.PromoteRequested) -> list[Action]:
         item = self.find_change(event.pipeline, event.project, event.ref)
-        if item is None:
-            return
-        queue = self.state.queue_of(item)
-        moving = set(self.ahead_dependencies(item)) | {item.id}
-        landing = [i for i in queue.items if i.landing and i.id not in moving]
-        promoted = [i for i in queue.items if i.id in moving]
-        rest = [i for i in queue.items if i.id not in moving and not i.landing]
-        queue.items = landing + promoted + rest
+        if item is not None:
+            queue = self.state.queue_of(item)
+            moving = set(self.ahead_dependencies(item)) | {item.id}
+            landing = [i for i in queue.items if i.stage is Stage.LANDING and i.id not in moving]
+            promoted = [i for i in queue.items if i.id in moving]
+            rest = [i for i in queue.items if i.id not in moving and i.stage is not Stage.LANDING]
+            self.queues.reorder(queue, item.pipeline, landing + promoted + rest)
+        return []
 
-    def on_merge(self, event: ev.MergeCompleted, actions: list[Action]) -> None:
+    def on_merge(self, event: ev.MergeCompleted) -> list[Action]:
         item = self.state.index.get(event.item)
-        if item is None or item.generation != event.generation or item.merge is not MergeState.REQUESTED:
-            return
-        if event.conflict is not None:
-            # Failing, not final: the items ahead may yet fail and leave.
-            item.merge, item.conflict = MergeState.CONFLICT, event.conflict
-            item.failing = item.failing or event.conflict
-        else:
-            item.merge, item.state, item.base_commit = MergeState.MERGED, event.state, event.base_commit
+        if item is None or item.generation != event.generation or item.stage is not Stage.MERGING:
+            return []
+        if event.failure is None:
+            item.spec, item.base_commit = event.state, event.base_commit
+            item.move(Stage.MERGED)
+        elif event.failure.final:       # it cannot come back by merging again
+            return self.queues.remove(item, event.failure.result, event.reason)
+        else:                           # failing, not final: the items ahead may yet leave
+            item.move(Stage.CONFLICT)
+            item.failing = event.reason
+        self.queues.touch(item)
+        return []
 
-    def on_build(self, event: ev.BuildCompleted, actions: list[Action]) -> None:
+    def on_build(self, event: ev.BuildCompleted) -> list[Action]:
         item_id = self.state.builds.pop(event.build, None)
         item = self.state.index.get(item_id) if item_id is not None else None
-        if item is None:
-            return
-        build = next((b for b in item.builds.values() if b.id == event.build), None)
-        if build is not None and build.state is BuildState.RUNNING:
-            jobgraph.record_result(item, build, event.result, event.at, self.layout.jobs, event.detail)
+        if item is not None:
+            build = next((b for b in item.builds.values() if b.id == event.build), None)
+            if build is not None and build.state is BuildState.RUNNING:
+                jobgraph.record_result(item, build, event.result, event.at, self.layout.jobs, event.detail)
+                self.queues.touch(item)
+        return []
 
-    def on_land(self, event: ev.LandCompleted, actions: list[Action]) -> None:
+    def on_land(self, event: ev.LandCompleted) -> list[Action]:
         item = self.state.index.get(event.item)
-        if item is None or item.generation != event.generation or not item.landing:
-            return
-        item.landing = False
+        if item is None or item.generation != event.generation or item.stage is not Stage.LANDING:
+            return []
         if not event.ok:
             # The branch moved outside gateq: rebuild the queue on the new tip.
-            reset(self, item, None, actions)
-            return
+            actions = self.queues.cancelled(lifecycle.reset(item, None, self.state.now))
+            self.queues.touch(item)
+            return actions
         queue = self.state.queue_of(item)
+        before = queue.window
         queue.window = grow(queue.window, self.layout.pipelines[item.pipeline].window)
-        for other in queue.items:
-            if other.base == item.id:
-                other.base, other.base_generation = None, None
-        self.remove(item, ItemResult.MERGED, None, actions, commit=event.commit,
-                    snapshot=dict(event.snapshots) or None)
+        self.queues.touch_window(queue, before, queue.window)
+        self.queues.landed(item)
+        return self.queues.remove(item, ItemResult.MERGED, None, commit=event.commit,
+                                  snapshot=dict(event.snapshots) or None)
 
-    # -- operations shared by handlers and passes -------------------------
+    # -- operations shared by handlers ------------------------------------
 
-    def enqueue(self, pipeline_name: str, change: Change, actions: list[Action]) -> None:
-        pipeline = self.layout.pipelines[pipeline_name]
-        project = self.layout.projects[change.project]
-        pstate = self.state.pipelines.setdefault(pipeline_name, PipelineState(pipeline_name))
-        old = self.find_change(pipeline_name, change.project, change.ref, change.branch)
+    def enqueue(self, pipeline: str, change: Change) -> list[Action]:
+        """Add the change to the pipeline; a new revision replaces the old item."""
+        actions: list[Action] = []
+        old = self.find_change(pipeline, change.project, change.ref, change.branch)
         if old is not None:
-            if old.change.revision == change.revision or old.landing:
-                return
-            self.remove(old, ItemResult.DEQUEUED,
-                        f"superseded by new revision {change.revision[:12]}", actions)
-        queue_name = project.queue_name
-        queue = pstate.queues.setdefault(queue_name, ChangeQueue(queue_name, pipeline.window.initial))
-        depends = tuple(i.id for i in queue.items
-                        if i.change.project == change.project and i.change.branch == change.branch
-                        and i.change.revision != change.revision and i.change.revision in change.commits)
-        item = Item(id=self.state.next_item, pipeline=pipeline_name, queue=queue_name,
-                    change=change, enqueued_at=self.state.now,
-                    jobs=tuple(project.pipelines.get(pipeline_name, ())), depends_on=depends)
-        self.state.next_item += 1
-        queue.items.append(item)
-        self.state.index[item.id] = item
-
-    def remove(self, item: Item, result: ItemResult, reason: str | None,
-               actions: list[Action], commit: str | None = None,
-               snapshot: dict | None = None) -> None:
-        """Take an item out of its queue, report it, and drop its dependents."""
-        if item.removed:
-            return
-        cancel_builds(self, item, actions)
-        item.removed = True
-        del self.state.index[item.id]
-        queue = self.state.queue_of(item)
-        queue.items = [i for i in queue.items if not i.removed]
-        actions.append(Report(result_record(item, result, reason, commit, self.state.now, snapshot)))
-        if result is not ItemResult.MERGED:
-            for other in list(queue.items):
-                if item.id in other.depends_on:
-                    self.remove(other, ItemResult.DEQUEUED,
-                                f"depends on {item.change.name} which {describe(result)}", actions)
+            if old.change.revision == change.revision or old.stage is Stage.LANDING:
+                return actions
+            actions = self.queues.remove(old, ItemResult.DEQUEUED,
+                                         f"superseded by new revision {change.revision[:12]}")
+        self.queues.add(pipeline, change)
+        return actions
 
     def find_change(self, pipeline: str, project: str, ref: str,
                     branch: str | None = None) -> Item | None:
-        pstate = self.state.pipelines.get(pipeline)
-        for queue in (pstate.queues.values() if pstate else ()):
-            for item in queue.items:
-                c = item.change
-                if c.project == project and same_ref(c.ref, ref) and branch in (None, c.branch):
-                    return item
-        return None
+        return self.queues.find(pipeline, project, ref, branch)
 
     def ahead_dependencies(self, item: Item) -> list[int]:
         """Items this one needs, transitively, that are still queued."""
@@ -183,14 +159,19 @@ class Scheduler:
                 todo.extend(self.state.index[dep].depends_on)
         return seen
 
+    def needed_keys(self, item: Item) -> tuple[tuple[str, str], ...]:
+        """Every project of the item's queue, on the item's branch or its default one."""
+        key = (item.queue, item.change.project, item.change.branch)
+        if key not in self._keys:
+            keys = {key[1:]}
+            for name in self.layout.queue_projects(item.queue):
+                keys.add((name, item.change.branch))
+                keys.add((name, self.layout.projects[name].default_branch))
+            self._keys[key] = tuple(sorted(keys))
+        return self._keys[key]
 
-def same_ref(a: str, b: str) -> bool:
-    """`fix-1` and `refs/heads/fix-1` name the same change."""
-    full = lambda r: r if r.startswith("refs/") else "refs/heads/" + r  # noqa: E731
-    return full(a) == full(b)
 
-
-HANDLERS: dict[type, Callable[[Scheduler, object, list[Action]], None]] = {
+HANDLERS: dict[type, Callable[[Scheduler, object], list[Action]]] = {
     ev.TriggerEvent: Scheduler.on_trigger,
     ev.EnqueueRequested: Scheduler.on_enqueue,
     ev.DequeueRequested: Scheduler.on_dequeue,

@@ -1,37 +1,46 @@
 """A plain-data picture of the scheduler's queues.
 
 The one view that `gateq status`, its `--json` output and tests read,
-instead of poking at the state objects.
+instead of poking at the state objects. Read-only: it changes nothing.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .state import Item
+from ..config.model import Layout
+from .state import Item, Stage, State
 
 if TYPE_CHECKING:
     from .scheduler import Scheduler
 
+# The `merge` field of the status, as it read before items had one Stage.
+MERGE_FIELD = {Stage.QUEUED: "pending", Stage.MERGING: "requested", Stage.CONFLICT: "conflict"}
+
 
 def snapshot(s: "Scheduler") -> dict:
+    return status(s.layout, s.state, s.slots)
+
+
+def status(layout: Layout, state: State, slots: int) -> dict:
     pipelines = []
-    for name, pipeline in s.layout.pipelines.items():
-        pstate = s.state.pipelines.get(name)
+    for name, pipeline in layout.pipelines.items():
+        pstate = state.pipelines.get(name)
         queues = [{"name": q.name, "window": q.window,
-                   "items": [describe_item(s, i) for i in q.items]}
+                   "items": [describe_item(state, i) for i in q.items]}
                   for q in (pstate.queues.values() if pstate else ()) if q.items]
         pipelines.append({"name": name, "manager": pipeline.manager.value, "queues": queues})
-    return {"pipelines": pipelines, "running_builds": len(s.state.builds), "slots": s.slots}
+    return {"pipelines": pipelines, "running_builds": len(state.builds), "slots": slots}
 
 
-def describe_item(s: "Scheduler", item: Item) -> dict:
-    base = s.state.index.get(item.base) if item.base is not None else None
+def describe_item(state: State, item: Item) -> dict:
+    base = state.index.get(item.base) if item.base is not None else None
     c = item.change
     return {
         "item": item.id, "project": c.project, "change": c.ref, "branch": c.branch,
         "revision": c.revision, "based_on": base.change.name if base else f"{c.branch} tip",
-        "generation": item.generation, "merge": item.merge.value, "failing": item.failing,
-        "landing": item.landing,
+        "generation": item.generation, "stage": item.stage.value,
+        "merge": MERGE_FIELD.get(item.stage, "merged"), "failing": item.failing,
+        "landing": item.stage is Stage.LANDING,
         "jobs": [{"name": job, "build": b.id if b else None,
                   "state": (b.result.value if b and b.result else b.state.value if b else "waiting")}
                  for job in item.jobs for b in [item.builds.get(job)]],

@@ -1,25 +1,48 @@
 """The scheduler's state: pipelines hold change queues, queues hold items.
 
 Plain mutable dataclasses owned by the scheduler; only the scheduler changes
-them, and only the store knows how they are persisted (as a journal of
-events replayed through the scheduler).
+them, and only the store knows how they are persisted (checkpoint.py says
+what a checkpoint holds; the journal of events replays the rest).
 """
 from __future__ import annotations
 
+import bisect
 import enum
+import operator
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from .types import BuildState, Change, JobResult, SpecState
 
 
-class MergeState(enum.Enum):
-    PENDING = "pending"      # not asked yet (its base is not merged)
-    REQUESTED = "requested"  # PrepareMerge sent, no answer yet
-    MERGED = "merged"
-    CONFLICT = "conflict"
+class Stage(enum.Enum):
+    """Where an item is in its life; whether it is failing is told apart
+    (`Item.failing`), since a failing item still moves through these."""
+    QUEUED = "queued"        # nothing asked yet: its base is not merged
+    MERGING = "merging"      # PrepareMerge sent, no answer yet
+    MERGED = "merged"        # speculative state known, jobs not set up (outside the window)
+    TESTING = "testing"      # the builds of this generation are set up
+    CONFLICT = "conflict"    # its merge onto its base conflicted: failing, runs nothing
+    LANDING = "landing"      # succeeded at the head; Land sent
+    REMOVED = "removed"      # out of its queue and reported
 
 
-@dataclass
+# Every move an item may make; a reset (a new base) goes back to QUEUED.
+TRANSITIONS: dict[Stage, frozenset[Stage]] = {
+    Stage.QUEUED: frozenset({Stage.MERGING, Stage.REMOVED}),
+    Stage.MERGING: frozenset({Stage.MERGED, Stage.CONFLICT, Stage.QUEUED, Stage.REMOVED}),
+    Stage.MERGED: frozenset({Stage.TESTING, Stage.QUEUED, Stage.REMOVED}),
+    Stage.TESTING: frozenset({Stage.LANDING, Stage.QUEUED, Stage.REMOVED}),
+    Stage.CONFLICT: frozenset({Stage.QUEUED, Stage.REMOVED}),
+    Stage.LANDING: frozenset({Stage.TESTING, Stage.QUEUED, Stage.REMOVED}),  # TESTING: resumed
+    Stage.REMOVED: frozenset(),
+}
+
+MERGED_STAGES = frozenset({Stage.MERGED, Stage.TESTING, Stage.LANDING})
+SET_UP_STAGES = frozenset({Stage.TESTING, Stage.LANDING})
+
+
+@dataclass(eq=False)
 class Build:
     """One job of one item, for one generation of that item."""
     id: str
@@ -30,7 +53,7 @@ class Build:
     finished_at: float | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class Item:
     """A change in a queue.
 
@@ -38,6 +61,7 @@ class Item:
     on (None: the branch tips), with that item's generation at the time in
     `base_generation`; `generation` grows on every reset, and build ids
     carry it, so answers for an older generation are recognised as stale.
+    `order` grows from the head of its queue to the tail (see ChangeQueue).
     """
     id: int
     pipeline: str
@@ -49,25 +73,61 @@ class Item:
     generation: int = 0
     base: int | None = None
     base_generation: int | None = None
-    merge: MergeState = MergeState.PENDING
-    state: SpecState = ()
+    stage: Stage = Stage.QUEUED
+    spec: SpecState = ()             # its speculative state, once merged
     base_commit: str | None = None
-    conflict: str | None = None
     builds: dict[str, Build] = field(default_factory=dict)
-    failing: str | None = None       # why it fails, once a voting job failed
-    landing: bool = False
-    started: bool = False            # jobs have been set up for this generation
-    removed: bool = False
+    failing: str | None = None       # why it cannot land in this generation
+    order: int = 0
 
     def build_id(self, job: str) -> str:
         return f"{self.id}-{self.generation}-{job}"
 
+    def move(self, stage: Stage) -> None:
+        if stage not in TRANSITIONS[self.stage]:
+            raise AssertionError(f"item {self.id}: no move from {self.stage.value} to {stage.value}")
+        self.stage = stage
 
-@dataclass
+    @property
+    def merged(self) -> bool:
+        return self.stage in MERGED_STAGES
+
+    @property
+    def set_up(self) -> bool:
+        return self.stage in SET_UP_STAGES
+
+
+_order = operator.attrgetter("order")
+
+
+@dataclass(eq=False)
 class ChangeQueue:
+    """Items in queue order. Orders grow along the list, so an item's
+    position is a binary search, and removing one never renumbers."""
     name: str
     window: int
     items: list[Item] = field(default_factory=list)
+
+    def position(self, item: Item) -> int:
+        return bisect.bisect_left(self.items, item.order, key=_order)
+
+    def append(self, item: Item) -> None:
+        item.order = self.items[-1].order + 1 if self.items else 0
+        self.items.append(item)
+
+    def discard(self, item: Item) -> int:
+        """Take the item out; its former position."""
+        position = self.position(item)
+        del self.items[position]
+        return position
+
+    def reorder(self, items: list[Item]) -> None:
+        self.items = items
+        for order, item in enumerate(items):
+            item.order = order
+
+    def at(self, position: int) -> Item | None:
+        return self.items[position] if 0 <= position < len(self.items) else None
 
 
 @dataclass
@@ -85,7 +145,7 @@ class State:
     builds: dict[str, int] = field(default_factory=dict)   # running build -> item
     now: float = 0.0
 
-    def items(self):
+    def items(self) -> Iterator[Item]:
         for pipeline in self.pipelines.values():
             for queue in pipeline.queues.values():
                 yield from queue.items

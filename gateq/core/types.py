@@ -45,8 +45,36 @@ class ItemResult(enum.Enum):
     MERGED = "merged"
     FAILED = "failed"
     MERGE_CONFLICT = "merge-conflict"
+    CHANGE_MISSING = "change-missing"    # its pinned commit left the repository
+    BRANCH_MISSING = "branch-missing"    # its target branch was deleted
     DEQUEUED = "dequeued"
     SUCCEEDED = "succeeded"
+
+
+class MergeFailure(enum.Enum):
+    """Why a merge did not happen. Only a conflict depends on the items
+    ahead; a missing change or branch stays missing whatever the base."""
+    CONFLICT = "conflict"
+    CHANGE_MISSING = "change-missing"
+    BRANCH_MISSING = "branch-missing"
+
+    @property
+    def final(self) -> bool:
+        return self is not MergeFailure.CONFLICT
+
+    @property
+    def result(self) -> ItemResult:
+        return ItemResult.MERGE_CONFLICT if self is MergeFailure.CONFLICT else ItemResult(self.value)
+
+
+def full_ref(ref: str) -> str:
+    """'fix-1' names a branch; anything under 'refs/' is taken as written."""
+    return ref if ref.startswith("refs/") else "refs/heads/" + ref
+
+
+def same_ref(a: str, b: str) -> bool:
+    """`fix-1` and `refs/heads/fix-1` name the same change."""
+    return full_ref(a) == full_ref(b)
 
 
 def state_dict(state: SpecState) -> dict[tuple[str, str], str]:

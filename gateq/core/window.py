@@ -5,11 +5,11 @@ and the ceiling of the pipeline's Window settings.
 """
 from __future__ import annotations
 
-from ..config.model import Window
+from ..config.model import Window, WindowDecrease, WindowIncrease
 
 
 def grow(size: int, w: Window) -> int:
-    if w.increase_type == "exponential":
+    if WindowIncrease(w.increase_type) is WindowIncrease.EXPONENTIAL:
         size *= w.increase_factor
     else:
         size += w.increase_factor
@@ -17,8 +17,9 @@ def grow(size: int, w: Window) -> int:
 
 
 def shrink(size: int, w: Window) -> int:
-    if w.decrease_type == "exponential":
+    kind = WindowDecrease(w.decrease_type)
+    if kind is WindowDecrease.EXPONENTIAL:
         size //= w.decrease_factor
-    elif w.decrease_type == "linear":
+    elif kind is WindowDecrease.LINEAR:
         size -= w.decrease_factor
     return max(size, w.floor)
