@@ -95,72 +95,89 @@ def goal_line(cells: list[dict]) -> str:
 
 
 def measure_costs(rounds: int) -> None:
-    """Time the real adapters the simulator charges for (see docs/simulator.md)."""
-    import statistics
+    """Time the real adapters the simulator charges for (see docs/simulator.md):
+    60 distgit-sized projects, one of them with change branches to merge."""
     import tempfile
+
+    from gateq.git.merger import Merger
+
+    with tempfile.TemporaryDirectory() as root:
+        projects = [f"p{i:02d}" for i in range(60)]
+        paths = {p: make_repo(root, p, 1 + 2 * rounds if p == "p00" else 0) for p in projects}
+        merger = Merger(paths.__getitem__)
+        base = time_merges(merger, paths, projects, rounds)
+        time_workspaces(base, paths, projects, rounds)
+    print("views and publishing: see bench/publish.py ((a) view, (c) stage + switch)")
+
+
+def make_repo(root: str, name: str, changes: int) -> str:
+    """A spec and 20 patches on main, and `changes` branches c0.. adding a patch each."""
+    from gateq.git.repo import git
+    path = os.path.join(root, name)
+    os.makedirs(path)
+    git(path, "init", "-q", "-b", "main")
+    files = {f"{i:04d}.patch": "line\n" * 50 for i in range(20)} | {f"{name}.spec": "Name: x\n" * 40}
+    for file, text in files.items():
+        with open(os.path.join(path, file), "w") as f:
+            f.write(text)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "import")
+    for k in range(changes):
+        git(path, "checkout", "-q", "-b", f"c{k}", "main")
+        with open(os.path.join(path, f"new-{k}.patch"), "w") as f:
+            f.write(f"change {k}\n")
+        git(path, "add", "-A")
+        git(path, "commit", "-q", "-m", f"c{k}")
+    git(path, "checkout", "-q", "main")
+    return path
+
+
+def time_merges(merger, paths: dict[str, str], projects: list[str], rounds: int):
+    """Merges at the head (every project's tip read) and onto the item ahead;
+    returns the last state, a chain of merges, for the workspaces."""
+    import statistics
 
     from gateq.config.model import MergeMode
     from gateq.core.actions import PrepareMerge
     from gateq.core.types import Change
-    from gateq.git.merger import Merger
     from gateq.git.repo import git
+    need = tuple((p, "main") for p in projects)
+
+    def merge(k: int, base) -> tuple[object, float]:
+        rev = git(paths["p00"], "rev-parse", f"c{k}")
+        action = PrepareMerge(1, 0, Change("p00", f"c{k}", "main", rev, frozenset({rev})),
+                              MergeMode.MERGE, base, need)
+        started = time.perf_counter()
+        state = merger.merge(action)[0]
+        return state, time.perf_counter() - started
+    head = [merge(k, ())[1] for k in range(rounds)]
+    base, chain = merge(rounds, ())[0], []
+    for k in range(rounds + 1, 2 * rounds + 1):
+        base, seconds = merge(k, base)
+        chain.append(seconds)
+    ahead, at_head = statistics.median(chain), statistics.median(head)
+    print(f"merge onto the item ahead: median {ahead * 1000:.1f} ms "
+          f"(min {min(chain) * 1000:.1f}, max {max(chain) * 1000:.1f})")
+    print(f"merge at the head, {len(projects)} projects' tips read: median {at_head * 1000:.1f} ms"
+          f" -> {(at_head - ahead) / len(projects) * 1000:.2f} ms per project")
+    return base
+
+
+def time_workspaces(state, paths: dict[str, str], projects: list[str], rounds: int) -> None:
+    import statistics
+    import tempfile
+
     from gateq.git.workspace import prepare_workspace
-
-    def repo(root: str, name: str, changes: int) -> str:
-        path = os.path.join(root, name)
-        os.makedirs(path)
-        git(path, "init", "-q", "-b", "main")
-        for i in range(20):                       # a distgit repository: a spec and patches
-            with open(os.path.join(path, f"{i:04d}.patch"), "w") as f:
-                f.write("line\n" * 50)
-        with open(os.path.join(path, f"{name}.spec"), "w") as f:
-            f.write("Name: x\n" * 40)
-        git(path, "add", "-A")
-        git(path, "commit", "-q", "-m", "import")
-        for k in range(changes):
-            git(path, "checkout", "-q", "-b", f"c{k}", "main")
-            with open(os.path.join(path, f"new-{k}.patch"), "w") as f:
-                f.write(f"change {k}\n")
-            git(path, "add", "-A")
-            git(path, "commit", "-q", "-m", f"c{k}")
-        git(path, "checkout", "-q", "main")
-        return path
-
-    with tempfile.TemporaryDirectory() as root:
-        projects = [f"p{i:02d}" for i in range(60)]
-        paths = {p: repo(root, p, 10 + 2 * rounds if p == "p00" else 0) for p in projects}
-        merger = Merger(paths.__getitem__)
-        need = tuple((p, "main") for p in projects)
-
-        def action(k: int, base):
-            rev = git(paths["p00"], "rev-parse", f"c{k}")
-            return PrepareMerge(1, 0, Change("p00", f"c{k}", "main", rev, frozenset({rev})),
-                                MergeMode.MERGE, base, need)
-
-        def timed(fn) -> float:
-            started = time.perf_counter()
-            fn()
-            return time.perf_counter() - started
-        head = [timed(lambda k=k: merger.merge(action(k, ()))) for k in range(rounds)]
-        base = merger.merge(action(0, ()))[0]
-        chain = []
-        for k in range(rounds, 2 * rounds):
-            started = time.perf_counter()
-            base = merger.merge(action(k, base))[0]
-            chain.append(time.perf_counter() - started)
-        print(f"merge onto the item ahead: median {statistics.median(chain) * 1000:.1f} ms "
-              f"(min {min(chain) * 1000:.1f}, max {max(chain) * 1000:.1f})")
-        print(f"merge at the head, 60 projects' tips read: median {statistics.median(head) * 1000:.1f} ms"
-              f" -> {(statistics.median(head) - statistics.median(chain)) / 60 * 1000:.2f} ms per project")
-        for n in (1, 10, 60):
-            state = tuple(x for x in base if x[0] in projects[:n])
-            times = []
-            for _ in range(rounds):
-                with tempfile.TemporaryDirectory() as dest:
-                    times.append(timed(lambda: prepare_workspace(dest, state, paths.__getitem__)))
-            print(f"workspace of {n:>2} projects: median {statistics.median(times) * 1000:.1f} ms "
-                  f"({statistics.median(times) / n * 1000:.1f} ms per project)")
-    print("views and publishing: see bench/publish.py ((a) view, (c) stage + switch)")
+    for n in (1, 10, len(projects)):
+        part = tuple(x for x in state if x[0] in projects[:n])
+        times = []
+        for _ in range(rounds):
+            with tempfile.TemporaryDirectory() as dest:
+                started = time.perf_counter()
+                prepare_workspace(dest, part, paths.__getitem__)
+                times.append(time.perf_counter() - started)
+        median = statistics.median(times)
+        print(f"workspace of {n:>2} projects: median {median * 1000:.1f} ms ({median / n * 1000:.1f} ms per project)")
 
 
 def main() -> None:

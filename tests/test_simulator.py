@@ -250,6 +250,13 @@ def test_user_errors_are_one_line_value_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown generator parameter 'speed'"):
         command.run(parse(["--generate", "distgit", "--param", "speed=3"]))
     assert command.main(["simulate", "--trace", str(tmp_path / "missing.jsonl")]) == 2
+    for argv, message in ((["--seeds", "5-2"], "--seeds '5-2' is not FIRST-LAST"),
+                          (["--cost", "merge=-1"], "cost 'merge': '-1' is negative"),
+                          (["--cost", "speed=1"], "unknown cost 'speed'"),
+                          (["--param", "hours=2"], "--param sets a generator parameter"),
+                          (["--recheck-rounds", "-1"], "must be 0 or more")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            command.run(parse(["--trace", str(tmp_path / "x"), *argv]))
 
 
 def test_every_generator_parameter_cost_option_and_strategy_is_documented():

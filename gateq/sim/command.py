@@ -63,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         return run_generate(args)
     if bool(args.trace) == bool(args.preset):
         raise ValueError("simulate: give one of --trace TRACE.jsonl or --preset PRESET (or --generate PRESET)")
+    if args.trace and args.param:
+        raise ValueError("simulate: --param sets a generator parameter: it needs --preset or --generate")
     if args.workers is not None and args.workers < 0:
         raise ValueError("simulate: --workers must be 0 (unlimited) or more")
     strategies = pick(args.strategy)
