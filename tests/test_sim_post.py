@@ -79,3 +79,15 @@ def test_post_exports_get_a_worker_only_when_no_gate_build_waits():
     run = simulate(TRACE, STRATEGIES["zuul-post"], workers=1)
     starts = [(r.change.id, r.job, r.started) for r in run.runs]
     assert starts[:4] == [("a", "unit", 0), ("b", "unit", 600), ("c", "unit", 1200), ("a", "export", 1800)]
+
+
+def test_a_zuul_export_waiting_at_the_head_fails_when_another_job_of_its_item_fails():
+    # the export needs nothing, so it starts at 0 and waits for `unit`; a is
+    # bad: unit fails at 600, and the waiting export fails with it instead of
+    # holding its worker (with fail_fast false the item leaves when both ended).
+    lines = [{"id": "a", "at": 0, "project": "nova", "bad": ["unit"],
+              "jobs": {"unit": 600, "export": {"duration": 300, "export": True}}}]
+    run = simulate(parse_trace(json.dumps(lines[0]), "t.jsonl"), STRATEGIES["zuul"], workers=2)
+    assert [(r["result"], r["finished_at"]) for r in run.reports["a"]] == [("failed", 600)]
+    export = next(r for r in run.runs if r.job == "export")
+    assert (export.started, export.ended) == (0, 600)

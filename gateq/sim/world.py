@@ -193,7 +193,18 @@ class World:
             self.succeeded.add((run.item, run.state, run.job))
             if run.pipeline == POST_PIPELINE:
                 self.publish(run.change.id, run.state, event.at)
+        else:
+            self.give_up_waiting(run, event.at)
         return True
+
+    def give_up_waiting(self, failed: Run, now: float) -> None:
+        """An export waiting for its item's other jobs fails when one of them
+        fails (as wait-for-other-jobs did), rather than hold its worker forever."""
+        for run in list(self.waiting.values()):
+            if (run.item, run.state) == (failed.item, failed.state):
+                del self.waiting[run.id]
+                run.result, run.clock = JobResult.FAILURE, now
+                self.push(ev.BuildCompleted(now, run.id, run.result))
 
     def cancel(self, build: str, now: float) -> None:
         run = self.running.pop(build, None)
