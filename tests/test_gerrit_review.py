@@ -2,8 +2,10 @@
 merging into the branch like Gerrit's submit types."""
 import pytest
 
-from gateq.drivers.gerrit import EventKind, GerritCommandError, GerritSSH, review_command
+from gateq.drivers.gerrit import (EventKind, GerritCommandError, GerritSSH, GerritTimeout,
+                                  review_command)
 from gerrit.fixtures import gerrit, gerrit_site, project, session_keys, stream  # noqa: F401
+from gerrit.standin import wait_for
 
 APPROVED = {"Code-Review": 2, "Workflow": 1}
 
@@ -123,3 +125,19 @@ def test_review_command_words():
     assert review_command(1, 1, message="") == ["gerrit", "review", "1,1"]
     with pytest.raises(ValueError):
         review_command(0, 1)
+
+
+def test_a_review_held_past_the_timeout_is_cancelled_then_retried(gerrit, project, ssh):
+    change = approved_change(gerrit, project)
+    argv = review_command(change.number, 1, labels={"Verified": 2}, message="Passed.")
+    gerrit.standin.hold("gerrit review", 30)
+    with pytest.raises(GerritTimeout):
+        ssh.run(argv, timeout=0.5)
+    wait_for(lambda: gerrit.standin.reviews(f"{change.number},1"), 10, "the held review to end")
+    [held] = gerrit.standin.reviews(f"{change.number},1")
+    assert held["outcome"] == "cancelled"          # Gerrit cancels what the client hung up on
+    assert "Verified" not in str(gerrit.standin.change(change.number)["currentPatchSet"])
+    gerrit.standin.release()
+    ssh.run(argv)
+    assert [r["outcome"] for r in gerrit.standin.reviews(f"{change.number},1")] == [
+        "cancelled", "applied"]

@@ -169,6 +169,21 @@ def test_a_failing_event_handler_makes_the_reader_reconnect(gerrit, project):
         reader.stop()
 
 
+def test_the_reader_subscribes_to_the_kinds_it_is_given(gerrit, project):
+    log = EventLog()
+    reader = reader_for(gerrit, log, kinds=[EventKind.COMMENT_ADDED])
+    reader.start()
+    try:
+        wait_for(lambda: log.connects == 1, 10, "the connection")
+        alice = gerrit.users["alice"]
+        change = gerrit.standin.upload(project, alice, {"f": "1"}, "Quiet", via="api")
+        gerrit.standin.review(change.number, alice, message="Only this is heard")
+        log.wait(comment_on(change.number))
+        assert {e.kind for e in log.drain()} == {EventKind.COMMENT_ADDED}
+    finally:
+        reader.stop()
+
+
 def test_stop_ends_the_thread_and_the_session(gerrit):
     log = EventLog()
     reader = reader_for(gerrit, log)

@@ -32,11 +32,11 @@ def run(session: Session) -> int:
                       target="", labels={}, message=None, tag=None, submit=False, abandon=False,
                       restore=False, outcome="applied", at=time.time())
     try:
+        opts = parse(session.argv[2:], OPTIONS)
+        _describe(call, opts)
         if session.held():
             call.outcome = "cancelled"
             return 1
-        opts = parse(session.argv[2:], OPTIONS)
-        _describe(call, opts)
         if not opts.arguments:
             raise UsageError("Argument \"{COMMIT | CHANGE,PATCHSET}\" is required")
         errors = [error for target in opts.arguments
