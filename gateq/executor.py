@@ -221,7 +221,8 @@ class LocalExecutor:
             _kill_group(proc.pid)
             proc.wait()
             raise
-        run = _Run(spec, proc, Leader(proc.pid, leader.marker), pump, started)
+        run = _Run(spec, proc, Leader(proc.pid, leader.marker, processes.start_time(proc.pid)),
+                   pump, started)
         try:
             self._note(spec.build, run.leader)
         except OSError:
@@ -307,12 +308,12 @@ class LocalExecutor:
     # -- signals -------------------------------------------------------------
 
     def _terminate(self, run: _Run) -> None:
-        """SIGTERM every process of the build but bwrap's own: the outer one
+        """SIGTERM every process of the build but the outer bwrap, which
         would take the whole sandbox with it at once, leaving the job no
-        grace period, and the namespace's init ignores it."""
+        grace period. (The namespace's init, bwrap too, ignores it.)"""
         found = _processes(run)
         if self._sandbox:
-            found = [p for p in found if p.pid != run.proc.pid and not p.ns_init]
+            found = [p for p in found if p.pid != run.proc.pid]
         processes.send(found, signal.SIGTERM)
 
     def _kill(self, run: _Run) -> None:
@@ -353,7 +354,8 @@ class LocalExecutor:
 def _processes(run: _Run) -> list[processes.Proc]:
     """The build's live processes. Its leader is not reaped before the build
     is closed, so its pid still names the build's group and session."""
-    return processes.of_build(processes.snapshot(), run.leader, group_pinned=True)
+    return processes.of_build(processes.snapshot(since=run.leader.started), run.leader,
+                              group_pinned=True)
 
 
 def _footer(build: str, result: JobResult, duration: float) -> bytes:

@@ -28,9 +28,9 @@ def run_dir(state_dir: str) -> str:
 def note(directory: str, build: str, leader: Leader) -> None:
     """Record how to find the build's processes; raises OSError if it cannot."""
     os.makedirs(directory, exist_ok=True)
-    pid = "" if leader.pid is None else str(leader.pid)
+    pid, started = ("" if n is None else str(n) for n in (leader.pid, leader.started))
     with open(os.path.join(directory, build), "w") as f:
-        f.write(f"{leader.marker}\n{pid}\n")
+        f.write(f"{leader.marker}\n{pid}\n{started}\n")
 
 
 def forget(directory: str, build: str) -> None:
@@ -68,19 +68,19 @@ def _read(directory: str, build: str) -> Leader | int | None:
         return int(lines[0])
     if not lines[0]:
         return None
-    pid = lines[1].strip() if len(lines) > 1 else ""
-    return Leader(int(pid) if pid.isdigit() else None, lines[0])
+    pid, started = (int(n) if n.isdigit() else None for n in (lines[1:] + ["", ""])[:2])
+    return Leader(pid, lines[0], started)
 
 
 def _kill(leader: Leader, patience: float) -> bool:
     """SIGKILL the build's processes until none is left or patience runs out."""
     deadline = time.monotonic() + patience
-    found = processes.of_build(processes.snapshot(), leader)
+    found = processes.of_build(processes.snapshot(since=leader.started), leader)
     had_any = bool(found)
     while found and time.monotonic() < deadline:
         processes.send(found, signal.SIGKILL)
         time.sleep(0.01)
-        found = processes.of_build(processes.snapshot(), leader)
+        found = processes.of_build(processes.snapshot(since=leader.started), leader)
     return had_any
 
 

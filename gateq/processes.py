@@ -34,41 +34,49 @@ def new_marker(build: str) -> str:
 
 @dataclass(frozen=True)
 class Leader:
-    """How to find a build's processes: the marker they carry and the pid of
-    the process the executor started (None until it has), whose session and
-    process group they may stay in."""
+    """How to find a build's processes: the marker they carry, and the
+    process the executor started (None until it has): its pid, whose
+    session and process group they may stay in, and its start time, before
+    which none of them started."""
     pid: int | None
     marker: str
+    started: int | None = None
 
 
 @dataclass(frozen=True)
 class Proc:
     """One process as /proc showed it. (pid, starttime) names one process
-    for ever, even after its pid is recycled."""
+    for ever, even after its pid is recycled; starttime is in clock ticks
+    since boot."""
     pid: int
     ppid: int
     pgrp: int
     session: int
     starttime: int
     zombie: bool
-    marker: str | None       # None: no marker, or an environment we cannot read
-    pidns: str | None
-    ns_init: bool            # pid 1 of a pid namespace other than ours
+    marker: str | None       # None: none, not read, or an environment we may not read
 
 
 Table = dict[int, Proc]
 
 
-def snapshot() -> Table:
-    """Every process of the host, read from /proc; those gone meanwhile are left out."""
-    own_ns = _pidns("self")
+def snapshot(since: int | None = None) -> Table:
+    """Every process of the host, read from /proc; those gone meanwhile are
+    left out. Environments are read only of processes started at `since`
+    or later: the host's older processes cannot carry a build's marker."""
     table = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
-            proc = _read(int(name), own_ns)
+            proc = _read(int(name), since)
             if proc is not None:
                 table[proc.pid] = proc
     return table
+
+
+def start_time(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot; None if gone."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
 
 
 def of_build(table: Table, leader: Leader, group_pinned: bool = False) -> list[Proc]:
@@ -104,12 +112,8 @@ def wait_gone(procs: Iterable[Proc], limit: float) -> None:
 
 def alive(proc: Proc) -> bool:
     """True while the process the snapshot saw runs (a zombie is dead)."""
-    try:
-        with open(f"/proc/{proc.pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    return fields[0] not in (b"Z", b"X") and int(fields[19]) == proc.starttime
+    fields = _stat(proc.pid)
+    return fields is not None and fields[0] not in (b"Z", b"X") and int(fields[19]) == proc.starttime
 
 
 def _send_one(proc: Proc, sig: int) -> None:
@@ -119,11 +123,11 @@ def _send_one(proc: Proc, sig: int) -> None:
         if exc.errno == errno.ESRCH:
             return
         # No pidfd (Linux < 5.3, or no descriptor left): a tiny window remains.
-        if _starttime(proc.pid) == proc.starttime:
+        if start_time(proc.pid) == proc.starttime:
             os.kill(proc.pid, sig)
         return
     try:
-        if _starttime(proc.pid) == proc.starttime:
+        if start_time(proc.pid) == proc.starttime:
             signal.pidfd_send_signal(pidfd, sig)
     finally:
         os.close(pidfd)
@@ -132,9 +136,10 @@ def _send_one(proc: Proc, sig: int) -> None:
 def _group_is_the_builds(table: Table, leader: Leader) -> bool:
     """The leader's pid names the build's group and session while the leader
     lives or any member remains (the kernel pins it). Once the pid belongs to
-    a process without the marker, it was recycled."""
+    another process (another start time, no marker), it was recycled."""
     holder = table.get(leader.pid)
-    return holder is None or holder.zombie or holder.marker == leader.marker
+    return (holder is None or holder.zombie or holder.marker == leader.marker
+            or (leader.started is not None and holder.starttime == leader.started))
 
 
 def _with_descendants(table: Table, seeds: set[int]) -> set[int]:
@@ -150,55 +155,46 @@ def _with_descendants(table: Table, seeds: set[int]) -> set[int]:
     return found
 
 
-def _read(pid: int, own_ns: str | None) -> Proc | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
+def _read(pid: int, since: int | None) -> Proc | None:
+    fields = _stat(pid)
+    if fields is None:
         return None         # gone meanwhile
-    marker, pidns = _marker(pid), _pidns(str(pid))
+    starttime = int(fields[19])
     return Proc(pid=pid, ppid=int(fields[1]), pgrp=int(fields[2]), session=int(fields[3]),
-                starttime=int(fields[19]), zombie=fields[0] in (b"Z", b"X"), marker=marker,
-                pidns=pidns, ns_init=(None not in (pidns, own_ns) and pidns != own_ns
-                                      and _is_ns_init(pid)))
+                starttime=starttime, zombie=fields[0] in (b"Z", b"X"),
+                marker=_marker(pid) if since is None or starttime >= since else None)
+
+
+def _stat(pid: int) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after the command name, which may hold anything."""
+    data = _read_file(f"/proc/{pid}/stat")
+    fields = data.rsplit(b")", 1)[-1].split() if data else []
+    return fields if len(fields) > 19 else None
 
 
 def _marker(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            environ = b"\0" + f.read()
-    except OSError:
-        return None         # a kernel thread, a zombie, another user's process, or gone
+    environ = b"\0" + (_read_file(f"/proc/{pid}/environ") or b"")
     start = environ.find(b"\0" + _MARKER_ENTRY)
     if start < 0:
-        return None
+        return None         # none, or a kernel thread, a zombie, another user's process, gone
     start += 1 + len(_MARKER_ENTRY)
     end = environ.find(b"\0", start)
     return environ[start:end if end >= 0 else None].decode(errors="replace")
 
 
-def _pidns(pid: str) -> str | None:
+def _read_file(path: str) -> bytes | None:
+    """The whole of a small /proc file, with plain system calls: a snapshot
+    reads two per process, so the cost of Python's file objects shows."""
     try:
-        return os.readlink(f"/proc/{pid}/ns/pid")
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
-
-
-def _is_ns_init(pid: int) -> bool:
-    """True if the process is pid 1 of its innermost pid namespace."""
     try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("NSpid:"):
-                    return line.split()[-1] == "1"
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
     except OSError:
-        pass
-    return False
-
-
-def _starttime(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return int(f.read().rsplit(b")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
         return None
+    finally:
+        os.close(fd)
