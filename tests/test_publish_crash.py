@@ -8,7 +8,7 @@ changes nothing. Also kill starts while they recover, step after step.
 
 The gate: projects nova and glance, two `files` repositories (docs, extras;
 keep 2) each fed by one cheap export job. Changes `first` and `second` have
-landed (snapshots 1 and 2); then `a` (nova) and `b` (glance) are approved.
+landed (snapshots 1 and 2); `a` (nova) and `b` (glance) are approved.
 b's jobs push to glance outside gateq, so b's first landing fails its
 compare-and-swap and discards its stagings; it lands on the second try.
 """
@@ -76,19 +76,19 @@ def landed_twice(tmp_path_factory) -> Gate:
     g.approve("nova", "first")
     g.approve("glance", "second")
     g.run()
+    g.approve("nova", "a")                     # recorded, not yet run
+    g.approve("glance", "b")
     return g
 
 
 @pytest.fixture
 def gate(landed_twice, tmp_path) -> Gate:
-    """A copy of the gate with a and b approved (nothing in it names its
-    own directory but the work clones, which the tests do not use)."""
+    """A copy of that gate (nothing in it names its own directory but the
+    work clones, which the tests do not use)."""
     root = str(tmp_path / "gate")
     subprocess.run(["cp", "-a", landed_twice.root, root], check=True)
     g = copy.copy(landed_twice)
     g.root, g.config, g.seen = root, os.path.join(root, "config"), os.path.join(root, "seen")
-    g.approve("nova", "a")
-    g.approve("glance", "b")
     return g
 
 
