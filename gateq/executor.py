@@ -13,7 +13,6 @@ namespace of its own (gateq/sandbox.py).
 from __future__ import annotations
 
 import enum
-import errno
 import os
 import signal
 import subprocess
@@ -26,7 +25,7 @@ from . import orphans, processes
 from .buildlog import DEFAULT_MAX_OUTPUT, BuildLog, OutputPump, open_log, output_pipe
 from .core.types import JobResult
 from .processes import MARKER_VARIABLE, Leader
-from .sandbox import Sandbox
+from .sandbox import Sandbox, check_startable
 
 # How often `wait` looks at the children when no pidfd wakes it, and how
 # often a build's leftovers are looked for again while they die.
@@ -56,12 +55,13 @@ class BuildSpec:
 class Finished:
     """A build that ended. `returncode` is None if the script never started
     (or its status was lost); `duration` runs from its start to its exit;
-    `log_error` says why its log is incomplete, if it is."""
+    `error` says what went wrong around the job rather than in it (its log
+    could not be written in full, its leftovers would not die), if anything."""
     build: str
     result: JobResult
     returncode: int | None
     duration: float
-    log_error: str | None = None
+    error: str | None = None
 
 
 class _Phase(enum.Enum):
@@ -136,7 +136,7 @@ class LocalExecutor:
             self._runs[spec.build] = self._launch(spec, leader, log)
         except (OSError, RuntimeError) as exc:    # RuntimeError: no thread for its log
             log.write(f"cannot start {spec.script}: {exc}\n".encode())
-            log.write(_footer(spec.build, JobResult.FAILURE, 0.0))
+            log.write(_footer(spec.build, JobResult.FAILURE, 0.0).encode())
             log.close()
             self._forget(spec.build)
             self._done.append(Finished(spec.build, JobResult.FAILURE, None, 0.0, log.error))
@@ -150,7 +150,7 @@ class LocalExecutor:
         run.ending = JobResult.CANCELLED
         run.kill_at = self._clock() + self._kill_grace
         if run.phase is _Phase.RUNNING:
-            self._terminate(run)
+            self._guarded(run, self._terminate)
 
     def poll(self) -> list[Finished]:
         """Enforce timeouts and grace periods, and return builds that ended."""
@@ -198,7 +198,7 @@ class LocalExecutor:
     def _launch(self, spec: BuildSpec, leader: Leader, log: BuildLog) -> _Run:
         argv = [spec.script]
         if self._sandbox:
-            _check_startable(spec.script)
+            check_startable(spec.script)
             argv = self._sandbox.command(argv, spec.cwd, spec.writable, spec.readonly)
         read_end, write_end = output_pipe()
         try:
@@ -274,21 +274,20 @@ class LocalExecutor:
         exited = run.pump.exited_at if run.pump.exited_at is not None else run.noticed_exit
         run.duration = max(0.0, (exited if exited is not None else self._clock()) - run.started)
         self._enter(run, _Phase.CLOSING, _CLOSE_PATIENCE)
-        notes = "".join(f"=== {trouble} ===\n" for trouble in run.trouble).encode()
-        run.pump.finish((notes + _footer(run.spec.build, run.result, run.duration)).decode())
+        notes = "".join(f"=== {trouble} ===\n" for trouble in run.trouble)
+        run.pump.finish(notes + _footer(run.spec.build, run.result, run.duration))
 
     def _report(self, run: _Run) -> None:
         """The one way out of the table, whatever state the build is in."""
         del self._runs[run.spec.build]
         if run.phase is not _Phase.CLOSING:         # shutdown ran out of patience
             run.result, run.returncode = run.ending or JobResult.FAILURE, None
-            run.pump.finish(_footer(run.spec.build, run.result, run.duration).decode())
+            run.pump.finish(_footer(run.spec.build, run.result, run.duration))
         log_error = run.pump.log.error if run.pump.done.is_set() else (
             f"{run.spec.log_path} was still being written when the build was reported")
-        problems = [p for p in ([log_error] if log_error else []) + run.trouble]
         self._forget(run.spec.build)
         self._done.append(Finished(run.spec.build, run.result, run.returncode, run.duration,
-                                   "; ".join(problems) or None))
+                                   "; ".join(filter(None, [log_error, *run.trouble])) or None))
 
     def _enter(self, run: _Run, phase: _Phase, patience: float) -> None:
         run.phase = phase
@@ -296,7 +295,8 @@ class LocalExecutor:
 
     def _guarded(self, run: _Run, step: Callable[[_Run], None]) -> None:
         """Run one step of a build; if the system fails it (no /proc, no
-        file descriptors left), the build still ends and says why."""
+        file descriptors left), the build's group is killed and the build
+        still ends, saying why."""
         try:
             step(run)
         except OSError as exc:
@@ -358,20 +358,8 @@ def _processes(run: _Run) -> list[processes.Proc]:
                               group_pinned=True)
 
 
-def _footer(build: str, result: JobResult, duration: float) -> bytes:
-    return f"=== build {build} {result.value} after {duration:.2f}s ===\n".encode()
-
-
-def _check_startable(script: str) -> None:
-    """Raise the OSError exec would give for `script`, before bwrap runs it:
-    bwrap starts it with execvp, which runs a file exec refuses (no #! line,
-    not ELF) with /bin/sh instead of failing."""
-    with open(script, "rb") as f:
-        head = f.read(4)
-    if not os.access(script, os.X_OK):
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), script)
-    if not head.startswith(b"#!") and head != b"\x7fELF":
-        raise OSError(errno.ENOEXEC, os.strerror(errno.ENOEXEC), script)
+def _footer(build: str, result: JobResult, duration: float) -> str:
+    return f"=== build {build} {result.value} after {duration:.2f}s ===\n"
 
 
 def _pidfd(pid: int) -> int | None:

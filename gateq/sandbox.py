@@ -8,6 +8,7 @@ it starts outlives it. `choose` decides once per engine whether builds get one.
 """
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -59,6 +60,18 @@ class Sandbox:
         for path in readonly:
             args += _mount("--ro-bind-try", path)
         return args + [*PROC_OPTIONS, "--chdir", cwd, "--", *argv]
+
+
+def check_startable(script: str) -> None:
+    """Raise the OSError exec would give for `script`, before bwrap runs it:
+    bwrap starts it with execvp, which runs a file exec refuses (no #! line,
+    not ELF) with /bin/sh instead of failing."""
+    with open(script, "rb") as f:
+        head = f.read(4)
+    if not os.access(script, os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), script)
+    if not head.startswith(b"#!") and head != b"\x7fELF":
+        raise OSError(errno.ENOEXEC, os.strerror(errno.ENOEXEC), script)
 
 
 def _mount(option: str, path: str) -> list[str]:

@@ -62,7 +62,7 @@ def test_success_reports_exit_zero_and_logs_output(tmp_path, executor):
 
     finished = run_until_done(executor)["1-0-unit"]
 
-    assert (finished.result, finished.returncode, finished.log_error) == (JobResult.SUCCESS, 0, None)
+    assert (finished.result, finished.returncode, finished.error) == (JobResult.SUCCESS, 0, None)
     assert finished.duration >= 0
     assert executor.running() == []
     assert executor.poll() == []

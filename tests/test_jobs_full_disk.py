@@ -96,7 +96,7 @@ def test_a_build_whose_log_fills_the_disk_is_reported_once_and_the_executor_goes
     finished = run_until_done(executor)["b"]
 
     assert (finished.result, finished.returncode) == (JobResult.SUCCESS, 0)
-    assert f"{log_path} could not be written: No space left on device" in finished.log_error
+    assert f"{log_path} could not be written: No space left on device" in finished.error
     assert executor.running() == [] and executor.poll() == []
     assert tagged(spec) == []
     executor.shutdown()                         # used to raise ChildProcessError
@@ -106,7 +106,7 @@ def test_a_build_whose_log_fills_the_disk_is_reported_once_and_the_executor_goes
     again = start_talker(tmp_path, executor, tiny_disk / "logs" / "again.log")
     (tmp_path / "stop").touch()
     finished = run_until_done(executor)["b"]
-    assert (finished.result, finished.log_error) == (JobResult.SUCCESS, None)
+    assert (finished.result, finished.error) == (JobResult.SUCCESS, None)
     assert (tiny_disk / "logs" / "again.log").read_text().splitlines()[-1].startswith(
         "=== build b success after ")
     assert tagged(again) == []
@@ -132,7 +132,7 @@ def test_once_space_returns_the_log_says_what_it_lost_and_goes_on(tmp_path, tiny
     assert lost >= 50 * 200 - 4096                # all but what the disk's last page took
     assert lines[lines.index(gap[0]) + 1].startswith("line ")
     assert lines[-2:-1] == ["last line"] and lines[-1].startswith("=== build b success after ")
-    assert finished.log_error.startswith(f"{lost} bytes of {log_path} could not be written")
+    assert finished.error.startswith(f"{lost} bytes of {log_path} could not be written")
 
 
 def test_shutdown_on_a_full_disk_reports_the_running_build_once_and_never_raises(
@@ -146,7 +146,7 @@ def test_shutdown_on_a_full_disk_reports_the_running_build_once_and_never_raises
 
     finished, = executor.poll()
     assert finished.result is JobResult.CANCELLED
-    assert "No space left on device" in finished.log_error
+    assert "No space left on device" in finished.error
     assert executor.running() == [] and executor.poll() == []
     assert tagged(spec) == []
 
@@ -165,7 +165,7 @@ def test_a_log_that_cannot_even_be_created_fails_the_build_once(tmp_path, tiny_d
     finished, = run_until_done(executor).values()
 
     assert (finished.result, finished.returncode) == (JobResult.FAILURE, None)
-    assert finished.log_error == f"cannot open {tiny_disk / 'b.log'}: No space left on device"
+    assert finished.error == f"cannot open {tiny_disk / 'b.log'}: No space left on device"
     assert not (tmp_path / "ran").exists()
     assert executor.poll() == [] and executor.running() == []
 

@@ -30,7 +30,7 @@ def test_output_past_the_cap_is_cut_with_a_note_and_the_job_runs_on(tmp_path, mo
 
     finished = run_until_done(executor)["b"]
 
-    assert (finished.result, finished.log_error) == (JobResult.SUCCESS, None)
+    assert (finished.result, finished.error) == (JobResult.SUCCESS, None)
     assert (tmp_path / "after").read_text() == "still running\n"
     header, rest = log_text(tmp_path, "b").split("\n", 1)
     assert header.startswith("=== build b started ")
