@@ -12,6 +12,7 @@ import textwrap
 
 import pytest
 
+from config_fixture import make_repository
 from gateq.config.loader import ConfigError, load_config
 from gateq.config.model import (Config, GitConnection, Job, Manager, MergeMode, Pipeline, Project,
                                 Repository, SandboxMode, Trigger, Window)
@@ -46,10 +47,15 @@ def write(root, name: str, text: str, mode: int | None = None) -> str:
     return path
 
 
-def make(tmp_path, layouts: dict[str, str] | str = "", server: str = SERVER,
-         scripts=("jobs/unit.sh", "jobs/build.sh")) -> str:
+PROJECTS = ("nova", "ceilometer", "glance", "gate")     # the repositories under repos/
+
+
+def make(tmp_path, layouts: dict[str, str] | str = "- queue: {name: shared}\n",
+         server: str = SERVER, scripts=("jobs/unit.sh", "jobs/build.sh")) -> str:
     """A configuration directory; a single layout string goes to layouts/main.yaml."""
     os.makedirs(tmp_path / "repos", exist_ok=True)
+    for project in PROJECTS:
+        make_repository(str(tmp_path / "repos" / f"{project}.git"), ("main", "master"))
     write(tmp_path, "gateq.yaml", server)
     for script in scripts:
         write(tmp_path, script, "#!/bin/sh\nexit 0\n", 0o755)
@@ -107,7 +113,7 @@ FULL_LAYOUT = PIPELINES + """\
 
 FULL_SERVER = SERVER + """\
 state:
-  path: /var/lib/gateq
+  path: {state}
 executor:
   slots: 7
 publish:
@@ -116,12 +122,13 @@ publish:
 
 
 def test_full_config_builds_every_object(tmp_path):
-    config = load_config(make(tmp_path, FULL_LAYOUT, FULL_SERVER))
+    state = str(tmp_path / "elsewhere" / "gateq")            # absolute, kept as written
+    config = load_config(make(tmp_path, FULL_LAYOUT, FULL_SERVER.format(state=state)))
     root = str(tmp_path)
     assert config.config_dir == root
     assert config.path == os.path.join(root, "gateq.yaml")
     assert config.connections == {"distgit": GitConnection("distgit", os.path.join(root, "repos"))}
-    assert config.state_dir == "/var/lib/gateq"
+    assert config.state_dir == state
     assert config.slots == 7
     layout = config.layout
     assert list(layout.pipelines) == ["gate", "check"]
@@ -146,7 +153,7 @@ def test_full_config_builds_every_object(tmp_path):
     assert layout.queues == frozenset({"rdo"})
     assert layout.queue_projects("rdo") == ("ceilometer", "nova")
     assert layout.queue_projects("glance") == ("glance",)
-    assert config.repo_path("nova") == os.path.join(root, "repos", "nova")
+    assert config.repo_path("nova") == os.path.join(root, "repos", "nova.git")
 
 
 def test_defaults_come_from_the_schema_and_match_the_model(tmp_path):
@@ -370,7 +377,8 @@ def test_a_job_listed_twice(tmp_path):
 
 
 def test_connection_is_required_when_there_are_several(tmp_path):
-    server = SERVER + "  other:\n    driver: git\n    root: repos\n"
+    server = SERVER + "  other:\n    driver: git\n    root: repos2\n"
+    make_repository(str(tmp_path / "repos2" / "glance.git"))
     layout = "- project: {name: nova}\n- project: {name: glance, connection: other}\n"
     assert errors_of(make(tmp_path, layout, server)) == [
         "layouts/main.yaml:1: project 'nova': missing required attribute 'connection'"]

@@ -1,23 +1,25 @@
 """Configuration errors, each pointing at the file and line that caused it.
 
-The YAML reader here keeps the line of every mapping key and list item, so
-an error found at a schema path such as ['trigger', 'distgit', 0, 'event']
-is reported where the user wrote it, as `FILE:LINE: message`.
+The YAML reader (reader.py) keeps the line of every mapping key and list
+item, so an error found at a schema path such as
+['trigger', 'distgit', 0, 'event'] is reported where the user wrote it, as
+`FILE:LINE: message`, always on one line whatever the user wrote.
 """
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Hashable
 from typing import Iterable
 
-import yaml
-
 
 class ConfigError(Exception):
-    """Every problem found in a configuration; `errors` holds one line each."""
+    """Every problem found in a configuration; `errors` holds one line each,
+    `warnings` the layout files skipped (as Config.warnings would)."""
 
-    def __init__(self, errors: list[str]):
+    def __init__(self, errors: list[str], warnings: tuple[str, ...] = ()):
         super().__init__("\n".join(errors))
         self.errors = list(errors)
+        self.warnings = tuple(warnings)
 
 
 class Errors:
@@ -37,14 +39,41 @@ class Errors:
     def add(self, file: str, line: int, message: str) -> None:
         self._found[(file, line, message)] = None
 
-    def __bool__(self) -> bool:
-        return bool(self._found)
+    def __len__(self) -> int:
+        return len(self._found)
 
     def lines(self) -> list[str]:
         def rank(found: tuple[str, int, str]):
             file, line, _ = found
             return self._files.index(file) if file in self._files else -1, line
-        return [f"{file}:{line}: {message}" for file, line, message in sorted(self._found, key=rank)]
+        return [one_line(f"{file}:{line}: {message}")
+                for file, line, message in sorted(self._found, key=rank)]
+
+
+def one_line(text: str) -> str:
+    """`text` with any character that is not printable (a newline, a NUL)
+    escaped, so that an error is always exactly one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = _SHORT.maxset = 8
+_SHORT.maxlevel = 3
+
+
+def shown(value: object) -> str:
+    """`repr(value)` cut short: a value in a message can be as long as its file."""
+    return _SHORT.repr(value)
+
+
+def quote(value: object) -> str:
+    """A name or key the user wrote, as 'name' when that reads unambiguously."""
+    if isinstance(value, str) and value.isprintable() and "'" not in value and len(value) <= 120:
+        return f"'{value}'"
+    return shown(value)
 
 
 class LineDict(dict):
@@ -61,72 +90,6 @@ class LineList(list):
     def __init__(self, *args) -> None:
         super().__init__(*args)
         self.item_lines: list[int] = []
-
-
-class MarkedLoader(yaml.SafeLoader):
-    """SafeLoader building LineDict and LineList; notes duplicate keys,
-    which plain PyYAML would silently overwrite."""
-
-    def __init__(self, stream) -> None:
-        super().__init__(stream)
-        self.duplicates: list[tuple[int, object]] = []
-
-
-def _construct_map(loader: MarkedLoader, node: yaml.MappingNode):
-    data = LineDict()
-    yield data
-    written = {id(key_node) for key_node, _ in node.value}   # not from a `<<` merge
-    seen = set()
-    loader.flatten_mapping(node)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node)
-        if not isinstance(key, Hashable):
-            raise yaml.constructor.ConstructorError(
-                None, None, "found an unhashable key", key_node.start_mark)
-        if id(key_node) in written:
-            if key in seen:
-                loader.duplicates.append((key_node.start_mark.line + 1, key))
-            seen.add(key)
-        data[key] = loader.construct_object(value_node)
-        data.key_lines[key] = key_node.start_mark.line + 1
-
-
-def _construct_seq(loader: MarkedLoader, node: yaml.SequenceNode):
-    data = LineList()
-    data.item_lines = [child.start_mark.line + 1 for child in node.value]
-    yield data
-    data.extend(loader.construct_sequence(node))
-
-
-MarkedLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-MarkedLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
-
-UNREADABLE = object()
-
-
-def read_yaml(path: str, shown: str, errors: Errors) -> object:
-    """The document in `path`, or UNREADABLE after recording why."""
-    errors.read(shown)
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not valid UTF-8"
-        errors.add(shown, 1, f"cannot read: {reason}")
-        return UNREADABLE
-    loader = MarkedLoader(text)
-    try:
-        document = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        errors.add(shown, mark.line + 1 if mark else 1, f"YAML syntax error: {problem}")
-        return UNREADABLE
-    finally:
-        loader.dispose()
-    for line, key in loader.duplicates:
-        errors.add(shown, line, f"duplicate key '{key}'")
-    return document
 
 
 def line_at(node: object, path: Iterable, line: int) -> int:

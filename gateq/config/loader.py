@@ -1,9 +1,11 @@
 """Read a configuration directory into a Config, or report every error in it.
 
-gateq.yaml (connections, state, executor) and the layout files under
-layouts/ are read with line numbers, checked against the schemas, then the
-rules between objects (duplicates, job dependencies) are checked; objects are
-built only when nothing is wrong, so a Config is always complete and valid.
+gateq.yaml (connections, state, executor, publish, logs, checkpoint) and
+the layout files under layouts/ are read with line numbers, checked against
+the schemas, then the rules between objects (duplicates, job dependencies,
+nothing landing untested, each project's repository and default branch) are
+checked; objects are built only when nothing is wrong, so a Config is
+always complete and valid.
 """
 from __future__ import annotations
 
@@ -13,15 +15,19 @@ from dataclasses import dataclass
 from voluptuous import MultipleInvalid, Schema
 
 from . import schema
-from .errors import UNREADABLE, ConfigError, Errors, LineDict, LineList, line_at, read_yaml
-from .model import (Config, GitConnection, Job, Layout, Pipeline, Project, Repository,
-                    Trigger, Window)
+from .errors import ConfigError, Errors, LineDict, LineList, line_at, one_line, quote
+from .model import (NOOP, Config, GitConnection, Job, Layout, LogRetention, Manager, Pipeline,
+                    Project, Repository, Trigger, Window)
+from .project_repos import repository_problem
+from .reader import UNREADABLE, read_yaml
 
 __all__ = ["load_config", "ConfigError"]
 
 CONFIG_FILE = "gateq.yaml"
 LAYOUT_DIR = "layouts"
 KINDS = ("pipeline", "queue", "repository", "job", "project")
+WHERE_OBJECTS_ARE = ("pipelines, queues, jobs and projects are read from "
+                     f"{LAYOUT_DIR}/*.yaml next to this file")
 
 
 @dataclass
@@ -41,7 +47,7 @@ class Item:
 
     @property
     def label(self) -> str:
-        return f"{self.kind} '{self.name}'" if self.name else self.kind
+        return f"{self.kind} {quote(self.name)}" if self.name else self.kind
 
     def line_of(self, path: list) -> int:
         return line_at(self.body, path, self.line)
@@ -50,26 +56,33 @@ class Item:
         errors.add(self.file, self.line_of(path), f"{self.label}: {message}")
 
 
-def load_config(path: str) -> Config:
+def load_config(path: str, check_places: bool = True) -> Config:
     """The configuration in `path` (gateq.yaml, or the directory holding it).
 
     Raises ConfigError listing every problem as `FILE:LINE: message`, with
-    FILE relative to the configuration directory.
+    FILE relative to the configuration directory. check_places=False leaves
+    out whether the state directory and the publish root are writable
+    directories (how they sit against each other and the connection roots
+    is always checked): commands that only read them, or whose state store
+    reports such problems itself, need not be refused here.
     """
     config_file = os.path.join(path, CONFIG_FILE) if os.path.isdir(path) else path
     config_dir = os.path.dirname(os.path.abspath(config_file))
     errors = Errors()
     if not os.path.isfile(config_file):
-        raise ConfigError([f"{config_file}:1: no such configuration file"])
+        raise ConfigError([one_line(f"{config_file}:1: no such configuration file")])
     shown = os.path.basename(config_file)
     raw = read_yaml(config_file, shown, errors)
-    server = None if raw is UNREADABLE else validate_server(raw, shown, config_dir, errors)
-    items = read_layouts(config_dir, errors)
+    server = None if raw is UNREADABLE else validate_server(raw, shown, config_dir, check_places,
+                                                            errors)
+    items, warnings = read_layouts(config_dir, shown, errors)
     names = collect_names(items, connection_names(raw), errors)
     validate_items(items, names, config_dir, errors)
     check_job_graph(items, names, errors)
+    check_untested_landings(items, errors)
+    check_repositories(items, connection_roots(raw, config_dir), config_dir, errors)
     if errors:
-        raise ConfigError(errors.lines())
+        raise ConfigError(errors.lines(), warnings)
     return Config(
         config_dir=config_dir,
         path=os.path.abspath(config_file),
@@ -79,14 +92,20 @@ def load_config(path: str) -> Config:
         layout=build_layout(items, names),
         publish_root=server["publish"]["root"],
         sandbox=server["executor"]["sandbox"],
+        logs=LogRetention(keep_days=server["logs"]["keep-days"],
+                          keep_count=server["logs"]["keep-count"],
+                          max_output=server["logs"]["max-output"]),
+        checkpoint_interval=server["checkpoint"]["interval"],
+        warnings=warnings,
     )
 
 
 # -- reading and validating ----------------------------------------------
 
-def validate_server(raw: object, shown: str, config_dir: str, errors: Errors) -> dict | None:
+def validate_server(raw: object, shown: str, config_dir: str, check_places: bool,
+                    errors: Errors) -> dict | None:
     try:
-        return Schema(schema.server_schema(config_dir))({} if raw is None else raw)
+        return Schema(schema.server_schema(config_dir, check_places))({} if raw is None else raw)
     except MultipleInvalid as exc:
         for error in exc.errors:
             path = schema.plain_path(error)
@@ -99,7 +118,7 @@ def validate_server(raw: object, shown: str, config_dir: str, errors: Errors) ->
 def server_label(path: list) -> tuple[str, list]:
     """Errors in gateq.yaml name the connection or section they are in."""
     if len(path) >= 2 and path[0] == "connections":
-        return f"connection '{path[1]}'", path[2:]
+        return f"connection {quote(path[1])}", path[2:]
     if len(path) >= 2:
         return str(path[0]), path[1:]
     return "", path
@@ -117,20 +136,63 @@ def connection_names(raw: object) -> tuple[str, ...] | None:
     return tuple(name for name in connections if isinstance(name, str))
 
 
-def read_layouts(config_dir: str, errors: Errors) -> list[Item]:
-    """Items of every layouts/*.yaml and *.yml file, files sorted by name."""
+def connection_roots(raw: object, config_dir: str) -> dict[str, str]:
+    """Roots of the connections valid on their own, so that a mistake
+    elsewhere in gateq.yaml does not hide the projects' repository errors."""
+    connections = raw.get("connections") if isinstance(raw, dict) else None
+    check = Schema(schema.connection_schema(config_dir))
+    roots = {}
+    for name, connection in (connections.items() if isinstance(connections, dict) else ()):
+        try:
+            roots[name] = check(connection)["root"]
+        except MultipleInvalid:
+            pass
+    return roots
+
+
+def read_layouts(config_dir: str, shown: str, errors: Errors) -> tuple[list[Item], tuple[str, ...]]:
+    """Items of every layouts/*.yaml and *.yml file, files sorted by name,
+    and a warning for each other entry of layouts/ (it is not read).
+
+    A configuration without objects is an error, unless a layout file
+    already has one (it may hold the objects once fixed)."""
     layout_dir = os.path.join(config_dir, LAYOUT_DIR)
     if not os.path.isdir(layout_dir):
-        return []
+        errors.add(shown, 1, f"no {LAYOUT_DIR}/ folder: {WHERE_OBJECTS_ARE}")
+        return [], ()
+    try:
+        entries = sorted(os.listdir(layout_dir))
+    except OSError as exc:
+        errors.add(shown, 1, f"cannot read {LAYOUT_DIR}/: {exc.strerror}")
+        return [], ()
     items: list[Item] = []
-    for name in sorted(os.listdir(layout_dir)):
-        path = os.path.join(layout_dir, name)
-        if name.endswith((".yaml", ".yml")) and os.path.isfile(path):
-            shown = f"{LAYOUT_DIR}/{name}"
-            document = read_yaml(path, shown, errors)
-            if document is not UNREADABLE:
-                items.extend(layout_items(document, shown, errors))
-    return items
+    warnings: list[str] = []
+    found_before = len(errors)
+    for name in entries:
+        path, file = os.path.join(layout_dir, name), f"{LAYOUT_DIR}/{name}"
+        why = skipped(path, name)
+        if why:
+            warnings.append(one_line(f"{file}: skipped: {why}"))
+            continue
+        document = read_yaml(path, file, errors)
+        if document is not UNREADABLE:
+            items.extend(layout_items(document, file, errors))
+    if not items and len(errors) == found_before:
+        errors.add(shown, 1, f"{LAYOUT_DIR}/ defines no objects: {WHERE_OBJECTS_ARE}")
+    return items, tuple(warnings)
+
+
+def skipped(path: str, name: str) -> str | None:
+    """Why layouts/NAME is not read, or None when it is a layout file."""
+    if os.path.islink(path) and not os.path.exists(path):
+        return "a broken symbolic link"
+    if os.path.isdir(path):
+        return f"a directory ({LAYOUT_DIR}/ is not read recursively)"
+    if not name.endswith((".yaml", ".yml")):
+        return "not a .yaml or .yml file"
+    if not os.path.isfile(path):
+        return "not a regular file"
+    return None
 
 
 def layout_items(document: object, file: str, errors: Errors) -> list[Item]:
@@ -146,7 +208,7 @@ def layout_items(document: object, file: str, errors: Errors) -> list[Item]:
             continue
         (kind, body), = entry.items()
         if kind not in KINDS:
-            errors.add(file, line, f"unknown object kind '{kind}' (expected one of: {', '.join(KINDS)})")
+            errors.add(file, line, f"unknown object kind {quote(kind)} (expected one of: {', '.join(KINDS)})")
             continue
         items.append(Item(kind, file, entry.key_lines[kind], body))
     return items
@@ -169,7 +231,7 @@ def collect_names(items: list[Item], connections: tuple[str, ...] | None, errors
     return schema.Names(
         connections=connections,
         pipelines=tuple(defined("pipeline")),
-        jobs=frozenset(defined("job")),
+        jobs=frozenset(defined("job")) | {NOOP.name},
         queues=frozenset(defined("queue")),
         repositories=frozenset(defined("repository")),
     )
@@ -206,14 +268,41 @@ def check_job_graph(items: list[Item], names: schema.Names, errors: Errors) -> N
                 check_pipeline_jobs(project, pipeline, project.data[pipeline]["jobs"], jobs, errors)
 
 
+def check_untested_landings(items: list[Item], errors: Errors) -> None:
+    """A dependent pipeline lands what passes: a project listing no jobs in
+    it would land its changes untested. `noop` says so on purpose."""
+    dependent = [name for name, p in valid(items, "pipeline").items()
+                 if p.data["manager"] is Manager.DEPENDENT]
+    for project in valid(items, "project").values():
+        for pipeline in dependent:
+            if pipeline in project.data and not project.data[pipeline]["jobs"]:
+                errors.add(project.file, project.line_of([pipeline, "jobs"]),
+                           f"project {quote(project.name)} pipeline {quote(pipeline)}: lists no "
+                           "jobs, so its changes would land untested (list the built-in job "
+                           f"'{NOOP.name}' to land them without testing)")
+
+
+def check_repositories(items: list[Item], roots: dict[str, str], config_dir: str,
+                       errors: Errors) -> None:
+    """Each project's repository exists in its connection, with its default branch."""
+    for project in valid(items, "project").values():
+        connection = project.data["connection"]
+        if connection in roots:
+            problem = repository_problem(GitConnection(connection, roots[connection]),
+                                         project.name, project.data["default-branch"], config_dir)
+            if problem:
+                project.error(errors, [problem[0]], problem[1])
+
+
 def check_pipeline_jobs(project: Item, pipeline: str, run: list[str], jobs: dict[str, Item],
                         errors: Errors) -> None:
     for index, name in enumerate(run):
         for dependency in jobs[name].data["dependencies"] if name in jobs else ():
             if dependency not in run:
                 errors.add(project.file, project.line_of([pipeline, "jobs", index]),
-                           f"project '{project.name}' pipeline '{pipeline}': job '{name}' "
-                           f"depends on '{dependency}' which this pipeline does not run")
+                           f"project {quote(project.name)} pipeline {quote(pipeline)}: job "
+                           f"{quote(name)} depends on {quote(dependency)} which this pipeline "
+                           "does not run")
 
 
 def dependency_cycles(dependencies: dict[str, list[str]]) -> list[list[str]]:
@@ -249,7 +338,7 @@ def build_layout(items: list[Item], names: schema.Names) -> Layout:
         return [item.data for item in items if item.kind == kind]
     return Layout(
         pipelines={p["name"]: build_pipeline(p) for p in data("pipeline")},
-        jobs={j["name"]: build_job(j) for j in data("job")},
+        jobs={**{j["name"]: build_job(j) for j in data("job")}, NOOP.name: NOOP},
         projects={p["name"]: build_project(p, names.pipelines) for p in data("project")},
         queues=frozenset(q["name"] for q in data("queue")),
         repositories={r["name"]: Repository(r["name"], r["type"], r["keep"])

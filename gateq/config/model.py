@@ -83,14 +83,19 @@ class Pipeline:
 
 @dataclass(frozen=True)
 class Job:
+    """A job; `run` is None only for the built-in NOOP, which runs nothing
+    and succeeds at once."""
     name: str
-    run: str                             # absolute path of the script
+    run: str | None                      # absolute path of the script
     timeout: int = 3600
     voting: bool = True
     dependencies: tuple[str, ...] = ()
     vars: Mapping[str, str] = field(default_factory=dict)
     export: str | None = None            # repository its artifacts are published to
     requires: tuple[str, ...] = ()       # repositories it installs from
+
+
+NOOP = Job("noop", run=None)             # in every layout: Zuul's explicit "land untested"
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,15 @@ class GitConnection:
 
 
 @dataclass(frozen=True)
+class LogRetention:
+    """How long build logs and workspaces are kept, and how much output a
+    build may write to its log (`logs:` in gateq.yaml)."""
+    keep_days: float | None = 30.0       # None: kept whatever their age
+    keep_count: int | None = None        # None: however many builds
+    max_output: int = 64 * 2**20         # bytes
+
+
+@dataclass(frozen=True)
 class Config:
     config_dir: str
     path: str                            # the gateq.yaml read
@@ -167,6 +181,9 @@ class Config:
     layout: Layout
     publish_root: str = ""
     sandbox: SandboxMode = SandboxMode.AUTO
+    logs: LogRetention = LogRetention()
+    checkpoint_interval: int = 1000      # journal events between checkpoints while busy
+    warnings: tuple[str, ...] = ()       # one line each: layout files skipped, and why
 
     @property
     def publish_dir(self) -> str:

@@ -1,31 +1,30 @@
 """Voluptuous schemas for gateq.yaml and the layout objects, with every default.
 
 A schema both checks and completes an object: what it returns holds every
-attribute, enums as enums and paths as absolute paths, so the loader only
-builds model objects. Names that refer to other objects are checked against
-`Names`, everything defined anywhere in the configuration.
+attribute, enums as enums, paths as absolute paths and sizes as bytes, so
+the loader only builds model objects. Names that refer to other objects are
+checked against `Names`, everything defined anywhere in the configuration;
+the validators of single values are in values.py.
 """
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
 from voluptuous import (All, Invalid, Marker, MultipleInvalid, Optional, Required,
-                        RequiredFieldInvalid, Schema)
+                        RequiredFieldInvalid)
 
 from .. import sandbox
-from .model import Manager, MergeMode, SandboxMode
+from .errors import quote
+from .model import NOOP, Manager, MergeMode, SandboxMode
+from .values import (Unknown, choice, count, days, each, enum_choice, env_vars, existing_dir,
+                     flag, in_dir, known, maybe, name, named, nonempty, project_name, script,
+                     shown_path, size, text, unique, writable_dir)
 
 TRIGGER_EVENTS = ("proposed", "approved")
 DRIVERS = ("git",)
 REPOSITORY_TYPES = ("rpm", "files")
 PROJECT_ATTRIBUTES = ("name", "queue", "connection", "default-branch", "merge-mode")
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-class Unknown(Invalid):
-    """A reference to a name nothing defines; its message says it all."""
 
 
 @dataclass(frozen=True)
@@ -36,134 +35,6 @@ class Names:
     jobs: frozenset[str] = frozenset()
     queues: frozenset[str] = frozenset()
     repositories: frozenset[str] = frozenset()
-
-
-# -- validators: small functions with messages a user understands -----------
-
-def text(value):
-    if not isinstance(value, str) or not value:
-        raise Invalid(f"expected a non-empty string, got {value!r}")
-    return value
-
-
-def flag(value):
-    if not isinstance(value, bool):
-        raise Invalid(f"expected true or false, got {value!r}")
-    return value
-
-
-def count(value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise Invalid(f"expected an integer >= 1, got {value!r}")
-    return value
-
-
-def env_value(value):
-    """Job vars become environment variables; YAML booleans read as shells expect."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    raise Invalid(f"expected a string, number or boolean, got {value!r}")
-
-
-def env_name(value):
-    if not isinstance(value, str) or not ENV_NAME.match(value):
-        raise Invalid(f"not a valid environment variable name: {value!r}")
-    return value
-
-
-def choice(values, convert=None):
-    """One of `values` (strings), returned through `convert` (an enum class)."""
-    def check(value):
-        if not isinstance(value, str) or value not in values:
-            raise Invalid(f"expected one of {', '.join(values)}, got {value!r}")
-        return convert(value) if convert else value
-    return check
-
-
-def enum_choice(enum):
-    return choice(tuple(member.value for member in enum), enum)
-
-
-def maybe(validator):
-    """None, or a value `validator` accepts."""
-    return lambda value: None if value is None else validator(value)
-
-
-def known(kind: str, names, where: str | None = None):
-    """A name that some `kind` object defines (any name, if `names` is None)."""
-    def check(value):
-        text(value)
-        if names is not None and value not in names:
-            raise Unknown(f"unknown {kind} '{value}'" + (f" in {where}" if where else ""))
-        return value
-    return check
-
-
-def each(item):
-    """A list of `item`s, every error of every item reported: voluptuous's
-    own [item] stops at the first item with an error inside it."""
-    validate = Schema(item)
-
-    def check(values):
-        if not isinstance(values, list):
-            raise Invalid("expected a list")
-        checked, errors = [], []
-        for index, value in enumerate(values):
-            try:
-                checked.append(validate(value))
-            except MultipleInvalid as exc:
-                for error in exc.errors:
-                    error.prepend([index])
-                    errors.append(error)
-        if errors:
-            raise MultipleInvalid(errors)
-        return checked
-    return check
-
-
-def unique(item):
-    """A list of `item`s in which no value appears twice."""
-    def check(values):
-        errors = [Invalid(f"'{value}' is listed twice", path=[index])
-                  for index, value in enumerate(values) if value in values[:index]]
-        if errors:
-            raise MultipleInvalid(errors)
-        return values
-    return All(each(item), check)
-
-
-def nonempty(what: str):
-    def check(mapping):
-        if not mapping:
-            raise Invalid(f"at least one {what} is required")
-        return mapping
-    return check
-
-
-def in_dir(config_dir: str, must_exist: bool = False):
-    """A path relative to the configuration directory, made absolute."""
-    def check(value):
-        path = os.path.normpath(os.path.join(config_dir, text(value)))
-        if must_exist and not os.path.isdir(path):
-            raise Invalid(f"directory '{value}' does not exist")
-        return path
-    return check
-
-
-def script(config_dir: str):
-    """An executable file relative to the configuration directory, made absolute."""
-    def check(value):
-        path = os.path.normpath(os.path.join(config_dir, text(value)))
-        if not os.path.exists(path):
-            raise Invalid(f"script '{value}' does not exist")
-        if not os.path.isfile(path):
-            raise Invalid(f"script '{value}' is not a file")
-        if not os.access(path, os.X_OK):
-            raise Invalid(f"script '{value}' is not executable")
-        return path
-    return check
 
 
 def bwrap_works(mode):
@@ -178,24 +49,75 @@ def bwrap_works(mode):
 
 # -- gateq.yaml -----------------------------------------------------------
 
-def server_schema(config_dir: str) -> dict:
-    connection = {
-        Required("driver"): choice(DRIVERS),
-        Required("root"): in_dir(config_dir, must_exist=True),
-    }
+def connection_schema(config_dir: str) -> dict:
     return {
-        Required("connections"): All({text: connection}, nonempty("connection")),
+        Required("driver"): choice(DRIVERS),
+        Required("root"): existing_dir(config_dir),
+    }
+
+
+def server_schema(config_dir: str, check_places: bool = True) -> object:
+    """With check_places, the state directory and the publish root must be
+    writable directories, or creatable; without, that is left to the state
+    store, which reports it for the commands that use them."""
+    place = writable_dir(config_dir) if check_places else in_dir(config_dir)
+    return All({
+        Required("connections"): All(named(name("connection"), connection_schema(config_dir)),
+                                     nonempty("connection")),
         Optional("state", default={}): {
-            Optional("path", default="state"): in_dir(config_dir),
+            Optional("path", default="state"): place,
         },
         Optional("executor", default={}): {
             Optional("slots", default=os.cpu_count() or 1): count,
             Optional("sandbox", default="auto"): All(enum_choice(SandboxMode), bwrap_works),
         },
         Optional("publish", default={}): {
-            Optional("root", default="publish"): in_dir(config_dir),
+            Optional("root", default="publish"): place,
         },
-    }
+        Optional("logs", default={}): {
+            Optional("keep-days", default=30): maybe(days),
+            Optional("keep-count", default=None): maybe(count),
+            Optional("max-output", default="64M"): size,
+        },
+        Optional("checkpoint", default={}): {
+            Optional("interval", default=1000): count,
+        },
+    }, distinct_places(config_dir))
+
+
+def distinct_places(config_dir: str):
+    """Connection roots, the state directory and the publish root are
+    separate trees: the sandbox makes state and publish read-only, the
+    collector removes what it does not know under them, and a repository
+    found inside either would be both. Checked once the rest is valid."""
+    def check(server: dict) -> dict:
+        places = [(["connections", c, "root"], f"connections.{c}.root", conn["root"])
+                  for c, conn in server["connections"].items()]
+        places += [(["state", "path"], "state.path", server["state"]["path"]),
+                   (["publish", "root"], "publish.root", server["publish"]["root"])]
+        errors = []
+        for index, (path, _, place) in enumerate(places):
+            for _, label, other in places[:index]:
+                clash = overlap(place, other)
+                if clash:
+                    where = quote(shown_path(config_dir, place))
+                    errors.append(Invalid(
+                        f"{where} is the same directory as {label}" if clash == "same" else
+                        f"{where} {clash} {label} {quote(shown_path(config_dir, other))}", path=path))
+                    break
+        if errors:
+            raise MultipleInvalid(errors)
+        return server
+    return check
+
+
+def overlap(path: str, other: str) -> str | None:
+    """How directory `path` sits against `other`, symbolic links resolved."""
+    path, other = os.path.realpath(path), os.path.realpath(other)
+    if path == other:
+        return "same"
+    common = os.path.commonpath([path, other])
+    return "is inside" if common == other else "holds" if common == path else None
 
 
 # -- layout objects -------------------------------------------------------
@@ -203,7 +125,7 @@ def server_schema(config_dir: str) -> dict:
 def pipeline_schema(names: Names) -> object:
     connection = known("connection", names.connections)
     return All({
-        Required("name"): All(text, not_reserved),
+        Required("name"): All(name("pipeline"), not_reserved),
         Required("manager"): enum_choice(Manager),
         Optional("trigger", default={}): {
             connection: each({Required("event"): choice(TRIGGER_EVENTS)}),
@@ -222,11 +144,18 @@ def pipeline_schema(names: Names) -> object:
     }, pipeline_rules)
 
 
-def not_reserved(name):
+def not_reserved(value):
     """Projects list their jobs under pipeline names, next to their own attributes."""
-    if name in PROJECT_ATTRIBUTES:
-        raise Invalid(f"'{name}' is a project attribute and cannot name a pipeline")
-    return name
+    if value in PROJECT_ATTRIBUTES:
+        raise Invalid(f"'{value}' is a project attribute and cannot name a pipeline")
+    return value
+
+
+def not_builtin(value):
+    if value == NOOP.name:
+        raise Invalid(f"{NOOP.name} is built in (it succeeds without running anything) "
+                      "and cannot be defined")
+    return value
 
 
 def pipeline_rules(p: dict) -> dict:
@@ -249,10 +178,10 @@ def pipeline_rules(p: dict) -> dict:
     return p
 
 
-QUEUE = {Required("name"): text}
+QUEUE = {Required("name"): name("queue")}
 
 REPOSITORY = {
-    Required("name"): text,
+    Required("name"): name("repository"),
     Optional("type", default="rpm"): choice(REPOSITORY_TYPES),
     Optional("keep", default=10): count,
 }
@@ -260,12 +189,12 @@ REPOSITORY = {
 
 def job_schema(names: Names, config_dir: str) -> dict:
     return {
-        Required("name"): text,
+        Required("name"): All(name("job"), not_builtin),
         Required("run"): script(config_dir),
         Optional("timeout", default=3600): count,
         Optional("voting", default=True): flag,
         Optional("dependencies", default=[]): unique(known("job", names.jobs, "dependencies")),
-        Optional("vars", default={}): {env_name: env_value},
+        Optional("vars", default={}): env_vars,
         Optional("export", default=None): maybe(known("repository", names.repositories, "export")),
         Optional("requires", default=[]):
             unique(known("repository", names.repositories, "requires")),
@@ -282,7 +211,7 @@ def project_schema(names: Names) -> dict:
     else:
         connection_key = Required("connection")
     schema = {
-        Required("name"): text,
+        Required("name"): project_name,
         Optional("queue", default=None): maybe(known("queue", names.queues)),
         connection_key: connection,
         Optional("default-branch", default="main"): text,
@@ -311,10 +240,10 @@ def describe(error: Invalid, path: list) -> str:
     if isinstance(error, Unknown):
         return error.msg
     if error.msg == "extra keys not allowed":
-        return f"unknown attribute '{attr}'"
+        return f"unknown attribute {quote(attr)}"
     if isinstance(error, RequiredFieldInvalid):
-        return f"missing required attribute '{attr}'"
-    return f"attribute '{attr}': {error.msg}" if attr else error.msg
+        return f"missing required attribute {quote(attr)}"
+    return f"attribute {quote(attr)}: {error.msg}" if attr else error.msg
 
 
 def plain_path(error: Invalid) -> list:
