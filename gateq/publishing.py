@@ -20,17 +20,21 @@ A snapshot takes its number only after git moved, so a number on disk
 always belongs to a landed item, and a kill before step 3 leaves nothing
 but stagings, which no number, `keep` or collector root counts. The intent
 is written after staging, not before, because before it there is nothing
-to finish: a start removes every staging and every snapshot that is not
-`current` or an ancestor of it, whatever its process. From step 2 to 5 the
-intent tells a start what to do: finish step 4 if the branch is at the
-intent's commit, else roll it back; both are idempotent, so a start killed
-while recovering is recovered by the next one.
+to finish: recovery (`recover`, at a start or when the engine resumes after
+a full disk) removes every staging and every snapshot that is not `current`
+or an ancestor of it, whatever its process. From step 2 to 5 the intent
+tells recovery what to do: finish step 4 if the branch is at the intent's
+commit, else roll it back; both are idempotent, so a start killed while
+recovering is recovered by the next one.
 
-Afterwards (the invariant, per repository): the snapshots on disk are the
-last `keep` landings that published to it, numbered one more per landing
-(a landing whose git move failed takes no number), each manifest's parent
-the one before; `current` is the newest; each names its landing's item and
-the commits the branches had right after it.
+The invariant, per repository, between landings and after recovery:
+snapshots/ holds only the snapshots of the last `keep` landings that
+published to it (all of them, if fewer), complete; the n-th such landing's
+is number n (a landing git refused takes no number), its manifest's parent
+is n - 1, its `changes` name that landing's item and commit, its
+`projects` the branch tips right after it; `current` is the newest. (A
+publish root written before this order may lack the numbers of snapshots
+that were never current: recovery removes those.)
 """
 from __future__ import annotations
 
@@ -193,17 +197,15 @@ class Artifacts:
     # -- crash recovery -------------------------------------------------------
 
     def recover(self) -> str | None:
-        """At a start, before anything is staged: finish (git moved) or roll
-        back (it did not) an interrupted landing, then remove what
-        interrupted work left in every repository. What it did, if anything."""
+        """With no landing under way (at a start, or resuming after a full
+        disk): finish (git moved) or roll back (it did not) an interrupted
+        landing, then remove what interrupted work left in every
+        repository. What it did, if anything."""
         notes = []
         with phase(RECOVERY):
-            intent = read_intent(self.intent_path)
-            if intent is not None:
-                landed = self.branch_tip(intent) == intent.new
-                self.settle(intent, landed)
-                verb = "finished publishing" if landed else "rolled back the staged snapshots of"
-                notes.append(f"{verb} item {intent.item} after an interrupted landing")
+            finished = self.finish_interrupted()
+            if finished:
+                notes.append(finished)
             for repo in self.repositories:
                 publisher = self.publisher(repo)
                 swept = publisher.sweep()
@@ -212,6 +214,16 @@ class Artifacts:
                     notes.append(f"removed what interrupted work left in {publisher.repo_dir}: "
                                  f"{', '.join(swept)}")
         return "; ".join(notes) or None
+
+    def finish_interrupted(self) -> str | None:
+        """Settle the landing an intent names, if one does; what was done."""
+        intent = read_intent(self.intent_path)
+        if intent is None:
+            return None
+        landed = self.branch_tip(intent) == intent.new
+        self.settle(intent, landed)
+        verb = "finished publishing" if landed else "rolled back the staged snapshots of"
+        return f"{verb} item {intent.item} after an interrupted landing"
 
     def branch_tip(self, intent: PublishIntent) -> str | None:
         try:

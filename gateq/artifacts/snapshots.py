@@ -241,8 +241,8 @@ class Publisher:
         """Remove every name under snapshots/ that is not `current` or one of
         its ancestors (stagings, half-removed snapshots, snapshots that were
         never current), and leftover `current` links; the names removed.
-        Only while nothing is staged: at a start, after the landing's intent
-        is settled."""
+        Only while no landing is under way, after an interrupted one's
+        intent is settled (publishing.Artifacts.recover)."""
         chain = self._chain()
         if _current_number(self.repo_dir) and not chain:
             raise FileNotFoundError(f"{self.repo_dir}/current points at a missing snapshot")
