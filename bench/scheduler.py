@@ -1,31 +1,55 @@
-"""Benchmark: the cost of one scheduler pass as the gate queue grows.
+"""Benchmark: the scheduling core against the full pass it replaced.
 
-Fills one dependent queue with N items (window and slots wide enough that
-every item is merged and running), then times:
-  (a) one `step` that causes a full pass: a build of the last item ends;
-  (b) a reset at the head of the queue: the head's build fails, so every item
-      behind is reset (the step itself), and then the whole queue is merged
-      again and its builds restarted, one merge answer per step (the cascade).
-It prints the growth from the smallest to the largest queue: a pass should
-grow linearly (~100x from 50 to 5,000 items); the function calls a pass makes
-show that free of timing noise. Setting up 5,000 items takes about a minute:
-every merge answer is a step with a full pass, the same cost as (b).
-Usage: python bench/scheduler.py [--sizes 50 500 5000] [--reset-size 500] [--rounds 5]
+The full pass (tests/core_reference.py: one pass over every item of every
+queue after every event, gateq's algorithm until the core kept books) runs
+in the same process on the same events, so each figure is printed side by
+side with today's and their ratio. One dependent queue, window and slots
+wide enough that every item is merged and running; merges are instant.
+  (a) one build-completed event (a success near the tail) in a queue of N;
+  (b) a reset at the head of an N-item queue: the head fails, so every item
+      behind is reset (the step), then the cascade: every merge answer, one
+      step each, until every item runs again. It is compared with one pass
+      over the queue (each item evaluated once: for the core, every item
+      touched and settled; for the full pass, one event that changes nothing);
+  (c) enqueueing N items, one EnqueueRequested step each, every merge
+      answered as it is asked (how a gate fills).
+Times count the scheduler's steps only, not the harness answering them;
+  (d) with --simulate: a generated day of about 10,000 changes on 100
+      workers through `gateq simulate` (one strategy), wall time.
+Growth exponents are log(t2/t1) / log(n2/n1) between two sizes (1: linear).
+Times are CPU seconds of this process (others share the machine), medians
+over --rounds with the range. The full pass takes about
+two minutes at the largest sizes; --quick leaves those out.
+Usage: python bench/scheduler.py [--rounds 5] [--quick] [--simulate]
 """
 from __future__ import annotations
 
 import argparse
+import collections
+import math
 import os
+import subprocess
 import sys
+import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from core_reference import Reference  # noqa: E402
 
 from gateq.config.model import Job, Layout, Manager, Pipeline, Project, Trigger, Window  # noqa: E402
 from gateq.core import actions as act  # noqa: E402
 from gateq.core import events as ev  # noqa: E402
 from gateq.core.scheduler import Scheduler  # noqa: E402
 from gateq.core.types import Change, JobResult, state_dict, state_tuple  # noqa: E402
+
+CORE, FULL = "core", "full pass"
+# CPU time of this process: the machine is shared, and a wall clock counts
+# the time others run. Call counts (--calls) are free of timing noise.
+clock = time.process_time
+MAKERS = {CORE: Scheduler, FULL: Reference}
 
 
 def layout(window: int) -> Layout:
@@ -39,21 +63,31 @@ def layout(window: int) -> Layout:
         queues=frozenset({"shared"}))
 
 
+def change(i: int) -> Change:
+    return Change("nova", f"c{i}", "main", f"rev-{i}", frozenset({f"rev-{i}"}))
+
+
 class Gate:
     """Instant merges (each a new short commit id), builds that end when told."""
 
-    def __init__(self, size: int):
-        self.scheduler = Scheduler(layout(size), slots=10 * size)
+    def __init__(self, kind: str, size: int):
+        self.kind = kind
+        self.scheduler = MAKERS[kind](layout(size), 10 * size)
         self.now = 0.0
-        self.running: dict[str, act.StartBuild] = {}
-        self.merges: list[act.PrepareMerge] = []
+        self.running: dict[str, act.StartBuild] = {}      # change ref -> its build
+        self.refs: dict[str, str] = {}                     # build -> change ref
+        self.merges: collections.deque[act.PrepareMerge] = collections.deque()
+        self.spent = 0.0            # CPU seconds inside the scheduler's steps
 
     def tick(self) -> float:
         self.now += 1
         return self.now
 
     def step(self, event) -> None:
-        self.handle(self.scheduler.step(event))
+        t0 = clock()
+        actions = self.scheduler.step(event)
+        self.spent += clock() - t0
+        self.handle(actions)
 
     def handle(self, actions: list) -> None:
         for a in actions:
@@ -61,96 +95,180 @@ class Gate:
                 self.merges.append(a)
             elif isinstance(a, act.StartBuild):
                 self.running[a.change.ref] = a
+                self.refs[a.build] = a.change.ref
             elif isinstance(a, act.CancelBuild):
-                self.running = {r: b for r, b in self.running.items() if b.build != a.build}
+                self.running.pop(self.refs.pop(a.build), None)
+
+    def answer(self, a: act.PrepareMerge) -> ev.MergeCompleted:
+        state = state_dict(a.base)
+        for key in a.need:
+            state.setdefault(key, "tip")
+        key = (a.change.project, a.change.branch)
+        base = state[key]
+        state[key] = f"m{a.item}.{a.generation}"
+        return ev.MergeCompleted(self.tick(), a.item, a.generation, state_tuple(state), base)
 
     def drain_merges(self) -> int:
-        """Answer merge requests, one step each, until none is left."""
         steps = 0
         while self.merges:
-            a = self.merges.pop(0)
-            state = state_dict(a.base)
-            for key in a.need:
-                state.setdefault(key, "tip")
-            key = (a.change.project, a.change.branch)
-            base = state[key]
-            state[key] = f"m{a.item}.{a.generation}"
-            self.step(ev.MergeCompleted(self.tick(), a.item, a.generation, state_tuple(state), base))
+            self.step(self.answer(self.merges.popleft()))
             steps += 1
         return steps
 
-    def fill(self, size: int) -> None:
-        """Enqueue without a pass per item (what N EnqueueRequested steps would
-        do, minus N-1 passes), then one pass, then answer the merges."""
+    def enqueue_all(self, size: int) -> None:
+        """One EnqueueRequested step per change, merges answered as asked."""
         for i in range(size):
-            change = Change("nova", f"c{i}", "main", f"rev-{i}", frozenset({f"rev-{i}"}))
-            self.scheduler.enqueue("gate", change)
+            self.step(ev.EnqueueRequested(self.tick(), "gate", change(i)))
+            self.drain_merges()
+
+    def fill_fast(self, size: int) -> None:
+        """The full pass only: enqueue without a pass per item, one pass, then
+        the merges (still a full pass each: about a minute for 5,000)."""
+        for i in range(size):
+            self.scheduler.enqueue("gate", change(i), [])
         self.handle(self.scheduler.resume())
         self.drain_merges()
 
     def end_build(self, ref: str, result: JobResult) -> float:
         build = self.running.pop(ref)
-        t0 = time.perf_counter()
+        t0 = clock()
         self.step(ev.BuildCompleted(self.tick(), build.build, result))
-        return time.perf_counter() - t0
+        return clock() - t0
 
-    def count_calls(self, ref: str) -> int:
-        """Python function calls made by one step: the pass's work, free of timing noise."""
-        build = self.running.pop(ref)
-        calls = [0]
-
-        def profile(frame, event, arg):
-            if event == "call":
-                calls[0] += 1
-        sys.setprofile(profile)
-        try:
-            self.step(ev.BuildCompleted(self.tick(), build.build, JobResult.SUCCESS))
-        finally:
-            sys.setprofile(None)
-        return calls[0]
+    def one_pass(self) -> float:
+        """Seconds of one pass over the queue: every item evaluated once."""
+        t0 = clock()
+        if self.kind == CORE:
+            for item in list(self.scheduler.state.items()):
+                self.scheduler.queues.touch(item)
+            self.handle(self.scheduler.settle())
+        else:
+            self.step(ev.DequeueRequested(self.tick(), "gate", "nova", "no-such-change"))
+        return clock() - t0
 
 
-def one_pass(size: int, rounds: int) -> tuple[float, int]:
-    """Median seconds of a step that ends a build near the tail (a full pass),
-    and the function calls such a step makes."""
-    gate = Gate(size)
-    gate.fill(size)
-    times = [gate.end_build(f"c{size - 1 - r}", JobResult.SUCCESS) for r in range(rounds)]
-    return sorted(times)[len(times) // 2], gate.count_calls(f"c{size - 1 - rounds}")
+def filled(kind: str, size: int) -> Gate:
+    gate = Gate(kind, size)
+    gate.enqueue_all(size) if kind == CORE else gate.fill_fast(size)
+    assert len(gate.running) == size
+    return gate
 
 
-def reset_at_head(size: int) -> tuple[float, float, int]:
-    """Seconds of the failing step, then of re-merging the queue, and that many steps."""
-    gate = Gate(size)
-    gate.fill(size)
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def spread(values: list[float], unit: float = 1000) -> str:
+    return f"{median(values) * unit:.3f} ({min(values) * unit:.3f}-{max(values) * unit:.3f})"
+
+
+def exponent(n1: int, t1: float, n2: int, t2: float) -> float:
+    return math.log(t2 / t1) / math.log(n2 / n1)
+
+
+# -- (a) one build-completed event -------------------------------------------------
+
+def build_event(kind: str, size: int, rounds: int) -> list[float]:
+    gate = filled(kind, size)
+    return [gate.end_build(f"c{size - 1 - r}", JobResult.SUCCESS) for r in range(rounds)]
+
+
+# -- (b) a reset at the head --------------------------------------------------------
+
+def reset_at_head(kind: str, size: int) -> tuple[float, float, float, int]:
+    """Seconds of one pass, of the failing step and of the cascade; the steps."""
+    gate = filled(kind, size)
+    one = median([gate.one_pass() for _ in range(3)])
     step = gate.end_build("c0", JobResult.FAILURE)
-    t0 = time.perf_counter()
+    gate.spent = 0.0
     steps = gate.drain_merges()
-    cascade = time.perf_counter() - t0
+    cascade = gate.spent            # the scheduler's work, not the harness's merges
     assert len(gate.running) == size - 1, "every item behind the head runs again"
-    return step, cascade, steps
+    return one, step, cascade, steps
+
+
+# -- (c) enqueueing -------------------------------------------------------------------
+
+def enqueue_time(kind: str, size: int) -> float:
+    gate = Gate(kind, size)
+    gate.enqueue_all(size)
+    return gate.spent
+
+
+# -- (d) a simulated day ----------------------------------------------------------------
+
+def simulate_day(strategy: str, workers: int) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = os.path.join(tmp, "day.jsonl")
+        cli = [sys.executable, "-m", "gateq.cli", "simulate"]
+        gen = subprocess.run(cli + ["--generate", "review-hooks", "--param", "changes_per_hour=420",
+                                    "-o", trace], cwd=ROOT, capture_output=True, text=True)
+        if gen.returncode != 0:
+            return f"could not generate the trace: {gen.stderr.strip()}"
+        changes = sum(1 for line in open(trace) if '"id"' in line)
+        t0 = time.perf_counter()
+        run = subprocess.run(cli + ["--trace", trace, "--strategy", strategy, "--workers", str(workers),
+                                    "--seed", "0"], cwd=ROOT, capture_output=True, text=True)
+        took = time.perf_counter() - t0
+        if run.returncode != 0:
+            return f"simulate failed after {took:.1f} s: {(run.stderr or run.stdout).strip()[-300:]}"
+        return f"{changes} changes, {workers} workers, strategy {strategy}: {took:.1f} s"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[50, 500, 5000])
-    parser.add_argument("--reset-size", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="leave out the full pass's largest sizes")
+    parser.add_argument("--simulate", action="store_true", help="also time a simulated day")
+    parser.add_argument("--strategy", default="gateq")
     args = parser.parse_args()
-    passes, calls = {}, {}
-    for size in args.sizes:
-        t0 = time.perf_counter()
-        passes[size], calls[size] = one_pass(size, args.rounds)
-        print(f"queue of {size:>5} items: one full pass {passes[size] * 1000:8.2f} ms, "
-              f"{calls[size]} function calls ({calls[size] / size:.1f} an item); "
-              f"setting the queue up took {time.perf_counter() - t0:.1f} s")
-    small, large = min(passes), max(passes)
-    print(f"growth from {small} to {large} items ({large / small:.0f}x the items): "
-          f"time {passes[large] / passes[small]:.0f}x, function calls {calls[large] / calls[small]:.0f}x")
-    step, cascade, steps = reset_at_head(args.reset_size)
-    print(f"reset at the head of a {args.reset_size}-item queue: the failing step {step * 1000:.1f} ms; "
-          f"re-merging the queue behind it took {steps} steps, {cascade:.2f} s "
-          f"({cascade / steps * 1000:.2f} ms a step)")
+
+    print("(a) one build-completed event, ms: median (range)")
+    events = {}
+    for size in (50, 500, 5000):
+        kinds = (CORE,) if args.quick and size == 5000 else (CORE, FULL)
+        events[size] = {k: build_event(k, size, args.rounds) for k in kinds}
+        line = "   ".join(f"{k} {spread(v)}" for k, v in events[size].items())
+        ratio = (f"   full pass / core {median(events[size][FULL]) / median(events[size][CORE]):.0f}x"
+                 if FULL in events[size] else "")
+        print(f"  {size:>5} items: {line}{ratio}")
+    for k in (CORE, FULL):
+        if k in events[5000]:
+            print(f"  growth 500 -> 5000 items ({k}): exponent "
+                  f"{exponent(500, median(events[500][k]), 5000, median(events[5000][k])):.2f}")
+
+    print("(b) a reset at the head: one pass, the failing step, the cascade of merge answers")
+    resets = {}
+    for size in (500, 2000):
+        for k in (CORE, FULL):
+            if k == FULL and size == 2000 and args.quick:
+                continue
+            one, step, cascade, steps = resets[(k, size)] = reset_at_head(k, size)
+            print(f"  {size:>5} items, {k:>9}: one pass {one * 1000:8.2f} ms, failing step "
+                  f"{step * 1000:8.2f} ms, cascade {steps} steps {cascade * 1000:9.1f} ms = "
+                  f"{cascade / one:6.1f} passes")
+        core500 = resets[(CORE, size)][2]
+        if (FULL, size) in resets:
+            print(f"  {size:>5} items: cascade {resets[(FULL, size)][2] / core500:.0f}x faster; core's cascade "
+                  f"= {core500 / resets[(FULL, size)][0]:.1f} of today's passes")
+    for k in (CORE, FULL):
+        if (k, 2000) in resets:
+            print(f"  cascade growth 500 -> 2000 items ({k}): exponent "
+                  f"{exponent(500, resets[(k, 500)][2], 2000, resets[(k, 2000)][2]):.2f}")
+
+    print("(c) enqueueing N items, one step each, merges answered as asked, s")
+    fills = {}
+    for size in (500, 1000, 2000, 5000):
+        fills[size] = {k: enqueue_time(k, size) for k in (CORE, FULL)
+                       if k == CORE or size <= (1000 if args.quick else 2000)}
+        print(f"  {size:>5} items: " + "   ".join(f"{k} {t:7.2f}" for k, t in fills[size].items()))
+    for k in (CORE, FULL):
+        sizes = [s for s in fills if k in fills[s]]
+        print(f"  growth {sizes[0]} -> {sizes[-1]} items ({k}): exponent "
+              f"{exponent(sizes[0], fills[sizes[0]][k], sizes[-1], fills[sizes[-1]][k]):.2f}")
+
+    if args.simulate:
+        print("(d) a simulated day:", simulate_day(args.strategy, 100))
 
 
 if __name__ == "__main__":

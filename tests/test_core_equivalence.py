@@ -65,7 +65,7 @@ def check_books(s: Scheduler) -> None:
 
 def start_candidates(s: Scheduler, item) -> list:
     from gateq.core.starts import startable
-    return startable(s.queues, item)
+    return startable(s.queues, s.queues.tracker_of(item), item)
 
 
 def run_both(seed: int, steps: int = 120) -> None:
@@ -87,3 +87,8 @@ def run_both(seed: int, steps: int = 120) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_core_and_a_full_pass_decide_alike(seed):
     run_both(seed)
+
+
+@pytest.mark.parametrize("seed", range(1000, 1040))
+def test_they_decide_alike_on_long_runs_with_deep_queues(seed):
+    run_both(seed, steps=600)

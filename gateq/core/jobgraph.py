@@ -6,7 +6,7 @@ export to that repository is unfinished among the items ahead.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Mapping
 
 from ..config.model import Job
 from .state import Build, Item, Stage
@@ -26,10 +26,11 @@ def set_up(item: Item) -> None:
         item.move(Stage.TESTING)
 
 
-def _waiting(item: Item, jobs: Mapping[str, Job], blocked: Blocked) -> Iterator[Build]:
-    for build in item.builds.values():
-        if build.state is BuildState.WAITING and not any(map(blocked, jobs[build.job].requires)):
-            yield build
+def _waiting(item: Item, jobs: Mapping[str, Job], blocked: Blocked) -> list[Build]:
+    waiting = [b for b in item.builds.values() if b.state is BuildState.WAITING]
+    if waiting and blocked is not never:
+        waiting = [b for b in waiting if not any(map(blocked, jobs[b.job].requires))]
+    return waiting
 
 
 def _dependencies(item: Item, build: Build, jobs: Mapping[str, Job]) -> list[Build]:
@@ -40,10 +41,10 @@ def skip_unreachable(item: Item, jobs: Mapping[str, Job], blocked: Blocked = nev
     """Skip waiting builds a dependency of which did not succeed, until none
     is left to skip. A skipped voting job fails the item: it cannot land
     untested. A job waiting for the exports ahead is left for later."""
-    skipped = True
+    skipped = any(jobs[b.job].dependencies for b in item.builds.values())
     while skipped:
         skipped = False
-        for build in list(_waiting(item, jobs, blocked)):
+        for build in _waiting(item, jobs, blocked):
             failed = [d for d in _dependencies(item, build, jobs)
                       if d.state is BuildState.DONE and d.result is not JobResult.SUCCESS]
             if failed:
@@ -93,12 +94,11 @@ def running(item: Item) -> list[Build]:
     return [b for b in item.builds.values() if b.state is BuildState.RUNNING]
 
 
-def unfinished_exports(item: Item, jobs: Mapping[str, Job]) -> Iterator[str]:
+def unfinished_exports(item: Item, jobs: Mapping[str, Job]) -> list[str]:
     """Repositories this item still has to export to (one entry per job)."""
-    for job in item.jobs:
-        build = item.builds.get(job)
-        if jobs[job].export and (build is None or build.state is not BuildState.DONE):
-            yield jobs[job].export
+    builds, done = item.builds, BuildState.DONE
+    return [jobs[j].export for j in item.jobs
+            if jobs[j].export and (j not in builds or builds[j].state is not done)]
 
 
 def exported(item: Item, jobs: Mapping[str, Job]) -> list[tuple[str, str]]:

@@ -22,10 +22,12 @@ class Queues:
         self.layout = layout
         self.state = state
         self.ranks = {name: i for i, name in enumerate(layout.pipelines)}
+        self.exporting = any(job.export for job in layout.jobs.values())
+        self.requiring = any(job.requires for job in layout.jobs.values())
         self.lookup = Lookup()
         self.trackers: dict[tuple[str, str], QueueTracker] = {}
         self.dirty_queues: set[tuple[int, int, str, str]] = set()
-        self.chains: dict[int, tuple[tuple, tuple[Item, ...], tuple[str, ...]]] = {}
+        self.chains: dict[int, tuple[tuple, tuple[str, ...]]] = {}
         self.landings: dict[tuple[str, str], int] = {}
         self.rebuild()
 
@@ -40,78 +42,72 @@ class Queues:
                 queue.reorder(queue.items)
                 for item in queue.items:
                     self.lookup.add(item, self.state.index)
-                self.track(queue, pstate.name)
+                if pstate.name in self.layout.pipelines:
+                    self.track(self.new_tracker(pstate.name, queue))
 
-    def track(self, queue: ChangeQueue, pipeline: str) -> None:
+    def new_tracker(self, pipeline: str, queue: ChangeQueue) -> QueueTracker:
+        rank = list(self.state.pipelines[pipeline].queues).index(queue.name)
+        tracker = QueueTracker(rank, queue, self.layout.pipelines[pipeline], self.ranks[pipeline])
+        self.trackers[(pipeline, queue.name)] = tracker
+        return tracker
+
+    def track(self, tracker: QueueTracker) -> None:
         """Book every item of a queue afresh, head first, touching nothing
         (a pipeline the layout no longer has is left alone, as the rules leave it)."""
-        if pipeline not in self.layout.pipelines:
-            return
-        dependent = self.layout.pipelines[pipeline].dependent
-        tracker = self.tracker(pipeline, queue.name)
         nnfi = None
-        for item in queue.items:
-            self.book(item, nnfi)
-            nnfi = tracker.nnfi_behind(item) if dependent else None
-        for item in queue.items:                # waiting is judged once every exporter is known
-            self.book_ready(item)
+        for position, item in enumerate(tracker.queue.items):
+            self.book(tracker, item, nnfi, position)
+            nnfi = tracker.nnfi_behind(item) if tracker.dependent else None
+        for position, item in enumerate(tracker.queue.items):   # once every exporter is known
+            self.book_ready(tracker, item, position)
 
-    def book(self, item: Item, nnfi_in: Item | None) -> list[Item]:
+    def book(self, tracker: QueueTracker, item: Item, nnfi_in: Item | None, position: int) -> list[Item]:
         """After an item was evaluated: what it passes behind it, what it
         exports and whether it fails; the items that must be evaluated again."""
-        tracker = self.tracker_of(item)
         again: list[Item] = []
-        if not self.layout.pipelines[item.pipeline].dependent:
+        if not tracker.dependent:
             return again
         failing = bool(item.failing)
         if tracker.set_carry(item, nnfi_in if failing else item):
-            behind = self.state.queue_of(item).at(self.state.queue_of(item).position(item) + 1)
-            again += [behind] if behind is not None else []
+            behind = tracker.queue.at(position + 1)
+            if behind is not None:
+                again.append(behind)
         if tracker.failing.get(item.id) != failing:
             tracker.failing[item.id] = failing
-            again += [i for i in self.lookup.dependents.get(item.id, ()) if failing]
-        woken = tracker.set_exports(item, () if failing else jobgraph.unfinished_exports(item, self.layout.jobs))
-        again += [self.state.index[i] for i in woken if i in self.state.index]
+            if failing:
+                again += self.lookup.dependents.get(item.id, ())
+        if self.exporting:
+            woken = tracker.set_exports(item, () if failing else jobgraph.unfinished_exports(item, self.layout.jobs))
+            if not woken:
+                return again
+            again += [self.state.index[i] for i in woken if i in self.state.index]
         return again
 
-    def book_ready(self, item: Item) -> None:
+    def book_ready(self, tracker: QueueTracker, item: Item, position: int) -> None:
         """Note whether the item has builds to start, or waits for the exports ahead."""
-        pipeline = self.layout.pipelines[item.pipeline]
-        if not item.set_up or (item.failing and pipeline.fail_fast) or not self.in_window(item):
+        if not item.set_up or (item.failing and tracker.pipeline.fail_fast):
             return
-        tracker = self.tracker_of(item)
-        blocked = self.blocked_for(item)
+        if tracker.dependent and position >= tracker.queue.window:
+            return
+        blocked = self.blocked_for(tracker, item)
         if jobgraph.runnable(item, self.layout.jobs, blocked):
-            tracker.ready.add(item.order if pipeline.dependent else item.id, item.id)
-        tracker.wait(item, [r for r in jobgraph.required(item, self.layout.jobs) if blocked(r)])
+            tracker.ready.add(item.order if tracker.dependent else item.id, item.id)
+        if blocked is not jobgraph.never:
+            tracker.wait(item, [r for r in jobgraph.required(item, self.layout.jobs) if blocked(r)])
 
-    def in_window(self, item: Item) -> bool:
-        if not self.layout.pipelines[item.pipeline].dependent:
-            return True
-        queue = self.state.queue_of(item)
-        return queue.position(item) < queue.window
-
-    def blocked_for(self, item: Item) -> jobgraph.Blocked:
-        if not self.layout.pipelines[item.pipeline].dependent:
+    def blocked_for(self, tracker: QueueTracker, item: Item) -> jobgraph.Blocked:
+        if not tracker.dependent or not self.requiring:
             return jobgraph.never
-        tracker = self.tracker_of(item)
         return lambda repository: tracker.blocked(item, repository)
 
-    def tracker(self, pipeline: str, queue: str) -> QueueTracker:
-        key = (pipeline, queue)
-        if key not in self.trackers:
-            rank = list(self.state.pipelines[pipeline].queues).index(queue)
-            self.trackers[key] = QueueTracker(rank)
-        return self.trackers[key]
-
     def tracker_of(self, item: Item) -> QueueTracker:
-        return self.tracker(item.pipeline, item.queue)
+        return self.trackers[(item.pipeline, item.queue)]
 
     def touch(self, item: Item) -> None:
-        tracker = self.tracker_of(item)
-        tracker.touch(item)
-        if item.pipeline in self.ranks:
-            self.dirty_queues.add((self.ranks[item.pipeline], tracker.rank, item.pipeline, item.queue))
+        tracker = self.trackers.get((item.pipeline, item.queue))
+        if tracker is not None:         # None: a pipeline the layout no longer has
+            tracker.dirty.add(item.order, item.id)
+            self.dirty_queues.add(tracker.key)
 
     def touch_ids(self, ids: list[int]) -> None:
         for item_id in ids:
@@ -139,6 +135,7 @@ class Queues:
         name = project.queue_name
         if name not in pstate.queues:
             pstate.queues[name] = ChangeQueue(name, self.layout.pipelines[pipeline].window.initial)
+            self.new_tracker(pipeline, pstate.queues[name])
         queue = pstate.queues[name]
         ahead = self.lookup.with_revisions(pipeline, name, change.project, change.branch,
                                            change.commits - {change.revision})
@@ -179,9 +176,7 @@ class Queues:
     def reorder(self, queue: ChangeQueue, pipeline: str, items: list[Item]) -> None:
         """A new order (promote): this queue's books start over, every item touched."""
         queue.reorder(items)
-        key = (pipeline, queue.name)
-        self.trackers[key] = QueueTracker(self.trackers[key].rank)
-        self.track(queue, pipeline)
+        self.track(self.new_tracker(pipeline, queue))
         for item in items:
             self.touch(item)
 
@@ -197,23 +192,33 @@ class Queues:
             if not other.failing:       # the nearest non-failing item behind: no one further is built on it
                 break
 
-    def chain(self, item: Item) -> tuple[tuple[Item, ...], tuple[str, ...]]:
-        """The items of this one's speculative state, head first, itself last,
-        and their names; each item's chain is its base's plus itself, kept
-        until a pointer moves or an item of the queue lands."""
+    def chain(self, item: Item) -> tuple[str, ...]:
+        """The names of the changes in this item's speculative state, head
+        first, its own last. Each item's is its base's plus its own, kept
+        until a pointer moves or an item of the queue lands. (Only names are
+        kept: a tuple of strings costs the garbage collector nothing.)"""
         epoch = self.landings.get((item.pipeline, item.queue), 0)
-        path, current, items, names = [], item, (), ()
+        path, current, names = [], item, ()
         while current is not None:
             hit = self.chains.get(current.id)
             if hit is not None and hit[0] == (current.generation, current.base, current.base_generation, epoch):
-                items, names = hit[1], hit[2]
+                names = hit[1]
                 break
             path.append(current)
             current = self.state.index.get(current.base) if current.base is not None else None
         for link in reversed(path):
-            items, names = items + (link,), names + (link.change.name,)
-            self.chains[link.id] = ((link.generation, link.base, link.base_generation, epoch), items, names)
-        return items, names
+            names += (link.change.name,)
+            self.chains[link.id] = ((link.generation, link.base, link.base_generation, epoch), names)
+        return names
+
+    def chain_items(self, item: Item) -> list[Item]:
+        """The items of this one's speculative state, head first, itself last."""
+        items = []
+        current: Item | None = item
+        while current is not None:
+            items.append(current)
+            current = self.state.index.get(current.base) if current.base is not None else None
+        return items[::-1]
 
     def find(self, pipeline: str, project: str, ref: str, branch: str | None = None) -> Item | None:
         """The first queued item of that change (in queue order, then its place)."""

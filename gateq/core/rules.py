@@ -24,7 +24,7 @@ from .types import ItemResult, state_dict
 NeededKeys = Callable[[Item], tuple[tuple[str, str], ...]]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Surroundings:
     """An item's place in a dependent queue, as the items ahead left it."""
     nnfi: Item | None                   # nearest non-failing item ahead; None: the branch tips
@@ -34,7 +34,7 @@ class Surroundings:
     blocked: jobgraph.Blocked           # an export to this repository is unfinished ahead
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     actions: list[Action] = field(default_factory=list)
     leave: ItemResult | None = None     # the item leaves its queue with this result
@@ -54,7 +54,7 @@ def dependent(item: Item, around: Surroundings, pipeline: Pipeline, layout: Layo
         # Held until the needed change is tested again (a reset) or leaves.
         item.failing = f"needed change {dep.change.name} is failing: {dep.failing}"
     in_window = around.position < around.window
-    if in_window or not pipeline.merge_in_window_only:
+    if item.stage is Stage.QUEUED and (in_window or not pipeline.merge_in_window_only):
         out.actions += request_merge(item, base, layout, keys)
     if item.merged and in_window:
         jobgraph.set_up(item)

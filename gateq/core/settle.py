@@ -8,12 +8,12 @@ in pipeline order, then in the order they were made, as a full pass would.
 """
 from __future__ import annotations
 
-from ..config.model import Pipeline
 from . import rules
 from .actions import Action
 from .queues import Queues
 from .rules import NeededKeys, Surroundings
-from .state import ChangeQueue, Item
+from .state import Item
+from .tracking import QueueTracker
 from .window import shrink
 
 
@@ -21,37 +21,35 @@ def settle(queues: Queues, keys: NeededKeys) -> list[Action]:
     actions: list[Action] = []
     while queues.dirty_queues:
         key = min(queues.dirty_queues)
-        _, _, pipeline, name = key
-        queue = queues.state.pipelines[pipeline].queues[name]
-        tracker = queues.tracker(pipeline, name)
+        tracker = queues.trackers[key[2:]]      # key: tracker.key
         while (top := tracker.dirty.pop()) is not None:
             item = queues.state.index.get(top[1])
             if item is not None:
-                actions += evaluate(queues, queues.layout.pipelines[pipeline], queue, item, keys)
+                actions += evaluate(queues, tracker, item, keys)
         queues.dirty_queues.discard(key)
     return actions
 
 
-def evaluate(queues: Queues, pipeline: Pipeline, queue: ChangeQueue, item: Item,
-             keys: NeededKeys) -> list[Action]:
-    layout, now = queues.layout, queues.state.now
-    nnfi = None
-    if pipeline.dependent:
+def evaluate(queues: Queues, tracker: QueueTracker, item: Item, keys: NeededKeys) -> list[Action]:
+    layout, now, queue, pipeline = queues.layout, queues.state.now, tracker.queue, tracker.pipeline
+    nnfi, position = None, 0
+    if tracker.dependent:
         position = queue.position(item)
-        nnfi = queues.tracker_of(item).nnfi_behind(queue.at(position - 1))
-        around = Surroundings(nnfi, position, queue.window, failing_dependency(queues, item),
-                              queues.blocked_for(item))
+        nnfi = tracker.nnfi_behind(queue.at(position - 1))
+        around = Surroundings(nnfi, position, queue.window,
+                              failing_dependency(queues, item) if item.depends_on else None,
+                              queues.blocked_for(tracker, item))
         out = rules.dependent(item, around, pipeline, layout, keys, now)
     else:
         out = rules.independent(item, pipeline, layout, keys)
-    actions = queues.cancelled(out.actions)
+    actions = queues.cancelled(out.actions) if out.actions else out.actions
     if out.shrink:
         queue.window = shrink(queue.window, pipeline.window)
     if out.leave is not None:
         return actions + queues.remove(item, out.leave, out.reason)
-    for other in queues.book(item, nnfi):
+    for other in queues.book(tracker, item, nnfi, position):
         queues.touch(other)
-    queues.book_ready(item)
+    queues.book_ready(tracker, item, position)
     return actions
 
 

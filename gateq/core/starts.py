@@ -29,9 +29,8 @@ def start_builds(queues: Queues, slots: int, order: list[str]) -> list[Action]:
             return actions
         if pstate is None:
             continue
-        dependent = queues.layout.pipelines[name].dependent
-        trackers = [(queues.tracker(name, q), queue) for q, queue in pstate.queues.items()]
-        while (best := best_ready(queues, trackers, dependent)) is not None:
+        trackers = [queues.trackers[(name, q)] for q in pstate.queues]
+        while (best := best_ready(queues, trackers)) is not None:
             item, builds, tracker = best
             for build in builds:
                 if len(queues.state.builds) >= slots:
@@ -41,16 +40,12 @@ def start_builds(queues: Queues, slots: int, order: list[str]) -> list[Action]:
     return actions
 
 
-def best_ready(queues: Queues, trackers: list, dependent: bool):
+def best_ready(queues: Queues, trackers: list[QueueTracker]):
     """The item whose builds go first, its builds to start, and its tracker."""
-    best, best_key = None, None
-    for tracker, queue in trackers:
-        found = first_ready(queues, tracker)
-        if found is not None:
-            key = (queue.position(found[0]) if dependent else 0, found[0].id)
-            if best_key is None or key < best_key:
-                best, best_key = (*found, tracker), key
-    return best
+    found = [(f, t) for t in trackers if t.ready and (f := first_ready(queues, t)) is not None]
+    if len(found) > 1:      # the queues' firsts compete by position, then arrival
+        found.sort(key=lambda ft: (ft[1].queue.position(ft[0][0]) if ft[1].dependent else 0, ft[0][0].id))
+    return (*found[0][0], found[0][1]) if found else None
 
 
 def first_ready(queues: Queues, tracker: QueueTracker) -> tuple[Item, list[Build]] | None:
@@ -59,18 +54,19 @@ def first_ready(queues: Queues, tracker: QueueTracker) -> tuple[Item, list[Build
     while (top := tracker.ready.first()) is not None:
         item = queues.state.index.get(top[1])
         if item is not None:
-            builds = startable(queues, item)
+            builds = startable(queues, tracker, item)
             if builds:
                 return item, builds
         tracker.ready.pop()
     return None
 
 
-def startable(queues: Queues, item: Item) -> list[Build]:
-    pipeline = queues.layout.pipelines[item.pipeline]
-    if not item.set_up or (item.failing and pipeline.fail_fast) or not queues.in_window(item):
+def startable(queues: Queues, tracker: QueueTracker, item: Item) -> list[Build]:
+    if not item.set_up or (item.failing and tracker.pipeline.fail_fast):
         return []
-    return jobgraph.runnable(item, queues.layout.jobs, queues.blocked_for(item))
+    if tracker.dependent and tracker.queue.position(item) >= tracker.queue.window:
+        return []
+    return jobgraph.runnable(item, queues.layout.jobs, queues.blocked_for(tracker, item))
 
 
 def start(queues: Queues, item: Item, build: Build) -> StartBuild:
@@ -78,9 +74,8 @@ def start(queues: Queues, item: Item, build: Build) -> StartBuild:
     build.state = BuildState.RUNNING
     build.started_at = state.now
     state.builds[build.id] = item.id
-    items, names = queues.chain(item)
     artifacts = ()
     if queues.layout.queue_repositories(item.queue):
-        artifacts = tuple(a for i in items for a in jobgraph.exported(i, queues.layout.jobs))
+        artifacts = tuple(a for i in queues.chain_items(item) for a in jobgraph.exported(i, queues.layout.jobs))
     return StartBuild(build.id, item.id, item.pipeline, build.job, item.change, item.spec,
-                      names, artifacts)
+                      queues.chain(item), artifacts)

@@ -17,9 +17,12 @@ from __future__ import annotations
 import heapq
 from typing import Iterable
 
-from .state import Item
+from ..config.model import Pipeline
+from .state import ChangeQueue, Item
 
-Carry = tuple["Item | None", "tuple[int, int, bool] | None"]   # (item, its signature)
+# (the nearest non-failing item, what of it the item behind depends on:
+# its id, generation and whether it is merged)
+Carry = tuple["Item | None", "tuple[int, int, bool] | None"]
 
 
 class OrderedIds:
@@ -62,14 +65,13 @@ class OrderedIds:
         return self.first() is not None
 
 
-def signature(item: Item | None) -> tuple[int, int, bool] | None:
-    """What the item behind needs to know of its nearest non-failing item."""
-    return None if item is None else (item.id, item.generation, item.merged)
-
-
 class QueueTracker:
-    def __init__(self, rank: int):
+    def __init__(self, rank: int, queue: ChangeQueue, pipeline: Pipeline, pipeline_rank: int):
         self.rank = rank                              # the queue's place in its pipeline
+        self.queue = queue
+        self.pipeline = pipeline
+        self.dependent = pipeline.dependent
+        self.key = (pipeline_rank, rank, pipeline.name, queue.name)   # settle's order of queues
         self.dirty = OrderedIds()
         self.carry: dict[int, Carry] = {}
         self.failing: dict[int, bool] = {}            # as last evaluated
@@ -78,19 +80,16 @@ class QueueTracker:
         self.waiters: dict[str, OrderedIds] = {}
         self.ready = OrderedIds()
 
-    def touch(self, item: Item) -> None:
-        self.dirty.add(item.order, item.id)
-
     def nnfi_behind(self, item: Item | None) -> Item | None:
         """The nearest non-failing item of the one behind `item` (None: the head's)."""
         return self.carry[item.id][0] if item is not None else None
 
     def set_carry(self, item: Item, nnfi_out: Item | None) -> bool:
         """Record what the item passes behind it; True if that changed."""
-        new = (nnfi_out, signature(nnfi_out))
+        sig = None if nnfi_out is None else (nnfi_out.id, nnfi_out.generation, nnfi_out.merged)
         old = self.carry.get(item.id)
-        self.carry[item.id] = new
-        return old is None or old[1] != new[1]
+        self.carry[item.id] = (nnfi_out, sig)
+        return old is None or old[1] != sig
 
     def blocked(self, item: Item, repository: str) -> bool:
         exporters = self.exporters.get(repository)
