@@ -1,7 +1,8 @@
 """Benchmark: how fast gateq takes in `gerrit stream-events`.
 
-The Gerrit stand-in (tests/gerrit, its own process) turns N reviews into
-N comment-added events while the consumer is held; then the consumer is
+The Gerrit stand-in (tests/gerrit, its own process) turns N reviews of
+100 changes in 5 projects into N comment-added events while the consumers
+are held; then the consumer is
 released and timed until it has all N:
   raw     a bare paramiko channel counting lines (the SSH ceiling)
   reader  gateq's StreamReader: read, split, parse (voluptuous), deliver
@@ -27,11 +28,26 @@ from gateq.drivers.gerrit import (Backoff, GerritSSH, SSHSettings, StreamReader,
 from gerrit import GerritStandIn, wait_for  # noqa: E402
 
 
-def produce(gerrit: GerritStandIn, change: int, count: int, trial: int) -> None:
-    """`count` reviews in one batch: the events are all queued for the
-    consumers by the time this returns."""
-    ops = [{"op": "review", "args": {"user": "alice", "number": change, "patchset": 1,
-                                     "labels": {"Code-Review": (-1, 1)[i % 2]},
+def make_changes(gerrit: GerritStandIn, author, count: int) -> list[int]:
+    """`count` open changes spread over five projects, so that events vary
+    as they do on a real server."""
+    numbers = []
+    for i in range(count):
+        project = f"project-{i % 5}"
+        if i < 5:
+            gerrit.create_project(project)
+        numbers.append(gerrit.upload(project, author, {f"src/module_{i}.py": f"x = {i}\n"},
+                                     f"Fix module {i} for the new API",
+                                     body="Explain the change in a few lines,\nas usual.",
+                                     via="api").number)
+    return numbers
+
+
+def produce(gerrit: GerritStandIn, changes: list[int], count: int, trial: int) -> None:
+    """`count` reviews in one batch, round-robin over `changes`: the events
+    are all queued for the consumers by the time this returns."""
+    ops = [{"op": "review", "args": {"user": "alice", "number": changes[i % len(changes)],
+                                     "patchset": 1, "labels": {"Code-Review": (-1, 1)[i % 2]},
                                      "message": f"trial {trial}, review {i}"}}
            for i in range(count)]
     gerrit.call("batch", ops=ops)
@@ -83,12 +99,12 @@ class ReaderConsumer:
         return elapsed
 
 
-def trial(gerrit: GerritStandIn, settings: SSHSettings, change: int, count: int,
+def trial(gerrit: GerritStandIn, settings: SSHSettings, changes: list[int], count: int,
           number: int) -> tuple[dict[str, float], list[bytes]]:
     raw = RawConsumer(GerritSSH(settings), count)
     reader = ReaderConsumer(GerritSSH(settings), count)
     gerrit.wait_for_streams(2)
-    produce(gerrit, change, count, number)
+    produce(gerrit, changes, count, number)
     seconds = {"raw": raw.run(), "reader": reader.run()}
     lines = raw.lines[:count]
     began = time.perf_counter()
@@ -108,15 +124,13 @@ def main() -> None:
         gerrit.start()
         try:
             gateq, alice = gerrit.add_user("gateq"), gerrit.add_user("alice")
-            gerrit.create_project("nova")
-            change = gerrit.upload("nova", alice, {"nova/api.py": "x = 1\n"}, "Fix the API",
-                                   body="A commit message of a few lines,\nas usual.", via="api")
+            changes = make_changes(gerrit, alice, 100)
             settings = SSHSettings("127.0.0.1", "gateq", gateq.key.path,
                                    gerrit.write_known_hosts(os.path.join(root, "known_hosts")),
                                    port=gerrit.port)
             rates = {"raw": [], "reader": [], "parse": []}
             for number in range(args.trials):
-                found, lines = trial(gerrit, settings, change.number, args.events, number)
+                found, lines = trial(gerrit, settings, changes, args.events, number)
                 for name, rate in found.items():
                     rates[name].append(rate)
         finally:

@@ -130,6 +130,9 @@ def _connect_error(settings: SSHSettings, exc: BaseException, budget: float,
         return GerritUnreachable(name, f"cannot connect: {exc.strerror or exc}")
     if out_of_time or "timed out" in str(exc).lower():
         return timed_out
+    if isinstance(exc, paramiko.ssh_exception.IncompatiblePeer):
+        return GerritUnreachable(name, f"no SSH algorithms in common with the server ({exc}); "
+                                 f"is the host key in {settings.known_hosts} of a type it has?")
     if isinstance(exc, (EOFError, paramiko.SSHException)):
         return GerritUnreachable(name, "the server closed the connection before SSH was set up")
     first = str(exc).strip().splitlines()

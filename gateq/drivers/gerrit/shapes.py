@@ -73,7 +73,23 @@ ACCOUNT = schema({Optional("username", default=None): maybe(text),
 
 
 def account(value) -> Account:
-    return Account(**ACCOUNT(value))
+    """Accounts recur in every event (owner, uploader, author...) and come
+    from few people: each distinct one is validated once."""
+    try:
+        key = tuple(value.items()) if isinstance(value, dict) else None
+        found = _accounts.get(key) if key is not None else None
+    except TypeError:                     # a value that cannot be a key: just validate
+        key = found = None
+    if found is None:
+        found = Account(**ACCOUNT(value))
+        if key is not None:
+            if len(_accounts) >= 1024:
+                _accounts.clear()
+            _accounts[key] = found
+    return found
+
+
+_accounts: dict[tuple, Account] = {}
 
 
 @dataclass(frozen=True)

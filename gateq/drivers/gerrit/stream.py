@@ -32,6 +32,7 @@ from .events import EventKind, EventParseError, GerritEvent, parse_event
 from .ssh import GerritSSH
 
 log = logging.getLogger("gateq.gerrit")
+MAX_LINE = 16 << 20      # an event is a few KiB; this much without a newline is a broken stream
 
 
 class LinkState(enum.Enum):
@@ -145,6 +146,10 @@ class StreamReader:
             error = str(exc)
         except _HandlerFailed as exc:
             error = f"gerrit {self.ssh.settings.name}: stream-events {exc}"
+        except Exception as exc:     # a bug or a paramiko surprise: the reader must live on
+            log.exception("stream-events reader failed")
+            error = (f"gerrit {self.ssh.settings.name}: stream-events failed: "
+                     f"{type(exc).__name__}: {exc}")
         finally:
             if self._client is not None:
                 self._client.close()
@@ -171,8 +176,12 @@ class StreamReader:
                 raise GerritUnreachable(self.ssh.settings.name, "stream-events ended: the server "
                                         "closed the connection")
             *lines, pending = (pending + data).split(b"\n")
-            for line in lines:
-                self._deliver(line)
+            if len(pending) > MAX_LINE:
+                raise GerritError(self.ssh.settings.name, "stream-events sent a line longer "
+                                  f"than {MAX_LINE >> 20} MiB")
+            delivered = sum(self._deliver(line) for line in lines)
+            if delivered:
+                self._set(events=self.status().events + delivered)
 
     def _probe(self, client: paramiko.SSHClient) -> None:
         name = self.ssh.settings.name
@@ -185,9 +194,10 @@ class StreamReader:
             raise GerritTimeout(name, f"stream-events: silent for {self.idle_probe:g}s and no "
                                 f"answer to a probe within {self.probe_timeout:g}s") from None
 
-    def _deliver(self, line: bytes) -> None:
+    def _deliver(self, line: bytes) -> bool:
+        """Parse one line and hand its event on; whether there was one."""
         if not line.strip():
-            return
+            return False
         try:
             event = parse_event(line)
         except EventParseError as exc:
@@ -195,10 +205,11 @@ class StreamReader:
             log.warning("%s", message)
             self._set(malformed=self.status().malformed + 1)
             self._call(self.on_malformed, "malformed-line handler", message)
-            return
-        if event is not None:
-            self._call(self.on_event, "event handler", event)
-            self._set(events=self.status().events + 1)
+            return False
+        if event is None:
+            return False
+        self._call(self.on_event, "event handler", event)
+        return True
 
     def _call(self, handler, what: str, *args) -> None:
         if handler is None:
