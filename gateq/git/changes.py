@@ -5,17 +5,12 @@ the ref is a new change, never a silent swap under a running build.
 """
 from __future__ import annotations
 
-from ..core.types import Change
+from ..core.types import Change, full_ref  # one rule for refs, shared with the queue
 from .repo import GitError, git, resolve
 
 
 class AlreadyLanded(GitError):
     """The change's revision is already on its target branch."""
-
-
-def full_ref(ref: str) -> str:
-    """'fix-1' names a branch; anything under 'refs/' is taken as written."""
-    return ref if ref.startswith("refs/") else "refs/heads/" + ref
 
 
 def resolve_change(repo_path: str, project: str, ref: str, branch: str) -> Change:
