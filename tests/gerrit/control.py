@@ -122,6 +122,7 @@ OPS = {
     "drop_streams": lambda site: site.bus.drop_all(),
     "inject": lambda site, line: site.bus.publish_raw(line),
     "stream_count": lambda site: site.bus.count(),
+    "connections": lambda site: site.count_connections(),
     "set_knobs": set_knobs,
     "configure": configure,
     "batch": batch,

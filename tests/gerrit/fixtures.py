@@ -109,10 +109,11 @@ class EventLog:
         return list(self.seen)
 
 
-def reader_for(site: Site, log: EventLog, **options) -> StreamReader:
+def reader_for(site: Site, log: EventLog, on_event=None, **options) -> StreamReader:
+    """A StreamReader for the `gateq` user, delivering into `log` (or to `on_event`)."""
     options.setdefault("backoff", Backoff(initial=0.2, maximum=1.0))
-    return StreamReader(GerritSSH(site.settings()), log.events.put, on_connect=log.on_connect,
-                        **options)
+    return StreamReader(GerritSSH(site.settings()), on_event or log.events.put,
+                        on_connect=log.on_connect, **options)
 
 
 @pytest.fixture

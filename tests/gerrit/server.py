@@ -57,6 +57,7 @@ def main(root: str) -> None:
     site = Site(root)
     install_hooks(root)
     sshd = SSHServer(site, host_key(root), previous_ssh_port(root))
+    site.count_connections = sshd.connections
     ctl = control.serve(site)
     os.environ["GERRIT_STANDIN_CONTROL"] = "127.0.0.1:%d" % ctl.server_address[1]
     threading.Thread(target=sshd.serve_forever, daemon=True, name="sshd").start()

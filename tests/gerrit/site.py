@@ -35,6 +35,7 @@ class Site:
         self.bus = EventBus()
         self.knobs = Knobs()
         self.project_locks: dict[str, threading.Lock] = {}
+        self.count_connections = lambda: 0          # set by the SSH server
         self._depth = 0
 
     @contextlib.contextmanager

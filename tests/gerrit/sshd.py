@@ -126,6 +126,10 @@ class SSHServer:
         # Channels are served from the exec callback; never take them with
         # transport.accept(): a channel object dropped there closes itself.
 
+    def connections(self) -> int:
+        with self._lock:
+            return sum(t.is_active() for t in self.transports)
+
     def stop(self) -> None:
         self.listener.close()
         with self._lock:

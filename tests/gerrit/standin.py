@@ -266,6 +266,10 @@ class GerritStandIn:
     def stream_count(self) -> int:
         return self.call("stream_count")
 
+    def connections(self) -> int:
+        """SSH connections open on the stand-in now."""
+        return self.call("connections")
+
     def wait_for_streams(self, count: int, timeout: float = 10) -> None:
         wait_for(lambda: self.stream_count() == count, timeout, f"{count} stream-events sessions")
 
