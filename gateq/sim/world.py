@@ -78,6 +78,14 @@ class SimResult:
 
 
 class World:
+    """One strategy's run over one trace. By default the engine's work is free
+    and nobody rechecks (what hand-computed cases want); `compare.Settings`
+    brings the measured costs and the recheck model.
+
+    Invariant: `in_gate` holds the changes with an item in the gate pipeline;
+    `running` the builds holding a worker, `waiting` those of them held for
+    the head before their job starts."""
+
     def __init__(self, trace: Trace, strategy: Strategy, workers: int | None = None,
                  seed: int = 0, costs: Costs = FREE, recheck: Recheck = NO_RECHECK):
         self.trace = trace
