@@ -1,25 +1,163 @@
-"""What an idle gate must remember: the item counter and the windows.
+"""The whole scheduler State as plain JSON data, and back: a checkpoint.
 
-When every queue is empty the journal can be cut here, so replay after a
-restart costs the work since the last idle moment, not the whole history.
+It holds every queue and item (stage, generation, base, speculative state,
+builds and their results so far, why it fails), the running builds, the
+windows, the item counter and the time, so the engine may checkpoint while
+busy and replay only the journal after it: a Scheduler built on a loaded
+checkpoint decides exactly as the one it was taken from. What the scheduler
+derives (its books) is rebuilt from the State, never stored.
+
+Version 2 is this form. A checkpoint without a version is the idle form
+gateq wrote before ({"next_item", "windows"}), still read. A malformed one
+is a ValueError naming the field, e.g. `pipelines[0].queues[1].items[3]:
+missing 'generation'`.
 """
 from __future__ import annotations
 
-from .state import ChangeQueue, PipelineState, State
+import enum
+from typing import Any
 
+from .state import Build, ChangeQueue, Item, PipelineState, Stage, State
+from .types import BuildState, Change, JobResult
+
+VERSION = 2
+
+
+# -- saving -------------------------------------------------------------------
 
 def save(state: State) -> dict:
-    return {"next_item": state.next_item,
-            "windows": {p.name: {q.name: q.window for q in p.queues.values()}
-                        for p in state.pipelines.values()}}
+    return {
+        "version": VERSION, "next_item": state.next_item, "now": state.now,
+        "running": dict(state.builds),
+        "pipelines": [{"name": p.name, "queues": [
+            {"name": q.name, "window": q.window, "items": [_item(i) for i in q.items]}
+            for q in p.queues.values()]} for p in state.pipelines.values()],
+    }
+
+
+def _item(item: Item) -> dict:
+    c = item.change
+    return {
+        "id": item.id, "enqueued_at": item.enqueued_at, "jobs": list(item.jobs),
+        "change": {"project": c.project, "ref": c.ref, "branch": c.branch, "revision": c.revision,
+                   "commits": sorted(c.commits)},
+        "depends_on": list(item.depends_on), "generation": item.generation,
+        "base": item.base, "base_generation": item.base_generation, "stage": item.stage.value,
+        "spec": [list(t) for t in item.spec], "base_commit": item.base_commit,
+        "failing": item.failing,
+        "builds": [{"id": b.id, "job": b.job, "state": b.state.value,
+                    "result": b.result.value if b.result else None,
+                    "started_at": b.started_at, "finished_at": b.finished_at}
+                   for b in item.builds.values()],
+    }
+
+
+# -- loading ------------------------------------------------------------------
+
+class Field:
+    """One value of the checkpoint and where it is, for the error that names it."""
+
+    def __init__(self, value: Any, where: str):
+        self.value, self.where = value, where
+
+    def fail(self, problem: str) -> ValueError:
+        return ValueError(f"checkpoint: {self.where}: {problem}" if self.where else f"checkpoint: {problem}")
+
+    def __getitem__(self, key: str) -> "Field":
+        if not isinstance(self.value, dict):
+            raise self.fail("not an object")
+        if key not in self.value:
+            raise self.fail(f"missing '{key}'")
+        return Field(self.value[key], f"{self.where}.{key}" if self.where else key)
+
+    def items(self) -> list["Field"]:
+        if not isinstance(self.value, list):
+            raise self.fail("not a list")
+        return [Field(v, f"{self.where}[{i}]") for i, v in enumerate(self.value)]
+
+    def of(self, kind: type | tuple, none: bool = False):
+        ok = (self.value is None and none) or (isinstance(self.value, kind) and not isinstance(self.value, bool))
+        if not ok:
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.fail(f"{self.value!r} is not a {names}" + (" or null" if none else ""))
+        return self.value
+
+    def number(self, none: bool = False) -> float | None:
+        return self.of((int, float), none)
+
+    def enum(self, kind: type[enum.Enum], none: bool = False):
+        if none and self.value is None:
+            return None
+        try:
+            return kind(self.value)
+        except ValueError:
+            raise self.fail(f"{self.value!r} is not one of {', '.join(m.value for m in kind)}") from None
+
+    def strings(self) -> list[str]:
+        return [f.of(str) for f in self.items()]
 
 
 def load(data: dict | None) -> State:
-    state = State()
-    if data:
-        state.next_item = data["next_item"]
-        for pipeline, queues in data["windows"].items():
-            pstate = state.pipelines.setdefault(pipeline, PipelineState(pipeline))
-            for name, window in queues.items():
-                pstate.queues[name] = ChangeQueue(name, window)
+    if data is None:
+        return State()
+    root = Field(data, "")
+    root.of(dict)
+    if "version" not in data:
+        return _load_idle(root)
+    if root["version"].value != VERSION:
+        raise root["version"].fail(f"{data['version']!r} is not a version this gateq reads (1, {VERSION})")
+    state = State(next_item=root["next_item"].of(int), now=root["now"].number())
+    for pfield in root["pipelines"].items():
+        pstate = PipelineState(pfield["name"].of(str))
+        for qfield in pfield["queues"].items():
+            queue = ChangeQueue(qfield["name"].of(str), qfield["window"].of(int))
+            queue.reorder([_load_item(f, pstate.name, queue.name, state) for f in qfield["items"].items()])
+            pstate.queues[queue.name] = queue
+        state.pipelines[pstate.name] = pstate
+    running = root["running"]
+    for build, item_id in running.of(dict).items():
+        if Field(item_id, f"running.{build}").of(int) not in state.index:
+            raise running.fail(f"build {build} runs for item {item_id}, which no queue holds")
+        state.builds[build] = item_id
+    return state
+
+
+def _load_item(f: Field, pipeline: str, queue: str, state: State) -> Item:
+    c = f["change"]
+    change = Change(c["project"].of(str), c["ref"].of(str), c["branch"].of(str), c["revision"].of(str),
+                    frozenset(c["commits"].strings()))
+    item = Item(
+        id=f["id"].of(int), pipeline=pipeline, queue=queue, change=change,
+        enqueued_at=f["enqueued_at"].number(), jobs=tuple(f["jobs"].strings()),
+        depends_on=tuple(d.of(int) for d in f["depends_on"].items()),
+        generation=f["generation"].of(int), base=f["base"].of(int, none=True),
+        base_generation=f["base_generation"].of(int, none=True), stage=f["stage"].enum(Stage),
+        spec=tuple(_triple(t) for t in f["spec"].items()), base_commit=f["base_commit"].of(str, none=True),
+        failing=f["failing"].of(str, none=True))
+    for b in f["builds"].items():
+        build = Build(b["id"].of(str), b["job"].of(str), b["state"].enum(BuildState),
+                      b["result"].enum(JobResult, none=True), b["started_at"].number(none=True),
+                      b["finished_at"].number(none=True))
+        item.builds[build.job] = build
+    if item.id in state.index:
+        raise f["id"].fail(f"item {item.id} appears twice")
+    state.index[item.id] = item
+    return item
+
+
+def _triple(f: Field) -> tuple[str, str, str]:
+    parts = f.strings()
+    if len(parts) != 3:
+        raise f.fail("not a [project, branch, commit] triple")
+    return parts[0], parts[1], parts[2]
+
+
+def _load_idle(root: Field) -> State:
+    """The form an idle gate saved before version 2: the counter and the windows."""
+    state = State(next_item=root["next_item"].of(int))
+    windows = root["windows"]
+    for pipeline, queues in windows.of(dict).items():
+        pstate = state.pipelines.setdefault(pipeline, PipelineState(pipeline))
+        for name, window in Field(queues, f"windows.{pipeline}").of(dict).items():
+            pstate.queues[name] = ChangeQueue(name, Field(window, f"windows.{pipeline}.{name}").of(int))
     return state
