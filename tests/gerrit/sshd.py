@@ -25,14 +25,27 @@ class Transport(paramiko.Transport):
 
     def __init__(self, sock: socket.socket) -> None:
         super().__init__(sock)
-        self.to_start: list[threading.Thread] = []
+        self._to_start: list[threading.Thread] = []
+        self._starting = threading.Lock()
+
+    def start_after_reply(self, thread: threading.Thread) -> None:
+        with self._starting:
+            self._to_start.append(thread)
+        # A client that asked for no reply gets none: start it anyway, soon.
+        timer = threading.Timer(1.0, self._start_pending)
+        timer.daemon = True
+        timer.start()
 
     def _send_user_message(self, data) -> None:
         super()._send_user_message(data)
-        if self.to_start and threading.current_thread() is self:
-            starting, self.to_start = self.to_start, []
-            for thread in starting:
-                thread.start()
+        if self._to_start and threading.current_thread() is self:
+            self._start_pending()
+
+    def _start_pending(self) -> None:
+        with self._starting:
+            starting, self._to_start = self._to_start, []
+        for thread in starting:
+            thread.start()
 
 
 class Interface(paramiko.ServerInterface):
@@ -66,7 +79,7 @@ class Interface(paramiko.ServerInterface):
                                        self.env.pop(channel.get_id(), {}))
         log.info("%s: %s", self.user, line)
         runner = commands.prepare(session)
-        channel.get_transport().to_start.append(threading.Thread(
+        channel.get_transport().start_after_reply(threading.Thread(
             target=_finish, args=(channel, runner), daemon=True, name=f"cmd {line[:40]}"))
         return True
 
