@@ -15,7 +15,7 @@ from gateq.core.actions import PrepareMerge
 from gateq.core.types import state_dict
 from gateq.git.changes import resolve_change
 from gateq.git.land import land
-from gateq.git.merger import MergeConflict, Merger
+from gateq.git.merger import BranchMissing, ChangeMissing, MergeConflict, Merger
 from gateq.git.repo import GitError
 from gateq.git.workspace import prepare_workspace
 
@@ -231,11 +231,22 @@ def test_unrelated_history_is_a_merge_failure(server):
         prepare(server, change_for(server, "nova", "stray"))
 
 
-def test_missing_target_branch_is_a_merge_failure(server):
+def test_missing_target_branch_is_not_a_conflict(server):
     server.commit("nova", "fix-1", {"a.txt": "a\n"}, "Add a")
     change = change_for(server, "nova", "fix-1")
     server.git("nova", "branch", "-D", "main")
-    with pytest.raises(MergeConflict, match="^project nova: no branch main$"):
+    with pytest.raises(BranchMissing, match="^project nova: branch main does not exist"):
+        prepare(server, change)
+
+
+def test_a_vanished_change_commit_is_not_a_conflict(server):
+    server.commit("nova", "fix-1", {"a.txt": "a\n"}, "Add a")
+    change = change_for(server, "nova", "fix-1")
+    server.git("nova", "update-ref", "-d", "refs/heads/fix-1")
+    server.git("nova", "reflog", "expire", "--expire=now", "--all")
+    server.git("nova", "gc", "-q", "--prune=now")
+    with pytest.raises(ChangeMissing, match=f"^project nova: commit {change.revision[:12]} of "
+                                            "fix-1 is gone from the repository$"):
         prepare(server, change)
 
 
