@@ -15,11 +15,12 @@ from gateq.core.types import Change, JobResult, MergeFailure, state_dict, state_
 
 
 def layout(jobs=("unit",), window=Window(), projects=("nova", "ceilometer"), voting=None,
-           deps=None, export=None, requires=None) -> Layout:
+           deps=None, export=None, requires=None, fail_fast=True, merge_in_window_only=False) -> Layout:
     voting, deps, export, requires = voting or {}, deps or {}, export or {}, requires or {}
     return Layout(
         pipelines={"gate": Pipeline("gate", Manager.DEPENDENT, (Trigger("git", "approved"),),
-                                    merge_on_success=True, window=window),
+                                    merge_on_success=True, window=window, fail_fast=fail_fast,
+                                    merge_in_window_only=merge_in_window_only),
                    "check": Pipeline("check", Manager.INDEPENDENT, (Trigger("git", "proposed"),))},
         jobs={j: Job(j, "/bin/true", voting=voting.get(j, True), dependencies=tuple(deps.get(j, ())),
                      export=export.get(j), requires=tuple(requires.get(j, ())))
@@ -36,6 +37,8 @@ class World:
         self.running: dict[str, act.StartBuild] = {}
         self.started: list[act.StartBuild] = []
         self.conflicts: set[tuple[str, str]] = set()    # (earlier ref, later ref)
+        self.missing: dict[str, MergeFailure] = {}        # ref -> why it cannot be merged at all
+        self.merged: list[str] = []                       # refs, in the order their merges were asked
         self.results: list[dict] = []
         self.landed: list[str] = []
         self.lands: list[act.Land] = []
@@ -91,6 +94,12 @@ class World:
         for key in action.need:
             if key in self.tips:
                 state.setdefault(key, self.tips[key])
+        self.merged.append(action.change.ref)
+        if action.change.ref in self.missing:
+            kind = self.missing[action.change.ref]
+            self.feed(ev.MergeCompleted(self.tick(), action.item, action.generation, failure=kind,
+                                        reason=f"{action.change.ref}: {kind.value}"))
+            return
         key = (action.change.project, action.change.branch)
         base = state[key]
         inside = " ".join(state.values())

@@ -2,7 +2,7 @@
 from gateq.config.model import Window
 from gateq.core.scheduler import Scheduler
 from gateq.core import events as ev
-from gateq.core.types import JobResult
+from gateq.core.types import Change, JobResult, MergeFailure
 
 from scheduler_world import World, layout
 
@@ -318,3 +318,100 @@ def test_when_an_item_ahead_resets_its_artifacts_vanish_from_the_views_behind():
     w.finish("b", "rpm-build")
     check_b = next(b for b in w.running.values() if b.change.ref == "b")
     assert [build for _, build in check_b.artifacts] == ["2-1-rpm-build"]
+
+
+# -- a merge that cannot happen is not a conflict ------------------------------------
+
+def test_a_change_whose_commit_vanished_is_ejected_at_once_wherever_it_is():
+    w = World()
+    w.missing["b"] = MergeFailure.CHANGE_MISSING
+    for ref in ("a", "b", "c"):
+        w.approve(ref)
+    b = w.result_of("b")                        # a is still running: b is not at the head
+    assert (b["result"], b["reason"]) == ("change-missing", "b: change-missing")
+    assert w.running_chains() == {"a": ("a",), "c": ("a", "c")}
+    assert w.scheduler.state.pipelines["gate"].queues["shared"].window == 20   # not a failure
+    w.finish("a")
+    w.finish("c")
+    assert w.landed == ["a", "c"]
+
+
+def test_a_change_whose_branch_was_deleted_is_ejected_at_once_and_its_dependents_follow():
+    w = World()
+    w.approve("a")
+    w.missing["b"] = MergeFailure.BRANCH_MISSING
+    w.hold_merges = True
+    w.approve("b")
+    w.approve("c", commits=("rev-b",))          # c needs b, whose merge is not answered yet
+    w.release_merges()
+    assert w.result_of("b")["result"] == "branch-missing"
+    c = w.result_of("c")
+    assert (c["result"], c["reason"]) == ("dequeued", "depends on nova:b which was ejected: its branch is missing")
+    assert w.running_chains() == {"a": ("a",)}
+
+
+def test_in_an_independent_pipeline_a_missing_change_is_reported_as_missing():
+    w = World()
+    w.missing["a"] = MergeFailure.CHANGE_MISSING
+    w.feed(ev.TriggerEvent(w.tick(), "git", "proposed", Change("nova", "a", "main", "rev-a")))
+    assert w.result_of("a")["result"] == "change-missing"
+
+
+# -- pipeline settings: fail_fast, merge_in_window_only ----------------------------------
+
+def test_fail_fast_off_keeps_a_failing_items_builds_running_until_it_leaves():
+    w = World(layout(jobs=("unit", "lint", "docs"), deps={"docs": ("lint",)}, fail_fast=False))
+    for ref in ("a", "b"):
+        w.approve(ref)
+    w.fail("b", "unit")                          # b fails; its other builds go on
+    assert w.item("b")["failing"] == "job unit failure"
+    assert {(r.change.ref, r.job) for r in w.running.values()} >= {("b", "lint")}   # not cancelled
+    w.finish("b", "lint")
+    assert ("b", "docs") in {(r.change.ref, r.job) for r in w.running.values()}   # and it goes on
+    for job in ("unit", "lint"):
+        w.finish("a", job)
+    w.finish("a", "docs")
+    assert w.landed == ["a"]
+    assert w.results[-1]["change"] == "a"        # b, now the head, waits for its last build
+    w.finish("b", "docs")
+    b = w.result_of("b")
+    assert (b["result"], b["reason"]) == ("failed", "job unit failure")
+    assert {j["name"]: j["result"] for j in b["jobs"]} == {"unit": "failure", "lint": "success", "docs": "success"}
+
+
+def test_fail_fast_on_cancels_a_failing_items_builds_at_once():
+    w = World(layout(jobs=("unit", "lint")))
+    w.approve("a")
+    w.approve("b")
+    w.fail("b", "unit")
+    assert [r.change.ref for r in w.running.values()] == ["a", "a"]
+    w.finish("a", "unit")
+    w.finish("a", "lint")
+    assert {j["name"]: j["result"] for j in w.result_of("b")["jobs"]} == {"unit": "failure", "lint": "cancelled"}
+
+
+def test_fail_fast_off_still_rebuilds_the_items_behind_at_once():
+    w = World(layout(fail_fast=False))
+    for ref in ("a", "b", "c"):
+        w.approve(ref)
+    w.fail("b")
+    assert w.running_chains() == {"a": ("a",), "c": ("a", "c")}
+
+
+def test_merge_in_window_only_merges_an_item_once_it_is_inside_the_window():
+    w = World(layout(window=Window(initial=2, floor=1), merge_in_window_only=True))
+    for ref in ("a", "b", "c", "d"):
+        w.approve(ref)
+    assert w.merged == ["a", "b"]
+    assert w.item("c")["merge"] == "pending"
+    w.finish("a")                                # lands; the window grows to 3
+    assert w.merged == ["a", "b", "c", "d"]
+    assert w.running_chains() == {"b": ("a", "b"), "c": ("b", "c"), "d": ("b", "c", "d")}
+
+
+def test_by_default_every_item_is_merged_as_soon_as_the_one_ahead_is():
+    w = World(layout(window=Window(initial=2, floor=1)))
+    for ref in ("a", "b", "c", "d"):
+        w.approve(ref)
+    assert w.merged == ["a", "b", "c", "d"]
+    assert sorted(w.running_chains()) == ["a", "b"]
