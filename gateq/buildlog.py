@@ -111,6 +111,7 @@ class OutputPump:
         self._pipe, self._pidfd, self._limit = pipe, pidfd, limit
         self._clock, self._wake = clock, wake
         self._kept = self._dropped = 0
+        self._at_line_start = True      # the last byte kept was a newline
         self._footer: bytes | None = None
         self._listening = self._open = True
         self._finish_r, self._finish_w = os.pipe()
@@ -174,12 +175,13 @@ class OutputPump:
     def _keep(self, data: memoryview) -> None:
         room = self._limit - self._kept
         if room > 0:
-            self.log.write(data[:room])
-            self._kept += min(room, len(data))
+            kept = data[:room]
+            self.log.write(kept)
+            self._kept += len(kept)
+            self._at_line_start = kept[-1:] == b"\n"
         if len(data) > room:
             if not self._dropped:
-                at_line_start = room <= 0 or data[room - 1:room] == b"\n"
-                self.log.write(("" if at_line_start else "\n").encode()
+                self.log.write(("" if self._at_line_start else "\n").encode()
                                + f"=== output cut at {self._limit} bytes: the job wrote more, "
                                  f"which is not kept ===\n".encode())
             self._dropped += len(data) - max(room, 0)

@@ -2,6 +2,7 @@
 cut, the job runs on at full speed, and the engine loop is not held up."""
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -41,6 +42,27 @@ def test_output_past_the_cap_is_cut_with_a_note_and_the_job_runs_on(tmp_path, mo
     dropped = 3 * MIB + len("last words\n") - (MIB - len("first line\n"))
     assert notes[0] == f"=== {dropped} more bytes of output were not kept ==="
     assert notes[1].startswith("=== build b success after ") and len(notes) == 2
+
+
+def test_a_cut_between_two_reads_still_starts_its_own_line(tmp_path):
+    """The job fills the cap exactly, waits until its log holds all of it
+    (so the cut falls between two reads of the pipe), then writes more."""
+    header = len("=== build b started 2026-01-01T00:00:00+00:00 ===\n")
+    executor = LocalExecutor(max_output=MIB)
+    spec = spec_for(tmp_path, "b", write_script(tmp_path, "job", """\
+        head -c 1048576 /dev/zero | tr '\\0' z
+        while [ "$(stat -c %s "$LOG")" -lt "$FULL" ]; do sleep 0.01; done
+        echo more
+        """.replace("        ", "")))
+    spec = dataclasses.replace(spec, env={**spec.env, "LOG": spec.log_path,
+                                          "FULL": str(header + MIB)})
+    executor.start(spec)
+
+    assert run_until_done(executor)["b"].result is JobResult.SUCCESS
+    lines = log_text(tmp_path, "b").split("\n")
+    assert lines[1] == "z" * MIB
+    assert lines[2].startswith("=== output cut at 1048576 bytes: ")
+    assert lines[3] == "=== 5 more bytes of output were not kept ==="
 
 
 def test_the_cap_is_64_mib_unless_configured(tmp_path):
