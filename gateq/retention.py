@@ -1,8 +1,9 @@
 """How long build logs and leftover workspaces stay on disk.
 
 `<state>/logs/<build>.log` and `<state>/work/<build>` are removed once the
-build is older than `keep_days`, or not among the newest `keep_count`
-builds; a running build's are never removed. A build's age is that of the
+build is older than `logs.keep-days`, or not among the newest
+`logs.keep-count` builds (either may be None: no such limit); a running
+build's are never removed. A build's age is that of the
 newest of its files (a log is appended to at each run). `select` decides
 from a listing alone, so it is tested without a disk; `apply` lists, asks
 it and removes, and takes files that vanish meanwhile in its stride.
@@ -15,6 +16,8 @@ import shutil
 import stat
 from dataclasses import dataclass, field
 from typing import Collection, Iterable
+
+from .config.model import LogRetention
 
 DAY = 86400.0
 
@@ -33,13 +36,6 @@ class Entry:
     mtime: float
 
 
-@dataclass(frozen=True)
-class Policy:
-    """None means no limit of that kind."""
-    keep_days: float | None = None
-    keep_count: int | None = None
-
-
 @dataclass
 class Removed:
     """What `apply` did: the paths removed and those it could not remove, with why."""
@@ -54,7 +50,7 @@ class Removed:
         return text
 
 
-def select(entries: Iterable[Entry], now: float, policy: Policy,
+def select(entries: Iterable[Entry], now: float, policy: LogRetention,
            running: Collection[str]) -> list[Entry]:
     """The entries to remove, oldest build first."""
     entries = list(entries)
@@ -89,7 +85,8 @@ def listing(state_dir: str) -> list[Entry]:
     return entries
 
 
-def apply(state_dir: str, now: float, policy: Policy, running: Collection[str]) -> Removed:
+def apply(state_dir: str, now: float, policy: LogRetention,
+          running: Collection[str]) -> Removed:
     """Remove what `select` picks from the state directory's listing."""
     return remove(select(listing(state_dir), now, policy, running))
 

@@ -12,9 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from gateq.retention import DAY, Entry, Kind, Policy, apply, listing, remove, select
+from gateq.config.model import LogRetention
+from gateq.retention import DAY, Entry, Kind, apply, listing, remove, select
 
 NOW = 1_800_000_000.0
+
+
+def limits(keep_days: float | None = None, keep_count: int | None = None) -> LogRetention:
+    """logs: in gateq.yaml, None meaning no limit of that kind."""
+    return LogRetention(keep_days=keep_days, keep_count=keep_count)
 
 
 def log(build: str, age_days: float) -> Entry:
@@ -25,7 +31,7 @@ def work(build: str, age_days: float) -> Entry:
     return Entry(build, Kind.WORKSPACE, f"/state/work/{build}", NOW - age_days * DAY)
 
 
-def chosen(entries: list[Entry], policy: Policy, running=()) -> list[str]:
+def chosen(entries: list[Entry], policy: LogRetention, running=()) -> list[str]:
     return [e.path for e in select(entries, NOW, policy, running)]
 
 
@@ -34,21 +40,21 @@ def chosen(entries: list[Entry], policy: Policy, running=()) -> list[str]:
 def test_builds_older_than_keep_days_go_with_their_log_and_workspace():
     entries = [log("1-0-a", 31), work("1-0-a", 31), log("2-0-a", 29), log("3-0-a", 30.5)]
 
-    assert chosen(entries, Policy(keep_days=30)) == [
+    assert chosen(entries, limits(keep_days=30)) == [
         "/state/logs/1-0-a.log", "/state/work/1-0-a", "/state/logs/3-0-a.log"]
 
 
 def test_only_the_newest_keep_count_builds_stay():
     entries = [log(f"{n}-0-a", age_days=n) for n in range(1, 6)] + [work("5-0-a", 5)]
 
-    assert chosen(entries, Policy(keep_count=3)) == [
+    assert chosen(entries, limits(keep_count=3)) == [
         "/state/logs/5-0-a.log", "/state/work/5-0-a", "/state/logs/4-0-a.log"]
 
 
 def test_either_limit_removes():
     entries = [log("old", 40), log("a", 1), log("b", 2), log("c", 3)]
 
-    assert chosen(entries, Policy(keep_days=30, keep_count=2)) == [
+    assert chosen(entries, limits(keep_days=30, keep_count=2)) == [
         "/state/logs/old.log", "/state/logs/c.log"]
 
 
@@ -56,22 +62,22 @@ def test_a_build_is_as_old_as_its_newest_file():
     """A re-run appends to the log: its old workspace is not judged alone."""
     entries = [work("1-0-a", 40), log("1-0-a", 1)]
 
-    assert chosen(entries, Policy(keep_days=30)) == []
+    assert chosen(entries, limits(keep_days=30)) == []
 
 
 def test_a_running_build_keeps_its_log_and_workspace_whatever_its_age():
     entries = [log("1-0-a", 90), work("1-0-a", 90), log("2-0-a", 90)]
 
-    assert chosen(entries, Policy(keep_days=30, keep_count=0), running={"1-0-a"}) == [
+    assert chosen(entries, limits(keep_days=30, keep_count=0), running={"1-0-a"}) == [
         "/state/logs/2-0-a.log"]
 
 
 def test_without_limits_nothing_goes():
-    assert chosen([log("1-0-a", 1000), work("2-0-a", 1000)], Policy()) == []
+    assert chosen([log("1-0-a", 1000), work("2-0-a", 1000)], limits()) == []
 
 
 def test_keep_count_zero_keeps_only_running_builds():
-    assert chosen([log("a", 0), log("b", 0)], Policy(keep_count=0), running={"b"}) == [
+    assert chosen([log("a", 0), log("b", 0)], limits(keep_count=0), running={"b"}) == [
         "/state/logs/a.log"]
 
 
@@ -103,7 +109,7 @@ def test_old_logs_and_workspaces_are_removed_from_disk(tmp_path):
     (state / "logs" / "notes.txt").write_text("not a build log\n")
     os.utime(state / "logs" / "notes.txt", (0, 0))
 
-    removed = apply(str(state), NOW, Policy(keep_days=30), running={"4-0-check"})
+    removed = apply(str(state), NOW, limits(keep_days=30), running={"4-0-check"})
 
     assert sorted(removed.paths) == sorted(str(state / p) for p in (
         "logs/1-0-check.log", "work/1-0-check", "logs/3-0-check.log"))
@@ -122,7 +128,7 @@ def test_a_link_in_a_workspace_goes_but_not_what_it_points_to(tmp_path):
     (state / "work" / "2-0-check").symlink_to(outside)      # a workspace that is a link
     os.utime(state / "work" / "2-0-check", (0, 0), follow_symlinks=False)
 
-    apply(str(state), NOW, Policy(keep_days=30), running=())
+    apply(str(state), NOW, limits(keep_days=30), running=())
 
     assert names(state)["work"] == []
     assert (outside / "keep.rpm").read_text() == "package\n"
@@ -132,7 +138,7 @@ def test_entries_that_vanish_meanwhile_count_as_removed(tmp_path):
     state = tmp_path / "state"
     for n in range(1, 4):
         make_build(state, f"{n}-0-check", 40)
-    entries = select(listing(str(state)), NOW, Policy(keep_days=30), running=())
+    entries = select(listing(str(state)), NOW, limits(keep_days=30), running=())
     (state / "logs" / "1-0-check.log").unlink()               # another remover got there first
     shutil.rmtree(state / "work" / "2-0-check")
     (state / "work" / "3-0-check" / "src" / "nova" / "nova.spec").unlink()
@@ -155,7 +161,7 @@ def test_what_cannot_be_removed_is_reported_and_the_rest_goes(tmp_path):
     subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mount_point)], check=True)
     try:
         os.utime(state / "work" / "1-0-check", (NOW - 40 * DAY,) * 2)
-        removed = apply(str(state), NOW, Policy(keep_days=30), running=())
+        removed = apply(str(state), NOW, limits(keep_days=30), running=())
     finally:
         subprocess.run(["umount", str(mount_point)], check=True)
 
@@ -175,7 +181,8 @@ def test_an_unprivileged_engine_removes_a_workspace_its_job_made_read_only():
         script = f"""
 import os, sys
 sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))!r})
-from gateq.retention import Policy, apply
+from gateq.config.model import LogRetention
+from gateq.retention import apply
 state = {root!r} + "/state"
 tree = state + "/work/1-0-check/src/deep"
 os.makedirs(tree)
@@ -185,7 +192,7 @@ for d in (tree, os.path.dirname(tree), state + "/work/1-0-check/locked"):
     os.chmod(d, 0o555)
 os.chmod(state + "/work/1-0-check/locked", 0)
 os.utime(state + "/work/1-0-check", (0, 0))
-removed = apply(state, 1e9, Policy(keep_days=1), running=())
+removed = apply(state, 1e9, LogRetention(keep_days=1), running=())
 print(removed.summary(), os.listdir(state + "/work"))
 """
         done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
