@@ -1,17 +1,24 @@
 """Every process of one build, found in /proc, and signals sent to exactly those.
 
-A build's processes are: those whose environment carries its marker
+A build's processes are those whose environment carries its marker
 (GATEQ_BUILD_MARKER, unique to one run of one build), those in the session
 or process group of the process the executor started, and every descendant
-of these. In a pid namespace (bwrap) orphans are reparented to its init, a
-descendant of the executor's process: so every process in it is found. A process we cannot find: one that dropped the marker
-(`env -i`, an exec with a new environment), left the session and group, and
-descends from none of the above, for instance `env -i setsid daemon` after a
-double fork, when no pid namespace holds it; one started for the job by
-another service (systemd, cron, ssh to localhost); and, for an engine that
-is not root, one whose environment it may not read (a setuid program), which
-it could not signal anyway. Under bwrap the build's pid namespace holds all
-of its descendants, so only the service-started kind escapes.
+of these. In a pid namespace (bwrap) orphans are reparented to its init,
+itself a descendant of the executor's process, so all of it is found.
+
+What cannot be found without a pid namespace: a process that dropped the
+marker (`env -i`, an exec with a new environment), left the session and
+group, and descends from none of the above, such as `env -i setsid daemon`
+after a double fork. With or without: a process another service starts for
+the job (systemd-run, at, ssh to localhost); and, for an engine that is not
+root, one whose environment it may not read (a setuid program), which it
+could not signal anyway.
+
+The engine is not made a child subreaper (PR_SET_CHILD_SUBREAPER): orphans
+reparented to it would say no more about whose they are, it would have to
+reap every orphan of its subtree (git's detached `gc --auto` among them),
+and reaping children it did not start steals their status from subprocess,
+which then reads it as success.
 """
 from __future__ import annotations
 
