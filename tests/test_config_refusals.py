@@ -201,8 +201,12 @@ def test_a_linked_worktree_is_a_repository(tmp_path):
     ("vars", '{FOO: "a\\0b"}', 13, "attribute 'vars.FOO': contains a NUL byte"),
     ("run", '"jobs/unit.sh\\0"', 13, "attribute 'run': contains a NUL byte"),
     ("timeout", '"\\0"', 13, "attribute 'timeout': expected an integer >= 1, got '\\x00'"),
+    ("vars", '{FOO: "\\ud800"}', 13,
+     "attribute 'vars.FOO': contains a lone surrogate (\\ud800-\\udfff), which is not a character"),
+    ("run", '"jobs/\\udcff.sh"', 13,
+     "attribute 'run': contains a lone surrogate (\\ud800-\\udfff), which is not a character"),
 ])
-def test_nul_bytes_in_job_strings(tmp_path, attr, value, line, error):
+def test_nul_bytes_and_surrogates_in_job_strings(tmp_path, attr, value, line, error):
     layout = LAYOUT + f"- job:\n    name: lint\n    {attr}: {value}\n"
     if attr != "run":
         layout += "    run: jobs/unit.sh\n"
@@ -336,6 +340,8 @@ def test_no_objects_at_all(tmp_path):
     assert refused(config) == [
         "gateq.yaml:1: layouts/ defines no objects: pipelines, queues, jobs and projects are "
         "read from layouts/*.yaml next to this file"]
+    write(config, "layouts/gate.yaml.orig", "- queue: {name: q}\n")
+    assert refused(config)[0].endswith(" next to this file (not read: layouts/gate.yaml.orig)")
 
 
 def test_odd_file_names_still_give_one_line_each(tmp_path):

@@ -57,13 +57,13 @@ for _project in ("nova", "ceilometer"):
 NUL = "a\0b"
 WRONG = {
     "name": ["../x", ".", "", "a b", "x" * 101, NUL, 12, ["n"]],
-    "text": [12, [], {}, NUL, ""],
+    "text": [12, [], {}, NUL, "", "\ud800"],
     "count": [0, -1, 2.5, "ten", True, []],
     "flag": ["yes", 1, None, []],
     "list": ["x", {}, [1], [NUL]],
     "days": [0, -1, "month", True, []],
     "size": ["64MB", 0, "1.5M", [], NUL],
-    "var": [[], {}, NUL],
+    "var": [[], {}, NUL, "\udcff"],
     "dict": ["x", [], 12],
     "item": ["x", [], 12],
 }

@@ -83,21 +83,7 @@ def load_config(path: str, check_places: bool = True) -> Config:
     check_repositories(items, connection_roots(raw, config_dir), config_dir, errors)
     if errors:
         raise ConfigError(errors.lines(), warnings)
-    return Config(
-        config_dir=config_dir,
-        path=os.path.abspath(config_file),
-        connections={name: GitConnection(name, c["root"]) for name, c in server["connections"].items()},
-        state_dir=server["state"]["path"],
-        slots=server["executor"]["slots"],
-        layout=build_layout(items, names),
-        publish_root=server["publish"]["root"],
-        sandbox=server["executor"]["sandbox"],
-        logs=LogRetention(keep_days=server["logs"]["keep-days"],
-                          keep_count=server["logs"]["keep-count"],
-                          max_output=server["logs"]["max-output"]),
-        checkpoint_interval=server["checkpoint"]["interval"],
-        warnings=warnings,
-    )
+    return build_config(config_file, server, build_layout(items, names), warnings)
 
 
 # -- reading and validating ----------------------------------------------
@@ -166,20 +152,22 @@ def read_layouts(config_dir: str, shown: str, errors: Errors) -> tuple[list[Item
         errors.add(shown, 1, f"cannot read {LAYOUT_DIR}/: {exc.strerror}")
         return [], ()
     items: list[Item] = []
-    warnings: list[str] = []
+    not_read: dict[str, str] = {}       # file: why
     found_before = len(errors)
     for name in entries:
         path, file = os.path.join(layout_dir, name), f"{LAYOUT_DIR}/{name}"
         why = skipped(path, name)
         if why:
-            warnings.append(one_line(f"{file}: skipped: {why}"))
+            not_read[file] = why
             continue
         document = read_yaml(path, file, errors)
         if document is not UNREADABLE:
             items.extend(layout_items(document, file, errors))
     if not items and len(errors) == found_before:
-        errors.add(shown, 1, f"{LAYOUT_DIR}/ defines no objects: {WHERE_OBJECTS_ARE}")
-    return items, tuple(warnings)
+        hint = f" (not read: {', '.join(not_read)})" if 0 < len(not_read) <= 3 else \
+            f" ({len(not_read)} entries not read)" if not_read else ""
+        errors.add(shown, 1, f"{LAYOUT_DIR}/ defines no objects: {WHERE_OBJECTS_ARE}{hint}")
+    return items, tuple(one_line(f"{file}: skipped: {why}") for file, why in not_read.items())
 
 
 def skipped(path: str, name: str) -> str | None:
@@ -332,6 +320,24 @@ def dependency_cycles(dependencies: dict[str, list[str]]) -> list[list[str]]:
 
 
 # -- building -------------------------------------------------------------
+
+def build_config(config_file: str, server: dict, layout: Layout, warnings: tuple[str, ...]) -> Config:
+    return Config(
+        config_dir=os.path.dirname(os.path.abspath(config_file)),
+        path=os.path.abspath(config_file),
+        connections={name: GitConnection(name, c["root"]) for name, c in server["connections"].items()},
+        state_dir=server["state"]["path"],
+        slots=server["executor"]["slots"],
+        layout=layout,
+        publish_root=server["publish"]["root"],
+        sandbox=server["executor"]["sandbox"],
+        logs=LogRetention(keep_days=server["logs"]["keep-days"],
+                          keep_count=server["logs"]["keep-count"],
+                          max_output=server["logs"]["max-output"]),
+        checkpoint_interval=server["checkpoint"]["interval"],
+        warnings=warnings,
+    )
+
 
 def build_layout(items: list[Item], names: schema.Names) -> Layout:
     def data(kind: str) -> list[dict]:

@@ -14,7 +14,7 @@ import yaml
 
 from .errors import Errors, LineDict, LineList, quote
 
-MAX_BYTES = 256 * 1024       # about 100 times the shipped layouts; parsed in well under a second
+MAX_BYTES = 256 * 1024       # about 100 times the shipped layouts (see docs/configuration.md)
 MAX_DEPTH = 50               # layouts nest about 8 deep
 MAX_VALUES = 100_000         # counting each alias as the values it repeats
 
@@ -180,7 +180,7 @@ def read_yaml(path: str, shown: str, errors: Errors) -> object:
         text = read_text(path)
         document, duplicates = parse(text)
     except OSError as exc:
-        errors.add(shown, 1, f"cannot read: {exc.strerror}")
+        errors.add(shown, 1, f"cannot read: {exc.strerror or exc}")
         return UNREADABLE
     except yaml.YAMLError as exc:
         errors.add(shown, *error_line(exc, text))

@@ -4,7 +4,7 @@ Each takes what YAML produced and returns it converted (an enum, an
 absolute path, a number of bytes) or raises voluptuous.Invalid. Every
 string accepted passes through `string`, which refuses NUL bytes: strings
 end up in environment variables, paths and command lines, where a NUL
-cannot go.
+cannot go (nor a lone surrogate, which has no encoding).
 """
 from __future__ import annotations
 
@@ -24,11 +24,17 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_ENV_BYTES = 128 * 1024      # Linux's MAX_ARG_STRLEN, for NAME=value and its NUL
 SIZE = re.compile(r"([0-9]+)([KMG]?)\Z")
 SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def string(value):
+    """A string that can become an environment variable, a path or an
+    argument: no NUL, and no lone surrogate (YAML's "\\ud800"), which has
+    no encoding at all."""
     if isinstance(value, str) and "\0" in value:
         raise Invalid("contains a NUL byte")
+    if isinstance(value, str) and SURROGATE.search(value):
+        raise Invalid("contains a lone surrogate (\\ud800-\\udfff), which is not a character")
     return value
 
 
