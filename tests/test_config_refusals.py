@@ -4,7 +4,6 @@ repositories and checks the exact `FILE:LINE: message` lines printed."""
 from __future__ import annotations
 
 import os
-import textwrap
 
 import pytest
 
