@@ -70,6 +70,12 @@ class _Phase(enum.Enum):
     CLOSING = "closing"      # nothing of it is left: its log is being finished
 
 
+# A build goes through its phases in order, then is reported; RUNNING goes
+# straight to CLOSING only when /proc cannot be read (see `_guarded`).
+_NEXT_PHASES = {_Phase.RUNNING: {_Phase.CLEARING, _Phase.CLOSING},
+                _Phase.CLEARING: {_Phase.CLOSING}, _Phase.CLOSING: set()}
+
+
 @dataclass
 class _Run:
     """One build not yet reported. `ending` records why we killed it, if we
@@ -213,12 +219,12 @@ class LocalExecutor:
         finally:
             os.close(write_end)
         try:
-            pump = OutputPump(log, read_end, _pidfd(proc.pid), self._max_output, self._clock,
-                              self._wake)
+            pump = OutputPump(log, read_end, processes.pidfd(proc.pid), self._max_output,
+                              self._clock, self._wake)
             pump.start()
         except BaseException:       # no thread or no descriptor left for its log
             os.close(read_end)
-            _kill_group(proc.pid)
+            processes.kill_group(proc.pid)
             proc.wait()
             raise
         run = _Run(spec, proc, Leader(proc.pid, leader.marker, processes.start_time(proc.pid)),
@@ -239,7 +245,7 @@ class LocalExecutor:
             self._report(run)
 
     def _watch(self, run: _Run, now: float) -> None:
-        if _has_exited(run.proc.pid):
+        if processes.has_exited(run.proc.pid):
             run.noticed_exit = now
             self._enter(run, _Phase.CLEARING, _CLEAR_PATIENCE)
         elif run.ending is None and now >= run.deadline:
@@ -266,7 +272,7 @@ class LocalExecutor:
 
     def _close(self, run: _Run) -> None:
         """Reap the leader, decide the result and have the log finished."""
-        run.returncode = _reap(run.proc)
+        run.returncode = processes.reap(run.proc)
         if run.returncode is None and run.ending is None:
             run.trouble.append("the script's exit status was lost")
         run.result = run.ending or (
@@ -290,6 +296,7 @@ class LocalExecutor:
                                    "; ".join(filter(None, [log_error, *run.trouble])) or None))
 
     def _enter(self, run: _Run, phase: _Phase, patience: float) -> None:
+        assert phase in _NEXT_PHASES[run.phase], f"{run.phase} -> {phase}"
         run.phase = phase
         run.give_up_at = time.monotonic() + patience
 
@@ -301,7 +308,7 @@ class LocalExecutor:
             step(run)
         except OSError as exc:
             run.trouble.append(f"{exc.strerror or exc} while ending the build")
-            _kill_group(run.proc.pid)
+            processes.kill_group(run.proc.pid)
             if run.phase is not _Phase.CLOSING:
                 self._close(run)
 
@@ -323,7 +330,7 @@ class LocalExecutor:
 
     def _ready(self) -> bool:
         return bool(self._done) or any(
-            (run.phase is _Phase.RUNNING and _has_exited(run.proc.pid))
+            (run.phase is _Phase.RUNNING and processes.has_exited(run.proc.pid))
             or (run.phase is _Phase.CLOSING and run.pump.done.is_set())
             for run in self._runs.values())
 
@@ -360,40 +367,3 @@ def _processes(run: _Run) -> list[processes.Proc]:
 
 def _footer(build: str, result: JobResult, duration: float) -> str:
     return f"=== build {build} {result.value} after {duration:.2f}s ===\n"
-
-
-def _pidfd(pid: int) -> int | None:
-    """A pidfd for the child, which tells its log's thread when it exits;
-    None where the kernel has none (the exit is then noticed by `poll`)."""
-    try:
-        return os.pidfd_open(pid)
-    except OSError:
-        return None
-
-
-def _has_exited(pid: int) -> bool:
-    """True once the child has exited, without reaping it (WNOWAIT)."""
-    try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return True
-    return info is not None
-
-
-def _reap(proc: subprocess.Popen) -> int | None:
-    """The exited child's status, read before reaping it: Popen.wait would
-    call a child someone else reaped a success."""
-    try:
-        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
-    except ChildProcessError:
-        return None
-    proc.wait()
-    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
-
-
-def _kill_group(pid: int) -> None:
-    """SIGKILL the leader's group: the fallback when its processes cannot be looked up."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass

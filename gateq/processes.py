@@ -26,6 +26,7 @@ import errno
 import os
 import secrets
 import signal
+import subprocess
 import time
 from dataclasses import dataclass
 from typing import Iterable
@@ -205,3 +206,42 @@ def _read_file(path: str) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+# -- the leader: the executor's own child, not reaped before its build ends --
+
+def pidfd(pid: int) -> int | None:
+    """A pidfd for the child, which tells its log's thread when it exits;
+    None where the kernel has none (the exit is then noticed by `poll`)."""
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None
+
+
+def has_exited(pid: int) -> bool:
+    """True once the child has exited, without reaping it (WNOWAIT)."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None
+
+
+def reap(proc: subprocess.Popen) -> int | None:
+    """The exited child's status, read before reaping it: Popen.wait would
+    call a child someone else reaped a success."""
+    try:
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:
+        return None
+    proc.wait()
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL the leader's group: the fallback when its processes cannot be looked up."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
