@@ -219,6 +219,7 @@ class Artifacts:
         """Settle the landing an intent names, if one does; what was done."""
         intent = read_intent(self.intent_path)
         if intent is None:
+            clear_intent(self.intent_path)        # one killed while being written
             return None
         landed = self.branch_tip(intent) == intent.new
         self.settle(intent, landed)
