@@ -16,7 +16,7 @@ import time
 from typing import Callable
 
 from .config.model import Config
-from . import orphans, sandbox
+from . import orphans, retention, sandbox
 from .core import actions as act
 from .core import checkpoint
 from .core.events import BuildCompleted, Event, LandCompleted, MergeCompleted
@@ -39,6 +39,7 @@ class EngineBusy(Exception):
 
 
 RETRY_DISK_SECONDS = 1.0     # how often a paused engine checks whether space is back
+EXPIRE_LOGS_SECONDS = 600.0  # how often old build logs and workspaces are looked for
 
 
 class Engine:
@@ -46,8 +47,9 @@ class Engine:
         self.config = config
         self.store = store
         self.clock = clock
-        self.executor = LocalExecutor(sandbox=self.make_sandbox(),
+        self.executor = LocalExecutor(sandbox=self.make_sandbox(), max_output=config.logs.max_output,
                                       run_dir=orphans.run_dir(config.state_dir))
+        self.next_expiry = 0.0               # at the first loop pass, then every 10 minutes
         self.merger = Merger(config.repo_path)
         self.artifacts = None
         if config.layout.repositories:        # rpm tooling only where it is used
@@ -96,7 +98,7 @@ class Engine:
         for seq, actions in replay(self.scheduler, self.store, self.cursor):
             for action in actions:
                 if isinstance(action, act.Report) and self.store.add_result(action.record.as_dict()):
-                    log_result(action.record.as_dict())        # new: the engine stopped before reporting it
+                    log_result(action.record.as_dict())   # new: the engine stopped before reporting it
             self.cursor, replayed = seq, replayed + 1
         if replayed:
             log.info("read %d journal events recorded since the last checkpoint", replayed)
@@ -126,14 +128,36 @@ class Engine:
             self.drain()
             idle = self.idle()
             if idle and self.checkpointed != self.cursor:
-                self.store.checkpoint(self.cursor, checkpoint.save(self.scheduler.state))
-                self.checkpointed = self.cursor
+                self.checkpoint()
                 self.garbage_due = True          # what ejected items left, too
+            elif self.cursor - self.checkpointed >= self.config.checkpoint_interval:
+                self.checkpoint()                # busy: replay stays bounded by the interval
             if self.garbage_due:
                 self.collect_garbage()
+            self.expire_logs()
             if idle and until_idle:
                 return
             self.executor.wait(0.05 if self.executor.running() else 0.2)
+
+    def checkpoint(self) -> None:
+        """Save the whole scheduler state at the cursor; the journal up to it is cut."""
+        try:
+            self.store.checkpoint(self.cursor, checkpoint.save(self.scheduler.state))
+        except DiskFull as exc:
+            self.pause.start(str(exc))
+            return
+        self.checkpointed = self.cursor
+
+    def expire_logs(self) -> None:
+        """Now and then, remove build logs and leftover workspaces past `logs:`."""
+        now = self.clock()
+        if now < self.next_expiry:
+            return
+        self.next_expiry = now + EXPIRE_LOGS_SECONDS
+        removed = retention.apply(self.config.state_dir, now, self.config.logs,
+                                  running=set(self.executor.running()) | set(self.builds))
+        if removed.paths or removed.failed:
+            log.info("%s", removed.summary())
 
     def collect_finished(self) -> None:
         for finished in self.executor.poll():
@@ -234,7 +258,8 @@ class Engine:
         except (MergeConflict, GitError) as exc:
             if disk_full_reason(exc):
                 raise                          # not the change's fault: put off, retried
-            event = MergeCompleted(self.clock(), action.item, action.generation, failure=MergeFailure.CONFLICT, reason=str(exc))
+            event = MergeCompleted(self.clock(), action.item, action.generation,
+                                   failure=MergeFailure.CONFLICT, reason=str(exc))
         self.record(event)
 
     def do_land(self, action: act.Land) -> None:
@@ -261,6 +286,9 @@ class Engine:
 
     def do_start(self, action: act.StartBuild) -> None:
         job = self.config.layout.jobs[action.job]
+        if job.run is None:                  # noop: Zuul's explicit "nothing to run"
+            self.record(BuildCompleted(self.clock(), action.build, JobResult.SUCCESS))
+            return
         workspace = os.path.join(self.config.state_dir, "work", action.build)
         log_path = os.path.join(self.config.state_dir, "logs", f"{action.build}.log")
         shutil.rmtree(workspace, ignore_errors=True)

@@ -4,7 +4,7 @@ import signal
 import subprocess
 import time
 
-from gate_fixture import Gate, git
+from gate_fixture import Gate, git, wait_until
 
 
 def test_parallel_changes_land_in_order_each_tested_on_its_future(tmp_path):
@@ -240,3 +240,43 @@ def test_a_job_script_that_cannot_start_fails_the_item_not_the_engine(tmp_path):
     assert r["result"] == "failed" and r["reason"] == "job check failure"
     log = open(os.path.join(g.config, "state", "logs", f"{r['jobs'][0]['build']}.log")).read()
     assert "cannot start" in log
+
+
+def test_noop_lands_untested_only_when_the_layout_says_so(tmp_path):
+    g = Gate(tmp_path, project_jobs=("noop",))
+    g.change("nova", "docs")
+    g.approve("nova", "docs")
+    g.run()
+    assert g.landed() == ["docs"]
+    result, = g.results()
+    assert [(j["name"], j["result"]) for j in result["jobs"]] == [("noop", "success")]
+    assert os.listdir(g.seen) == []                 # nothing ran
+
+
+def test_a_busy_gate_checkpoints_and_a_restart_replays_only_what_follows(tmp_path):
+    """checkpoint.interval 4: the journal is cut while items are still queued;
+    an engine killed then restarts from that busy checkpoint and lands every
+    change exactly once, in order."""
+    g = Gate(tmp_path)
+    with open(os.path.join(g.config, "gateq.yaml"), "a") as f:
+        f.write("checkpoint:\n  interval: 4\n")
+    refs = [f"c{i}" for i in range(6)]
+    for ref in refs:
+        g.change("nova", ref, {f"{ref}.txt": ref, "SLEEP": "0.6"})
+        g.approve("nova", ref)
+    db = os.path.join(g.config, "state", "gateq.db")
+    engine = g.cli_subprocess("serve", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def busy_checkpoint():
+        import sqlite3
+        with sqlite3.connect(db) as conn:
+            row = conn.execute("SELECT seq, data FROM checkpoints ORDER BY seq DESC LIMIT 1").fetchone()
+        return row and '"items": [{' in row[1]
+    try:
+        wait_until(busy_checkpoint, "a checkpoint taken while items are queued")
+    finally:
+        engine.kill()
+        engine.wait()
+    g.run()
+    assert g.landed() == refs
+    assert g.outcome() == {ref: "merged" for ref in refs}

@@ -215,3 +215,29 @@ def test_a_full_disk_pauses_the_engine_which_resumes_when_space_returns(tmp_path
         assert g.landed() == ["a", "b"]
         assert g.outcome() == {"a": "merged", "b": "merged"}
         assert "Traceback" not in err_path.read_text()
+
+
+def test_a_database_from_before_the_format_was_recorded_is_read(tmp_path):
+    """gateq before this format: no meta table, no row checksums, and result
+    inserts that used up sequence numbers; it is migrated in place."""
+    from gateq.core import codec, events as ev
+    from gateq.git.changes import resolve_change
+    g = Gate(tmp_path)
+    g.change("nova", "fix-1")
+    change = resolve_change(g.bare("nova"), "nova", "fix-1", "main")
+    os.makedirs(os.path.join(g.config, "state"))
+    with sqlite3.connect(db_path(g)) as db:
+        db.executescript("""
+            CREATE TABLE journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
+            CREATE TABLE checkpoints (seq INTEGER PRIMARY KEY, data TEXT NOT NULL);
+            CREATE TABLE results (n INTEGER PRIMARY KEY AUTOINCREMENT, item INTEGER UNIQUE NOT NULL,
+                                  record TEXT NOT NULL);
+            CREATE TABLE status (id INTEGER PRIMARY KEY CHECK (id = 1), snapshot TEXT NOT NULL,
+                                 updated_at REAL NOT NULL);""")
+        db.execute("INSERT INTO journal (event) VALUES (?)",
+                   (codec.encode(ev.TriggerEvent(1.0, "distgit", "approved", change)),))
+        for _ in range(2):   # the second used up a sequence number
+            db.execute("INSERT OR IGNORE INTO results (item, record) VALUES "
+                       "(0, '{\"item\": 0, \"pipeline\": \"old\"}')")
+    g.run()
+    assert g.outcome() == {"fix-1": "merged"}

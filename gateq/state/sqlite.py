@@ -104,16 +104,20 @@ class SqliteStore:
         if missing == ["meta"]:                     # made before the format was recorded
             self.db.execute(TABLES["meta"])
             self.db.execute("ALTER TABLE journal ADD COLUMN crc INTEGER")
-            self.db.execute("INSERT INTO meta VALUES ('format', ?)", (str(FORMAT),))
+            # Its INSERT OR IGNORE of results used up sequence numbers: remember the gap.
+            gap = self._sequence("results") - self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            self.db.executemany("INSERT INTO meta VALUES (?, ?)",
+                                [("format", str(FORMAT)), ("results_gap", str(gap))])
         elif missing:
             raise StateError(f"{self.path}: the database has lost its table(s) "
                              f"{', '.join(missing)}: {RESTORE}")
-        fmt = dict(self.db.execute("SELECT key, value FROM meta")).get("format", "?")
+        meta = dict(self.db.execute("SELECT key, value FROM meta"))
+        fmt = meta.get("format", "?")
         if fmt != str(FORMAT):
             raise StateError(f"{self.path}: database format {fmt} is not {FORMAT}, the one this "
                              "gateq reads (run the gateq that wrote it, or restore a backup)")
         self._check_journal()
-        self._check_results()
+        self._check_results(int(meta.get("results_gap", "0")))
 
     def _check_journal(self) -> None:
         low, high, count = self.db.execute("SELECT MIN(seq), MAX(seq), COUNT(*) FROM journal").fetchone()
@@ -125,9 +129,9 @@ class SqliteStore:
                              f"{cut + 1} to {last} after the checkpoint at {cut}, it holds {count} "
                              f"between {low} and {high}): {RESTORE}")
 
-    def _check_results(self) -> None:
+    def _check_results(self, gap: int) -> None:
         count = self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-        last = self._sequence("results")
+        last = self._sequence("results") - gap
         if count != last:
             raise StateError(f"{self.path}: the results table has lost rows ({count} of {last}): "
                              f"{RESTORE}")
@@ -202,8 +206,12 @@ class SqliteStore:
     def add_result(self, record: dict) -> bool:
         """Record a finished item once; True if it was not recorded before."""
         with self._guard("record a result"):
-            return self.db.execute("INSERT OR IGNORE INTO results (item, record) VALUES (?, ?)",
-                                   (record["item"], json.dumps(record, sort_keys=True))).rowcount == 1
+            # Not INSERT OR IGNORE: an ignored row would use up a sequence number,
+            # and the open check counts on rows == sequence.
+            return self.db.execute(
+                "INSERT INTO results (item, record) SELECT ?, ? "
+                "WHERE NOT EXISTS (SELECT 1 FROM results WHERE item = ?)",
+                (record["item"], json.dumps(record, sort_keys=True), record["item"])).rowcount == 1
 
     def results(self) -> list[dict]:
         with self._guard("read the results"):
