@@ -7,19 +7,20 @@ side with today's and their ratio. One dependent queue, window and slots
 wide enough that every item is merged and running; merges are instant.
   (a) one build-completed event (a success near the tail) in a queue of N;
   (b) a reset at the head of an N-item queue: the head fails, so every item
-      behind is reset (the step), then the cascade: every merge answer, one
-      step each, until every item runs again. It is compared with one pass
-      over the queue (each item evaluated once: for the core, every item
-      touched and settled; for the full pass, one event that changes nothing);
+      behind is reset (the failing step), then the cascade: every merge
+      answer, one step each, until every item runs again. It is compared
+      with one pass over the queue (each item evaluated once: for the core,
+      every item touched and settled; for the full pass, an event that
+      changes nothing) and with the failing step;
   (c) enqueueing N items, one EnqueueRequested step each, every merge
-      answered as it is asked (how a gate fills).
-Times count the scheduler's steps only, not the harness answering them;
+      answered as it is asked (how a gate fills);
   (d) with --simulate: a generated day of about 10,000 changes on 100
       workers through `gateq simulate` (one strategy), wall time.
-Growth exponents are log(t2/t1) / log(n2/n1) between two sizes (1: linear).
-Times are CPU seconds of this process (others share the machine), medians
-over --rounds with the range. The full pass takes about
-two minutes at the largest sizes; --quick leaves those out.
+Times are CPU seconds of this process inside the scheduler's steps (others
+share the machine; the harness answering the actions is not counted),
+medians over --rounds with the range. Growth exponents are
+log(t2/t1) / log(n2/n1) between two sizes (1: linear). The full pass takes
+a few minutes at the largest sizes; --quick leaves those out.
 Usage: python bench/scheduler.py [--rounds 5] [--quick] [--simulate]
 """
 from __future__ import annotations
@@ -246,11 +247,11 @@ def main() -> None:
             one, step, cascade, steps = resets[(k, size)] = reset_at_head(k, size)
             print(f"  {size:>5} items, {k:>9}: one pass {one * 1000:8.2f} ms, failing step "
                   f"{step * 1000:8.2f} ms, cascade {steps} steps {cascade * 1000:9.1f} ms = "
-                  f"{cascade / one:6.1f} passes")
-        core500 = resets[(CORE, size)][2]
+                  f"{cascade / one:6.1f} passes, {cascade / step:6.1f} failing steps")
+        core = resets[(CORE, size)][2]
         if (FULL, size) in resets:
-            print(f"  {size:>5} items: cascade {resets[(FULL, size)][2] / core500:.0f}x faster; core's cascade "
-                  f"= {core500 / resets[(FULL, size)][0]:.1f} of today's passes")
+            print(f"  {size:>5} items: the core's cascade is {resets[(FULL, size)][2] / core:.0f}x faster, "
+                  f"= {core / resets[(FULL, size)][0]:.1f} of the full pass's passes")
     for k in (CORE, FULL):
         if (k, 2000) in resets:
             print(f"  cascade growth 500 -> 2000 items ({k}): exponent "

@@ -75,7 +75,7 @@ class Field:
             raise self.fail("not a list")
         return [Field(v, f"{self.where}[{i}]") for i, v in enumerate(self.value)]
 
-    def of(self, kind: type | tuple, none: bool = False):
+    def of(self, kind: type | tuple, none: bool = False) -> Any:
         ok = (self.value is None and none) or (isinstance(self.value, kind) and not isinstance(self.value, bool))
         if not ok:
             names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
@@ -85,7 +85,7 @@ class Field:
     def number(self, none: bool = False) -> float | None:
         return self.of((int, float), none)
 
-    def enum(self, kind: type[enum.Enum], none: bool = False):
+    def enum(self, kind: type[enum.Enum], none: bool = False) -> Any:
         if none and self.value is None:
             return None
         try:

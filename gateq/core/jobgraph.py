@@ -26,13 +26,6 @@ def set_up(item: Item) -> None:
         item.move(Stage.TESTING)
 
 
-def _waiting(item: Item, jobs: Mapping[str, Job], blocked: Blocked) -> list[Build]:
-    waiting = [b for b in item.builds.values() if b.state is BuildState.WAITING]
-    if waiting and blocked is not never:
-        waiting = [b for b in waiting if not any(map(blocked, jobs[b.job].requires))]
-    return waiting
-
-
 def _dependencies(item: Item, build: Build, jobs: Mapping[str, Job]) -> list[Build]:
     return [item.builds[d] for d in jobs[build.job].dependencies if d in item.builds]
 
@@ -41,23 +34,36 @@ def skip_unreachable(item: Item, jobs: Mapping[str, Job], blocked: Blocked = nev
     """Skip waiting builds a dependency of which did not succeed, until none
     is left to skip. A skipped voting job fails the item: it cannot land
     untested. A job waiting for the exports ahead is left for later."""
-    skipped = any(jobs[b.job].dependencies for b in item.builds.values())
+    skipped = True
     while skipped:
         skipped = False
-        for build in _waiting(item, jobs, blocked):
+        for build in item.builds.values():
+            job = jobs[build.job]
+            if build.state is not BuildState.WAITING or not job.dependencies:
+                continue
+            if blocked is not never and any(map(blocked, job.requires)):
+                continue
             failed = [d for d in _dependencies(item, build, jobs)
                       if d.state is BuildState.DONE and d.result is not JobResult.SUCCESS]
             if failed:
                 finish(build, JobResult.SKIPPED, None)
                 skipped = True
-                if jobs[build.job].voting and not item.failing:
+                if job.voting and not item.failing:
                     item.failing = f"job {build.job} skipped: dependency {failed[0].job} did not succeed"
 
 
 def runnable(item: Item, jobs: Mapping[str, Job], blocked: Blocked = never) -> list[Build]:
     """Waiting builds whose dependencies all succeeded, in job order."""
-    return [b for b in _waiting(item, jobs, blocked)
-            if all(d.result is JobResult.SUCCESS for d in _dependencies(item, b, jobs))]
+    builds, out = item.builds, []
+    for build in builds.values():
+        if build.state is BuildState.WAITING:
+            job = jobs[build.job]
+            if blocked is not never and any(map(blocked, job.requires)):
+                continue
+            if not job.dependencies or all(builds[d].result is JobResult.SUCCESS
+                                           for d in job.dependencies if d in builds):
+                out.append(build)
+    return out
 
 
 def required(item: Item, jobs: Mapping[str, Job]) -> set[str]:

@@ -50,5 +50,10 @@ class Lookup:
         return [i for rev in revisions
                 for i in self.by_revision.get((pipeline, queue, project, branch, rev), ())]
 
-    def dependents_of(self, item: Item) -> list[Item]:
-        return list(self.dependents.pop(item.id, ()))
+    def needing(self, item: Item) -> list[Item]:
+        """The queued items that depend on this one."""
+        return self.dependents.get(item.id, [])
+
+    def release(self, item: Item) -> list[Item]:
+        """The item leaves: its dependents, who need it no longer recorded."""
+        return self.dependents.pop(item.id, [])

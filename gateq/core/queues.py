@@ -75,7 +75,7 @@ class Queues:
         if tracker.failing.get(item.id) != failing:
             tracker.failing[item.id] = failing
             if failing:
-                again += self.lookup.dependents.get(item.id, ())
+                again += self.lookup.needing(item)
         if self.exporting:
             woken = tracker.set_exports(item, () if failing else jobgraph.unfinished_exports(item, self.layout.jobs))
             if not woken:
@@ -166,7 +166,7 @@ class Queues:
             if neighbour is not None:       # the one behind, and one that came into the window
                 self.touch(neighbour)
         actions.append(Report(result_record(item, result, reason, commit, self.state.now, snapshot)))
-        dependents = self.lookup.dependents_of(item)
+        dependents = self.lookup.release(item)
         if result is not ItemResult.MERGED:
             for other in sorted(dependents, key=lambda i: i.order):
                 actions += self.remove(other, ItemResult.DEQUEUED,

@@ -46,8 +46,7 @@ def dependent(item: Item, around: Surroundings, pipeline: Pipeline, layout: Layo
               keys: NeededKeys, now: float) -> Outcome:
     out = Outcome()
     base = around.nnfi
-    want = (base.id, base.generation) if base else (None, None)
-    if item.stage is not Stage.LANDING and (item.base, item.base_generation) != want:
+    if item.stage is not Stage.LANDING and not built_on(item, base):
         out.actions += reset(item, base, now)
     dep = around.failing_dependency
     if dep is not None and not item.failing:
@@ -64,6 +63,12 @@ def dependent(item: Item, around: Surroundings, pipeline: Pipeline, layout: Layo
     if around.position == 0 and item.stage is not Stage.LANDING:
         judge_head(item, pipeline, layout, out)
     return out
+
+
+def built_on(item: Item, base: Item | None) -> bool:
+    if base is None:
+        return item.base is None
+    return item.base == base.id and item.base_generation == base.generation
 
 
 def judge_head(item: Item, pipeline: Pipeline, layout: Layout, out: Outcome) -> None:

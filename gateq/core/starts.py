@@ -7,6 +7,8 @@ the work stops as soon as the slots are full.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from ..config.model import Layout
 from . import jobgraph
 from .actions import Action, StartBuild
@@ -21,6 +23,18 @@ def by_priority(layout: Layout) -> list[str]:
     return sorted(names, key=lambda n: (0 if layout.pipelines[n].dependent else 1, names.index(n)))
 
 
+class Candidate(NamedTuple):
+    """The first item of one queue with builds to start now."""
+    item: Item
+    builds: list[Build]
+    tracker: QueueTracker
+
+    def priority(self) -> tuple[int, int]:
+        """Position in queue (all items of an independent queue stand first), then arrival."""
+        queue = self.tracker.queue
+        return (queue.position(self.item) if self.tracker.dependent else 0, self.item.id)
+
+
 def start_builds(queues: Queues, slots: int, order: list[str]) -> list[Action]:
     actions: list[Action] = []
     for name in order:
@@ -30,33 +44,31 @@ def start_builds(queues: Queues, slots: int, order: list[str]) -> list[Action]:
         if pstate is None:
             continue
         trackers = [queues.trackers[(name, q)] for q in pstate.queues]
-        while (best := best_ready(queues, trackers)) is not None:
-            item, builds, tracker = best
-            for build in builds:
+        while (best := best_candidate(queues, trackers)) is not None:
+            for build in best.builds:
                 if len(queues.state.builds) >= slots:
                     return actions
-                actions.append(start(queues, item, build))
-            tracker.ready.discard(item.id)
+                actions.append(start(queues, best.item, build))
+            best.tracker.ready.discard(best.item.id)
     return actions
 
 
-def best_ready(queues: Queues, trackers: list[QueueTracker]):
-    """The item whose builds go first, its builds to start, and its tracker."""
-    found = [(f, t) for t in trackers if t.ready and (f := first_ready(queues, t)) is not None]
-    if len(found) > 1:      # the queues' firsts compete by position, then arrival
-        found.sort(key=lambda ft: (ft[1].queue.position(ft[0][0]) if ft[1].dependent else 0, ft[0][0].id))
-    return (*found[0][0], found[0][1]) if found else None
+def best_candidate(queues: Queues, trackers: list[QueueTracker]) -> Candidate | None:
+    if len(trackers) == 1:
+        return first_candidate(queues, trackers[0]) if trackers[0].ready else None
+    found = [c for t in trackers if t.ready and (c := first_candidate(queues, t)) is not None]
+    return min(found, key=Candidate.priority) if len(found) > 1 else (found[0] if found else None)
 
 
-def first_ready(queues: Queues, tracker: QueueTracker) -> tuple[Item, list[Build]] | None:
-    """The queue's first item that has builds to start now; the others noted
-    are dropped (they are noted again when that changes)."""
+def first_candidate(queues: Queues, tracker: QueueTracker) -> Candidate | None:
+    """The queue's first item that has builds to start now; those noted
+    before it that have none are dropped (noted again when that changes)."""
     while (top := tracker.ready.first()) is not None:
         item = queues.state.index.get(top[1])
         if item is not None:
             builds = startable(queues, tracker, item)
             if builds:
-                return item, builds
+                return Candidate(item, builds, tracker)
         tracker.ready.pop()
     return None
 
