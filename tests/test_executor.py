@@ -263,9 +263,9 @@ def test_the_duration_is_the_jobs_own_not_the_polling_delay(tmp_path, executor):
     script = write_script(tmp_path, "job", "sleep 0.5\ntouch done\n")
     executor.start(spec_for(tmp_path, "b", script))
     wait_for((tmp_path / "done").exists, "the job to end")
-    time.sleep(1.0)             # not a synchronisation: an engine loop busy elsewhere polls late
+    time.sleep(2.0)             # not a synchronisation: an engine loop busy elsewhere polls late
 
     finished = run_until_done(executor)["b"]
 
-    assert 0.45 <= finished.duration < 0.9, finished.duration
+    assert 0.45 <= finished.duration < 1.5, finished.duration
     assert f"=== build b success after {finished.duration:.2f}s ===" in log_text(tmp_path, "b")
