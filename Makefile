@@ -20,6 +20,8 @@ bench: $(STAMP)
 	$(PY) bench/gc.py
 	$(PY) bench/sandbox.py
 	$(PY) bench/export_in_gate.py
+	$(PY) bench/restart.py
+	$(PY) bench/gerrit_intake.py
 
 setup: $(STAMP)
 
