@@ -19,6 +19,7 @@ bench: $(STAMP)
 	$(PY) bench/publish.py
 	$(PY) bench/gc.py
 	$(PY) bench/sandbox.py
+	$(PY) bench/job_output.py
 	$(PY) bench/export_in_gate.py
 	$(PY) bench/restart.py
 	$(PY) bench/gerrit_intake.py

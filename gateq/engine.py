@@ -161,8 +161,10 @@ class Engine:
 
     def collect_finished(self) -> None:
         for finished in self.executor.poll():
+            if finished.error:
+                log.warning("build %s: %s", finished.build, finished.error)
             result, detail = self.check_export(finished.build, finished.result)
-            self.record(BuildCompleted(self.clock(), finished.build, result, detail))
+            self.record(BuildCompleted(self.clock(), finished.build, result, detail or finished.error))
             self.cleanup_workspace(finished.build)
 
     def idle(self) -> bool:
