@@ -24,7 +24,7 @@ from .core.snapshot import is_idle, live_builds, snapshot
 from .core.types import JobResult, MergeFailure
 from .executor import BuildSpec, LocalExecutor
 from .git.land import land
-from .git.merger import Merger, MergeConflict
+from .git.merger import BranchMissing, ChangeMissing, Merger, MergeConflict
 from .git.repo import GitError
 from .git.workspace import prepare_workspace
 from .replay import replay, restore
@@ -261,7 +261,8 @@ class Engine:
             if disk_full_reason(exc):
                 raise                          # not the change's fault: put off, retried
             event = MergeCompleted(self.clock(), action.item, action.generation,
-                                   failure=MergeFailure.CONFLICT, reason=str(exc))
+                                   failure=MERGE_FAILURES.get(type(exc), MergeFailure.CONFLICT),
+                                   reason=str(exc))
         self.record(event)
 
     def do_land(self, action: act.Land) -> None:
@@ -392,6 +393,10 @@ def log_result(record: dict) -> None:
     log.info("item %s %s:%s %s %s", record["item"], record["project"], record["change"],
              record["pipeline"], what)
 
+
+# A missing change or branch is final wherever the item is; anything else the
+# merger refuses is a conflict, which an item ahead leaving may undo.
+MERGE_FAILURES = {ChangeMissing: MergeFailure.CHANGE_MISSING, BranchMissing: MergeFailure.BRANCH_MISSING}
 
 EXECUTORS: dict[type, Callable[[Engine, object], None]] = {
     act.PrepareMerge: Engine.do_merge,

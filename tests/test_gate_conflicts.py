@@ -1,8 +1,10 @@
-"""Merge conflicts end to end: real git, real job processes, the CLI.
+"""Merges that fail, end to end: real git, real job processes, the CLI.
 
 A conflict is final only against the branch itself: an item whose merge onto
 the items ahead conflicts is held (failing, no jobs) until it reaches the
 head; if an item ahead fails and leaves, it is merged again without it.
+A change whose commit or target branch is gone is no conflict: it is
+reported as such at once, wherever it is in the queue.
 """
 from gate_fixture import Gate, git
 
@@ -56,3 +58,32 @@ def test_a_conflict_against_the_branch_itself_is_ejected(tmp_path):
     assert stale["result"] == "merge-conflict" and "README" in stale["reason"]
     assert g.seen_chains("stale") == []
     assert g.landed() == ["fine"]
+
+
+def test_a_change_whose_commit_is_gone_is_reported_missing_at_once(tmp_path):
+    g = Gate(tmp_path)
+    g.change("nova", "a", {"a.txt": "a\n", "SLEEP": "1"})
+    g.change("nova", "gone")
+    g.change("nova", "c")
+    for ref in ("a", "gone", "c"):
+        g.approve("nova", ref)
+    git("update-ref", "-d", "refs/heads/gone", cwd=g.bare("nova"))   # force-pushed away and pruned
+    git("reflog", "expire", "--expire=now", "--all", cwd=g.bare("nova"))
+    git("gc", "-q", "--prune=now", cwd=g.bare("nova"))
+    g.run()
+    gone = result_of(g, "gone")
+    assert gone["result"] == "change-missing" and "is gone from the repository" in gone["reason"]
+    assert [r["change"] for r in g.results()] == ["gone", "a", "c"]   # not held until the head
+    assert g.landed() == ["a", "c"]
+
+
+def test_a_change_whose_branch_was_deleted_is_reported_missing(tmp_path):
+    g = Gate(tmp_path)
+    git("branch", "stable", "main", cwd=g.bare("nova"))
+    g.change("nova", "backport", base="origin/main")
+    g.ok("event", "approved", "--project", "nova", "--change", "backport", "--branch", "stable")
+    git("branch", "-D", "stable", cwd=g.bare("nova"))
+    g.run()
+    backport = result_of(g, "backport")
+    assert backport["result"] == "branch-missing" and "stable" in backport["reason"]
+    assert g.seen_chains("backport") == []
