@@ -119,6 +119,7 @@ class Engine:
 
     def run(self, until_idle: bool, should_stop: Callable[[], bool] = lambda: False) -> None:
         while not should_stop():
+            self.watch_free_space()
             if self.pause.active and not self.try_resume():
                 self.collect_finished()
                 self.executor.wait(min(0.2, RETRY_DISK_SECONDS))
@@ -173,10 +174,28 @@ class Engine:
 
     # -- a full disk: pause, keep everything, resume ---------------------------
 
+    def watch_free_space(self) -> None:
+        """Like Zuul's executor governor: below state.min-free, take no new
+        work, before a write fails half-way."""
+        short = self.free_space_short()
+        if short and not self.pause.active:
+            self.pause.start(short)
+
+    def free_space_short(self) -> str | None:
+        try:
+            stat = os.statvfs(self.config.state_dir)
+        except OSError:
+            return None
+        free = stat.f_bavail * stat.f_frsize
+        if free >= self.config.min_free:
+            return None
+        return (f"{self.config.state_dir}: {free // 1024} KiB free, less than state.min-free "
+                f"({self.config.min_free // 1024} KiB)")
+
     def try_resume(self) -> bool:
         """Journal the answers held back and carry out the actions put off,
         in order; True once nothing is held any more."""
-        if not self.pause.due():
+        if not self.pause.due() or self.free_space_short():
             return False
         held, deferred = self.pause.take()
         for event in held:

@@ -141,9 +141,9 @@ def test_a_state_directory_that_is_a_file_is_refused(tmp_path):
         open_store(os.path.join(g.config, "state"))
 
 
-def use_state_dir(g: Gate, path: str) -> None:
+def use_state_dir(g: Gate, path: str, min_free: str = "1M") -> None:
     with open(os.path.join(g.config, "gateq.yaml"), "a") as f:
-        f.write(f"state:\n  path: {path}\n")
+        f.write(f"state:\n  path: {path}\n  min-free: {min_free}\n")
 
 
 def test_a_read_only_state_directory_is_refused(tmp_path):
@@ -168,7 +168,7 @@ def test_an_event_on_a_full_disk_fails_whole_and_records_nothing(tmp_path):
     for ref in ("fix-1", "fix-2"):
         g.change("nova", ref)
     with tmpfs(str(tmp_path / "small"), "1m") as mount:
-        use_state_dir(g, f"{mount}/state")
+        use_state_dir(g, f"{mount}/state", min_free="64K")
         g.approve("nova", "fix-1")
         filler = fill(mount)
         line = state_error(g, "event", "approved", "--project", "nova", "--change", "fix-2")
@@ -188,6 +188,8 @@ def test_a_full_disk_pauses_the_engine_which_resumes_when_space_returns(tmp_path
     change lands exactly once."""
     with tmpfs(str(tmp_path / "disk"), "24m") as disk:
         g = Gate(disk)
+        with open(os.path.join(g.config, "gateq.yaml"), "a") as f:
+            f.write("state:\n  min-free: 1M\n")
         g.change("nova", "a", {"SLEEP": "2"})
         g.change("nova", "b")
         g.approve("nova", "a")

@@ -335,6 +335,7 @@ def build_config(config_file: str, server: dict, layout: Layout, warnings: tuple
                           keep_count=server["logs"]["keep-count"],
                           max_output=server["logs"]["max-output"]),
         checkpoint_interval=server["checkpoint"]["interval"],
+        min_free=server["state"]["min-free"],
         warnings=warnings,
     )
 

@@ -183,6 +183,7 @@ class Config:
     sandbox: SandboxMode = SandboxMode.AUTO
     logs: LogRetention = LogRetention()
     checkpoint_interval: int = 1000      # journal events between checkpoints while busy
+    min_free: int = 64 * 1024 * 1024     # bytes free under state_dir for the engine to take work
     warnings: tuple[str, ...] = ()       # one line each: layout files skipped, and why
 
     @property

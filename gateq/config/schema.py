@@ -66,6 +66,7 @@ def server_schema(config_dir: str, check_places: bool = True) -> object:
                                      nonempty("connection")),
         Optional("state", default={}): {
             Optional("path", default="state"): place,
+            Optional("min-free", default="64M"): size,
         },
         Optional("executor", default={}): {
             Optional("slots", default=os.cpu_count() or 1): count,
