@@ -16,7 +16,7 @@ import time
 from .config.loader import ConfigError, load_config
 from .config.model import Config
 from .core import events as ev
-from .core.types import Change
+from .core.types import Change, full_ref
 from .git.changes import resolve_change
 from .git.repo import GitError, resolve
 from .render import render_results, render_status
@@ -193,7 +193,7 @@ def queued(config: Config, store, args):
     if item is not None:
         return item
     repo = config.repo_path(args.project)
-    ref = args.change if args.change.startswith("refs/") else f"refs/heads/{args.change}"
+    ref = full_ref(args.change)
     if args.branch and resolve(repo, f"refs/heads/{args.branch}") is None:
         raise UsageError(f"project {args.project}: no branch {args.branch}")
     if resolve(repo, ref) is None:

@@ -15,6 +15,7 @@ import pytest
 from config_fixture import make_repository
 from gateq.config.loader import ConfigError, load_config
 from gateq.config.model import (Config, GitConnection, Job, Manager, MergeMode, Pipeline, Project,
+                                WindowDecrease, WindowIncrease,
                                 Repository, SandboxMode, Trigger, Window)
 
 SERVER = """\
@@ -192,7 +193,18 @@ def test_window_attributes(tmp_path):
         window-decrease-factor: 3
     """
     config = load_config(make(tmp_path, textwrap.dedent(layout)))
-    assert config.layout.pipelines["gate"].window == Window(10, 2, 40, "exponential", 2, "none", 3)
+    assert config.layout.pipelines["gate"].window == Window(
+        10, 2, 40, WindowIncrease.EXPONENTIAL, 2, WindowDecrease.NONE, 3)
+    gate = config.layout.pipelines["gate"]
+    assert (gate.fail_fast, gate.merge_in_window_only) == (True, False)
+
+
+def test_fail_fast_and_merge_in_window_only(tmp_path):
+    layout = """\
+    - pipeline: {name: gate, manager: dependent, fail-fast: false, merge-in-window-only: true}
+    """
+    gate = load_config(make(tmp_path, textwrap.dedent(layout))).layout.pipelines["gate"]
+    assert (gate.fail_fast, gate.merge_in_window_only) == (False, True)
 
 
 def test_layout_files_are_read_in_name_order_and_yml_counts(tmp_path):

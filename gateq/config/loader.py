@@ -364,6 +364,8 @@ def build_pipeline(p: dict) -> Pipeline:
             initial=p["window"], floor=p["window-floor"], ceiling=p["window-ceiling"],
             increase_type=p["window-increase-type"], increase_factor=p["window-increase-factor"],
             decrease_type=p["window-decrease-type"], decrease_factor=p["window-decrease-factor"]),
+        fail_fast=p["fail-fast"],
+        merge_in_window_only=p["merge-in-window-only"],
     )
 
 

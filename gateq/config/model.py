@@ -49,9 +49,9 @@ class Window:
     initial: int = 20
     floor: int = 3
     ceiling: int | None = None
-    increase_type: str = "linear"        # a WindowIncrease value
+    increase_type: WindowIncrease = WindowIncrease.LINEAR
     increase_factor: int = 1
-    decrease_type: str = "exponential"   # a WindowDecrease value
+    decrease_type: WindowDecrease = WindowDecrease.EXPONENTIAL
     decrease_factor: int = 2
 
 

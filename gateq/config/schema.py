@@ -16,7 +16,7 @@ from voluptuous import (All, Invalid, Marker, MultipleInvalid, Optional, Require
 
 from .. import sandbox
 from .errors import quote
-from .model import NOOP, Manager, MergeMode, SandboxMode
+from .model import NOOP, Manager, MergeMode, SandboxMode, WindowDecrease, WindowIncrease
 from .values import (Unknown, choice, count, days, each, enum_choice, env_vars, existing_dir,
                      flag, in_dir, known, maybe, name, named, nonempty, project_name, script,
                      shown_path, size, text, unique, writable_dir)
@@ -137,10 +137,11 @@ def pipeline_schema(names: Names) -> object:
         Optional("window", default=20): count,
         Optional("window-floor", default=3): count,
         Optional("window-ceiling", default=None): maybe(count),
-        Optional("window-increase-type", default="linear"): choice(("linear", "exponential")),
+        Optional("window-increase-type", default="linear"): enum_choice(WindowIncrease),
         Optional("window-increase-factor", default=1): count,
-        Optional("window-decrease-type", default="exponential"):
-            choice(("linear", "exponential", "none")),
+        Optional("window-decrease-type", default="exponential"): enum_choice(WindowDecrease),
+        Optional("fail-fast", default=True): flag,
+        Optional("merge-in-window-only", default=False): flag,
         Optional("window-decrease-factor", default=2): count,
     }, pipeline_rules)
 
