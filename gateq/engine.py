@@ -165,7 +165,8 @@ class Engine:
             if finished.error:
                 log.warning("build %s: %s", finished.build, finished.error)
             result, detail = self.check_export(finished.build, finished.result)
-            self.record(BuildCompleted(self.clock(), finished.build, result, detail or finished.error))
+            self.record(BuildCompleted(self.clock(), finished.build, result, detail or finished.error,
+                                       finished.duration))
             self.cleanup_workspace(finished.build)
 
     def idle(self) -> bool:

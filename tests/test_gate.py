@@ -84,7 +84,7 @@ def test_merge_conflict_is_ejected_without_running_jobs(tmp_path):
     b = next(r for r in g.results() if r["change"] == "b")
     assert b["result"] == "merge-conflict"
     assert "README" in b["reason"]
-    assert b["jobs"] == [{"name": "check", "result": "skipped", "build": None}]
+    assert [(j["name"], j["result"], j["build"]) for j in b["jobs"]] == [("check", "skipped", None)]
     assert g.seen_chains("b") == []
     assert g.landed() == ["a", "c"]
 
@@ -280,3 +280,14 @@ def test_a_busy_gate_checkpoints_and_a_restart_replays_only_what_follows(tmp_pat
     g.run()
     assert g.landed() == refs
     assert g.outcome() == {ref: "merged" for ref in refs}
+
+
+def test_results_give_each_job_its_own_duration_and_times(tmp_path):
+    g = Gate(tmp_path)
+    g.change("nova", "a", {"SLEEP": "1"})
+    g.approve("nova", "a")
+    g.run()
+    job, = g.results()[0]["jobs"]
+    assert 1.0 <= job["duration"] < 3.0
+    assert job["started_at"] <= job["finished_at"]
+    assert job["finished_at"] - job["started_at"] >= job["duration"] - 0.5

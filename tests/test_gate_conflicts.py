@@ -38,7 +38,7 @@ def test_a_conflict_with_a_good_change_ahead_is_ejected_once_that_change_lands(t
     g.run()
     b = result_of(g, "b")
     assert b["result"] == "merge-conflict" and "README" in b["reason"]
-    assert b["jobs"] == [{"name": "check", "result": "skipped", "build": None}]
+    assert [(j["name"], j["result"], j["build"]) for j in b["jobs"]] == [("check", "skipped", None)]
     assert g.seen_chains("b") == []
     assert g.landed() == ["a", "c"]
     assert [r["change"] for r in g.results()] == ["a", "b", "c"]    # b reported at the head

@@ -67,9 +67,14 @@ class JobRecord:
     name: str
     result: JobResult
     build: str | None
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration: float | None = None        # the job's own run time, where known
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "result": self.result.value, "build": self.build}
+        return {"name": self.name, "result": self.result.value, "build": self.build,
+                "started_at": self.started_at, "finished_at": self.finished_at,
+                "duration": self.duration}
 
 
 @dataclass(frozen=True)

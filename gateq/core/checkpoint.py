@@ -47,7 +47,8 @@ def _item(item: Item) -> dict:
         "failing": item.failing,
         "builds": [{"id": b.id, "job": b.job, "state": b.state.value,
                     "result": b.result.value if b.result else None,
-                    "started_at": b.started_at, "finished_at": b.finished_at}
+                    "started_at": b.started_at, "finished_at": b.finished_at,
+                    "duration": b.duration}
                    for b in item.builds.values()],
     }
 
@@ -69,6 +70,12 @@ class Field:
         if key not in self.value:
             raise self.fail(f"missing '{key}'")
         return Field(self.value[key], f"{self.where}.{key}" if self.where else key)
+
+    def get(self, key: str) -> "Field":
+        """Like [key], with None where the key is missing (added in a later version)."""
+        if isinstance(self.value, dict) and key not in self.value:
+            return Field(None, f"{self.where}.{key}")
+        return self[key]
 
     def items(self) -> list["Field"]:
         if not isinstance(self.value, list):
@@ -137,7 +144,7 @@ def _load_item(f: Field, pipeline: str, queue: str, state: State) -> Item:
     for b in f["builds"].items():
         build = Build(b["id"].of(str), b["job"].of(str), b["state"].enum(BuildState),
                       b["result"].enum(JobResult, none=True), b["started_at"].number(none=True),
-                      b["finished_at"].number(none=True))
+                      b["finished_at"].number(none=True), b.get("duration").number(none=True))
         item.builds[build.job] = build
     if item.id in state.index:
         raise f["id"].fail(f"item {item.id} appears twice")

@@ -65,6 +65,7 @@ class BuildCompleted:
     build: str
     result: JobResult
     detail: str | None = None      # why it failed, when the adapter knows better than the log
+    duration: float | None = None  # seconds the job itself ran, measured where it ran
 
 
 @dataclass(frozen=True)

@@ -79,9 +79,11 @@ def finish(build: Build, result: JobResult, at: float | None) -> None:
 
 
 def record_result(item: Item, build: Build, result: JobResult, at: float,
-                  jobs: Mapping[str, Job], detail: str | None = None) -> None:
+                  jobs: Mapping[str, Job], detail: str | None = None,
+                  duration: float | None = None) -> None:
     """A build ended: a voting job that did not succeed fails the item at once."""
     finish(build, result, at)
+    build.duration = duration
     if result is not JobResult.SUCCESS and jobs[build.job].voting and not item.failing:
         item.failing = f"job {build.job} {result.value}" + (f": {detail}" if detail else "")
 

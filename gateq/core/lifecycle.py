@@ -70,7 +70,8 @@ def job_records(item: Item) -> tuple[JobRecord, ...]:
         else:
             result = build.result or (JobResult.CANCELLED if build.state is BuildState.RUNNING
                                       else JobResult.SKIPPED)
-            out.append(JobRecord(job, result, build.id))
+            out.append(JobRecord(job, result, build.id, build.started_at, build.finished_at,
+                                 build.duration))
     return tuple(out)
 
 

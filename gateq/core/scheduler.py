@@ -109,7 +109,8 @@ class Scheduler:
         if item is not None:
             build = next((b for b in item.builds.values() if b.id == event.build), None)
             if build is not None and build.state is BuildState.RUNNING:
-                jobgraph.record_result(item, build, event.result, event.at, self.layout.jobs, event.detail)
+                jobgraph.record_result(item, build, event.result, event.at, self.layout.jobs,
+                                       event.detail, event.duration)
                 self.queues.touch(item)
         return []
 

@@ -42,7 +42,9 @@ def describe_item(state: State, item: Item) -> dict:
         "merge": MERGE_FIELD.get(item.stage, "merged"), "failing": item.failing,
         "landing": item.stage is Stage.LANDING,
         "jobs": [{"name": job, "build": b.id if b else None,
-                  "state": (b.result.value if b and b.result else b.state.value if b else "waiting")}
+                  "state": (b.result.value if b and b.result else b.state.value if b else "waiting"),
+                  "started_at": b.started_at if b else None,
+                  "finished_at": b.finished_at if b else None}
                  for job in item.jobs for b in [item.builds.get(job)]],
     }
 

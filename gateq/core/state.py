@@ -55,6 +55,7 @@ class Build:
     result: JobResult | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    duration: float | None = None    # the job's own, as its executor measured it
 
 
 @dataclass(eq=False)
