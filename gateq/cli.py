@@ -11,16 +11,11 @@ import argparse
 import enum
 import json
 import sys
-import time
 
 from .config.loader import ConfigError, load_config
 from .config.model import Config
-from .core import events as ev
-from .core.types import Change, full_ref
-from .git.changes import resolve_change
-from .git.repo import GitError, resolve
 from .render import render_results, render_status
-from .replay import current
+from .requests import Request, RequestError, record
 from .sim import command as simulate
 from .state import NoState, StateError, open_store
 
@@ -120,91 +115,15 @@ def cmd_validate(config: Config, args) -> int:
 
 def cmd_record(config: Config, args) -> int:
     """event / enqueue / dequeue / promote: check the request, then journal it."""
-    project = config.layout.projects.get(args.project)
-    if project is None:
-        raise UsageError(f"unknown project '{args.project}' (not in any layout)")
-    pipeline = getattr(args, "pipeline", None)
-    if pipeline is not None and pipeline not in config.layout.pipelines:
-        raise UsageError(f"unknown pipeline '{pipeline}' (pipelines: "
-                         f"{', '.join(config.layout.pipelines)})")
-    store = open_store(config.state_dir)
+    request = Request(action=args.command, project=args.project, change=args.change,
+                      branch=args.branch, pipeline=getattr(args, "pipeline", None),
+                      kind=getattr(args, "kind", None))
     try:
-        event, said = REQUESTS[args.command](config, store, args)
-        seq = store.append(event)
-    finally:
-        store.close()
+        said, seq = record(config, request)
+    except RequestError as exc:
+        raise UsageError(str(exc)) from None
     print(f"recorded {said} (journal row {seq})")
     return Exit.OK
-
-
-def request_event(config: Config, store, args) -> tuple[ev.Event, str]:
-    change = pin(config, args)
-    project = config.layout.projects[args.project]
-    pipelines = [p.name for p in config.layout.pipelines.values() if p.name in project.pipelines
-                 and any(t.connection == project.connection and t.event == args.kind for t in p.triggers)]
-    where = f"enters {', '.join(pipelines)}" if pipelines else f"no pipeline of {project.name} " \
-        f"triggers on {args.kind} events, so it enqueues nothing"
-    return (ev.TriggerEvent(time.time(), project.connection, args.kind, change),
-            f"{args.kind} event for {describe(change)}: {where}")
-
-
-def request_enqueue(config: Config, store, args) -> tuple[ev.Event, str]:
-    if args.pipeline not in config.layout.projects[args.project].pipelines:
-        raise UsageError(f"project {args.project} runs no jobs in pipeline {args.pipeline}, "
-                         "so it cannot be enqueued there")
-    change = pin(config, args)
-    return (ev.EnqueueRequested(time.time(), args.pipeline, change),
-            f"enqueue of {describe(change)} into {args.pipeline}")
-
-
-def request_dequeue(config: Config, store, args) -> tuple[ev.Event, str]:
-    item = queued(config, store, args)
-    return (ev.DequeueRequested(time.time(), args.pipeline, args.project, item.change.ref),
-            f"dequeue of {item.change.name} (item {item.id}) from {args.pipeline}")
-
-
-def request_promote(config: Config, store, args) -> tuple[ev.Event, str]:
-    if not config.layout.pipelines[args.pipeline].dependent:
-        raise UsageError(f"pipeline {args.pipeline} is independent: its items have no order "
-                         "to promote in")
-    item = queued(config, store, args)
-    return (ev.PromoteRequested(time.time(), args.pipeline, args.project, item.change.ref),
-            f"promotion of {item.change.name} (item {item.id}) to the head of its queue in "
-            f"{args.pipeline}")
-
-
-REQUESTS = {"event": request_event, "enqueue": request_enqueue,
-            "dequeue": request_dequeue, "promote": request_promote}
-
-
-def pin(config: Config, args) -> Change:
-    """The change the user names, pinned to the commit its ref points to now."""
-    branch = args.branch or config.layout.projects[args.project].default_branch
-    try:
-        return resolve_change(config.repo_path(args.project), args.project, args.change, branch)
-    except GitError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def queued(config: Config, store, args):
-    """The item a dequeue or promote names, as the engine has or will have it."""
-    scheduler = current(config, store)
-    item = scheduler.find_change(args.pipeline, args.project, args.change, args.branch)
-    if item is not None:
-        return item
-    repo = config.repo_path(args.project)
-    ref = full_ref(args.change)
-    if args.branch and resolve(repo, f"refs/heads/{args.branch}") is None:
-        raise UsageError(f"project {args.project}: no branch {args.branch}")
-    if resolve(repo, ref) is None:
-        raise UsageError(f"project {args.project}: no ref {args.change}, and no such change is "
-                         f"in pipeline {args.pipeline}")
-    raise UsageError(f"{args.project}:{args.change} is not in pipeline {args.pipeline}"
-                     + (f" for branch {args.branch}" if args.branch else ""))
-
-
-def describe(change: Change) -> str:
-    return f"{change.name} at {change.revision[:12]} for branch {change.branch}"
 
 
 # -- the engine -------------------------------------------------------------
