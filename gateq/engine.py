@@ -59,7 +59,7 @@ class Engine:
         self.garbage_due = False            # a landing may have left unreachable artifacts
         self._lock = None
         self.pause = DiskFullPause(self.clock, RETRY_DISK_SECONDS)
-        self.scheduler, self.cursor = restore(config, store)
+        self.scheduler, self.cursor, self.pruned = restore(config, store)
         self.checkpointed = self.cursor
 
     def make_sandbox(self) -> sandbox.Sandbox | None:
@@ -93,6 +93,9 @@ class Engine:
             repaired = self.artifacts.recover()
             if repaired:
                 log.warning("%s", repaired)
+        for record in self.pruned:           # the layout changed while the engine was down
+            if self.store.add_result(record.as_dict()):
+                log_result(record.as_dict())
         replayed = 0
         first_new = self.scheduler.state.next_item
         for seq, actions in replay(self.scheduler, self.store, self.cursor):

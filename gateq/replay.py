@@ -9,22 +9,24 @@ from __future__ import annotations
 from typing import Iterator
 
 from .config.model import Config
-from .core import checkpoint
-from .core.actions import Action
+from .core import checkpoint, relayout
+from .core.actions import Action, ResultRecord
 from .core.scheduler import Scheduler
 from .state import StateError
 from .state.errors import RESTORE
 
 
-def restore(config: Config, store) -> tuple[Scheduler, int]:
-    """The scheduler as of the last checkpoint, and that checkpoint's journal row."""
+def restore(config: Config, store) -> tuple[Scheduler, int, list[ResultRecord]]:
+    """The scheduler as of the last checkpoint, that checkpoint's journal row,
+    and the results of the items the current layout can no longer run."""
     seq, data = store.last_checkpoint()
     try:
         state = checkpoint.load(data)
     except (ValueError, KeyError, TypeError) as exc:
         raise StateError(f"{store.path}: the checkpoint at journal row {seq} is incomplete "
                          f"({type(exc).__name__}: {exc}): {RESTORE}") from None
-    return Scheduler(config.layout, config.slots, state), seq
+    pruned = relayout.prune(state, config.layout)
+    return Scheduler(config.layout, config.slots, state), seq, pruned
 
 
 def replay(scheduler: Scheduler, store, after: int) -> Iterator[tuple[int, list[Action]]]:
@@ -35,7 +37,7 @@ def replay(scheduler: Scheduler, store, after: int) -> Iterator[tuple[int, list[
 
 def current(config: Config, store) -> Scheduler:
     """The scheduler once every recorded event is read."""
-    scheduler, seq = restore(config, store)
+    scheduler, seq, _ = restore(config, store)
     for _ in replay(scheduler, store, seq):
         pass
     return scheduler

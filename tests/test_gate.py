@@ -291,3 +291,31 @@ def test_results_give_each_job_its_own_duration_and_times(tmp_path):
     assert 1.0 <= job["duration"] < 3.0
     assert job["started_at"] <= job["finished_at"]
     assert job["finished_at"] - job["started_at"] >= job["duration"] - 0.5
+
+
+def test_a_project_removed_from_the_layout_while_queued_is_dequeued_at_the_next_start(tmp_path):
+    """The layout changed while the engine was down: the items it can no
+    longer run are dequeued with the reason; the others go on."""
+    g = Gate(tmp_path, projects=("nova", "ceilometer"))
+    with open(os.path.join(g.config, "gateq.yaml"), "a") as f:
+        f.write("checkpoint:\n  interval: 1\n")         # the queued item is in a checkpoint
+    g.change("ceilometer", "c1", {"SLEEP": "30"})
+    g.change("nova", "n1")
+    g.approve("ceilometer", "c1")
+    g.approve("nova", "n1")
+    engine = g.cli_subprocess("serve", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: len(os.listdir(g.seen)) == 2, "both builds to start")
+    finally:
+        engine.kill()
+        engine.wait()
+    layout = os.path.join(g.config, "layouts", "test.yaml")
+    text = open(layout).read()
+    with open(layout, "w") as f:
+        f.write(text[:text.index("- project:\n    name: ceilometer")])
+    g.run()
+    assert g.outcome() == {"c1": "dequeued", "n1": "merged"}
+    c1 = next(r for r in g.results() if r["change"] == "c1")
+    assert c1["reason"] == ("dequeued when the engine started: project ceilometer is no longer "
+                            "in the layout")
+    assert g.landed("nova") == ["n1"] and g.landed("ceilometer") == []
