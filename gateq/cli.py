@@ -84,6 +84,7 @@ def add_change_args(parser: argparse.ArgumentParser, pipeline: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = argparse.Namespace(command=None)
     try:
         args = build_parser().parse_args(argv)
         if args.command == "simulate":          # needs no configuration
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         for line in exc.errors:
             print(line, file=sys.stderr)
+        if args.command == "validate":
+            for warning in getattr(exc, "warnings", ()):
+                print(f"warning: {warning}", file=sys.stderr)
         return Exit.CONFIG
     except StateError as exc:
         print(f"gateq: error: {exc}", file=sys.stderr)
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_validate(config: Config, args) -> int:
-    for warning in getattr(config, "warnings", ()):
+    for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"{config.path}: configuration is valid")
     return Exit.OK

@@ -44,6 +44,8 @@ def supervise(engine, store, config: Config, until_idle: bool, should_stop) -> i
     """Start, run and stop a locked engine; every failure is one line."""
     from .cli import Exit
     log.info("engine starting on %s (%d build slots)", config.state_dir, config.slots)
+    for warning in config.warnings:
+        log.warning("%s", warning)
     try:
         engine.start()
         engine.run(until_idle, should_stop=should_stop)

@@ -158,8 +158,19 @@ def checkpoint(text: str):
     return sql("DELETE FROM journal", f"INSERT INTO checkpoints VALUES (1, '{text}')")
 
 
+def replace_with_directory(db: str) -> None:
+    os.unlink(db)
+    os.mkdir(db)
+
+
+def replace_with_dangling_link(db: str) -> None:
+    os.unlink(db)
+    os.symlink("/nonexistent/gateq.db", db)
+
+
 def state_cases():
     cases = [truncate_at(f) for f in (0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99)]
+    cases += [replace_with_directory, replace_with_dangling_link]
     cases += [overwrite(0, b"not sqlite at all"), overwrite(16, b"\xff\xff"), overwrite(28, b"\0\0\0\0"),
               overwrite(0, os.urandom(4096)), overwrite(100, b"\xff" * 8)]
     cases += [sql(f"DROP TABLE {t}") for t in ("journal", "checkpoints", "results", "status")]

@@ -165,3 +165,17 @@ def test_serve_logs_its_start_each_item_and_its_stop(tmp_path):
     assert re.search(r"item 1 landed nova:good on nova/main as [0-9a-f]{12}", text)
     assert "item 1 nova:good gate merged" in text
     assert "item 2 nova:bad gate failed: job check failure" in text
+
+
+def test_validate_names_the_layout_files_it_skipped(tmp_path):
+    g = Gate(tmp_path)
+    with open(f"{g.config}/layouts/notes.txt", "w") as f:
+        f.write("- queue: {name: notes}\n")
+    rc, out, err = g.gateq("validate")
+    assert rc == 0 and out.endswith("configuration is valid\n")
+    assert err == "warning: layouts/notes.txt: skipped: not a .yaml or .yml file\n"
+    with open(f"{g.config}/layouts/bad.yaml", "w") as f:
+        f.write("- queue: {name: [x]}\n")
+    rc, _, err = g.gateq("validate")
+    assert rc == 1 and err.splitlines()[-1] == \
+        "warning: layouts/notes.txt: skipped: not a .yaml or .yml file"
