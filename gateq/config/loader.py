@@ -1,6 +1,6 @@
 """Read a configuration directory into a Config, or report every error in it.
 
-gateq.yaml (connections, state, executor, publish, logs, checkpoint) and
+gateq.yaml (connections, state, executor, publish, logs, checkpoint, web) and
 the layout files under layouts/ are read with line numbers, checked against
 the schemas, then the rules between objects (duplicates, job dependencies,
 nothing landing untested, each project's repository and default branch) are
@@ -17,7 +17,7 @@ from voluptuous import MultipleInvalid, Schema
 from . import schema
 from .errors import ConfigError, Errors, LineDict, LineList, line_at, one_line, quote
 from .model import (NOOP, Config, GitConnection, Job, Layout, LogRetention, Manager, Pipeline,
-                    Project, Repository, Trigger, Window)
+                    Project, Repository, Trigger, WebSettings, WebToken, Window)
 from .project_repos import repository_problem
 from .reader import UNREADABLE, read_yaml
 
@@ -337,7 +337,14 @@ def build_config(config_file: str, server: dict, layout: Layout, warnings: tuple
         checkpoint_interval=server["checkpoint"]["interval"],
         min_free=server["state"]["min-free"],
         warnings=warnings,
+        web=build_web(server["web"]),
     )
+
+
+def build_web(w: dict) -> WebSettings:
+    return WebSettings(listen=w["listen"], allow_remote=w["allow-remote"], max_body=w["max-body"],
+                       tokens=tuple(WebToken(t["name"], t["sha256"], frozenset(t["actions"]))
+                                    for t in w["tokens"]))
 
 
 def build_layout(items: list[Item], names: schema.Names) -> Layout:

@@ -171,6 +171,31 @@ class LogRetention:
     max_output: int = 64 * 2**20         # bytes
 
 
+class AdminAction(enum.Enum):
+    """What an admin token may ask of the gate; the same four requests as the CLI."""
+    EVENT = "event"
+    ENQUEUE = "enqueue"
+    DEQUEUE = "dequeue"
+    PROMOTE = "promote"
+
+
+@dataclass(frozen=True)
+class WebToken:
+    """A bearer token of the admin API, known only by its SHA-256 (hex)."""
+    name: str                            # logged with every action it takes
+    sha256: str                          # 64 lower-case hex digits
+    actions: frozenset[AdminAction] = frozenset()
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The web service (`web:` in gateq.yaml); `listen` None: not started by `serve`."""
+    listen: tuple[str, int] | None = None   # (host, port); port 0: any free port
+    allow_remote: bool = False           # listening beyond loopback must be asked for
+    max_body: int = 64 * 1024            # bytes a request body may have
+    tokens: tuple[WebToken, ...] = ()
+
+
 @dataclass(frozen=True)
 class Config:
     config_dir: str
@@ -185,6 +210,7 @@ class Config:
     checkpoint_interval: int = 1000      # journal events between checkpoints while busy
     min_free: int = 64 * 1024 * 1024     # bytes free under state_dir for the engine to take work
     warnings: tuple[str, ...] = ()       # one line each: layout files skipped, and why
+    web: WebSettings = WebSettings()
 
     @property
     def publish_dir(self) -> str:

@@ -8,6 +8,7 @@ the validators of single values are in values.py.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 
@@ -16,10 +17,12 @@ from voluptuous import (All, Invalid, Marker, MultipleInvalid, Optional, Require
 
 from .. import sandbox
 from .errors import quote
-from .model import NOOP, Manager, MergeMode, SandboxMode, WindowDecrease, WindowIncrease
+from .model import (NOOP, AdminAction, Manager, MergeMode, SandboxMode, WindowDecrease,
+                    WindowIncrease)
 from .values import (Unknown, choice, count, days, each, enum_choice, env_vars, existing_dir,
-                     flag, in_dir, known, maybe, name, named, nonempty, project_name, script,
-                     shown_path, size, text, unique, writable_dir)
+                     flag, in_dir, known, listen_address, maybe, name, named, nonempty,
+                     project_name, script, sha256_hex, shown_path, size, text, unique,
+                     writable_dir)
 
 TRIGGER_EVENTS = ("proposed", "approved")
 DRIVERS = ("git",)
@@ -83,7 +86,54 @@ def server_schema(config_dir: str, check_places: bool = True) -> object:
         Optional("checkpoint", default={}): {
             Optional("interval", default=1000): count,
         },
+        Optional("web", default={}): WEB,
     }, distinct_places(config_dir))
+
+
+# -- the web service (gateq/web) ------------------------------------------
+
+WEB_TOKEN = {
+    Required("name"): name("token"),
+    Required("sha256"): sha256_hex,
+    Required("actions"): All(unique(choice(tuple(a.value for a in AdminAction))),
+                             lambda names: [AdminAction(n) for n in names]),
+}
+
+
+def web_rules(web: dict) -> dict:
+    """Beyond loopback only when asked; token names and hashes are unique."""
+    errors = []
+    listen = web["listen"]
+    if listen and not web["allow-remote"] and not is_loopback(listen[0]):
+        errors.append(Invalid(f"{quote(listen[0])} is not a loopback address: set "
+                              "web.allow-remote: true to serve other hosts (the admin API "
+                              "then travels in clear: put TLS in front)", path=["listen"]))
+    for index, token in enumerate(web["tokens"]):
+        for key in ("name", "sha256"):
+            if any(t[key] == token[key] for t in web["tokens"][:index]):
+                errors.append(Invalid(f"token {index + 1}: {key} listed twice",
+                                      path=["tokens", index, key]))
+    if errors:
+        raise MultipleInvalid(errors)
+    return web
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False              # a host name: it could resolve anywhere
+
+
+WEB = All({
+    # null: `gateq serve` runs no web service (`gateq web` then listens on 127.0.0.1:8080)
+    Optional("listen", default=None): maybe(listen_address),
+    Optional("allow-remote", default=False): flag,
+    Optional("max-body", default="64K"): size,
+    Optional("tokens", default=[]): each(WEB_TOKEN),
+}, web_rules)
 
 
 def distinct_places(config_dir: str):

@@ -93,6 +93,26 @@ def size(value):
                   f"got {shown(value)}")
 
 
+HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
+LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})\Z")
+
+
+def sha256_hex(value):
+    """A SHA-256 digest as 64 hex digits, returned in lower case."""
+    if not isinstance(value, str) or not HEX64.match(value):
+        hint = " (quote it: YAML read it as a number)" if isinstance(value, (int, float)) else ""
+        raise Invalid(f"expected a SHA-256 digest in 64 hex digits, got {shown(value)}{hint}")
+    return value.lower()
+
+
+def listen_address(value):
+    """HOST:PORT (an IPv6 host in brackets) as (host, port); port 0: any free one."""
+    match = LISTEN.match(value) if isinstance(value, str) else None
+    if not match or int(match.group(2)) > 65535:
+        raise Invalid(f"expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080, got {shown(value)}")
+    return match.group(1).strip("[]"), int(match.group(2))
+
+
 def env_value(value):
     """Job vars become environment variables; YAML booleans read as shells expect."""
     if isinstance(value, bool):
