@@ -9,7 +9,10 @@ setup(
     # git itself is driven through its plumbing commands (gateq/git/repo.py):
     # one process per call is cheap and stable, so no git library is needed.
     install_requires=["PyYAML>=6.0", "voluptuous>=0.13", "matplotlib>=3.5", "createrepo_c>=1.0",
-                      "paramiko>=3.4"],
-    extras_require={"test": ["pytest>=7"]},
+                      "paramiko>=3.4",
+                      # the web service (gateq/web, docs/web.md says why these)
+                      "aiohttp>=3.9", "Jinja2>=3.1", "prometheus_client>=0.17"],
+    extras_require={"test": ["pytest>=7", "selenium>=4.11"]},
+    package_data={"gateq.web": ["templates/*.html", "static/*"]},
     entry_points={"console_scripts": ["gateq = gateq.cli:entry"]},
 )

@@ -18,6 +18,7 @@ from .render import render_results, render_status
 from .requests import Request, RequestError, record
 from .sim import command as simulate
 from .state import NoState, StateError, open_store
+from .web import command as web
 
 
 class Exit(enum.IntEnum):
@@ -72,6 +73,7 @@ def build_parser() -> Parser:
                        ("results", "show finished items, oldest first")):
         command(name, text).add_argument("--json", action="store_true", help="print JSON")
     simulate.register(sub)
+    web.register(sub)
     return parser
 
 
@@ -172,7 +174,7 @@ def cmd_results(config: Config, args) -> int:
 
 COMMANDS = {"validate": cmd_validate, "event": cmd_record, "enqueue": cmd_record,
             "dequeue": cmd_record, "promote": cmd_record, "run": cmd_run, "serve": cmd_serve,
-            "status": cmd_status, "results": cmd_results}
+            "status": cmd_status, "results": cmd_results, "web": web.run}
 
 
 def entry() -> None:

@@ -34,7 +34,19 @@ def run_engine(config: Config, until_idle: bool) -> int:
             store.close()
             print(f"gateq: error: {exc}", file=sys.stderr)
             return Exit.STATE
-        return supervise(engine, store, config, until_idle, lambda: bool(stopping))
+        from .web.server import ListenError, embedded
+        try:
+            web = None if until_idle else embedded(config)    # web.listen in gateq.yaml
+        except ListenError as exc:
+            engine.stop()
+            store.close()
+            print(f"gateq: error: {exc}", file=sys.stderr)
+            return Exit.STATE
+        try:
+            return supervise(engine, store, config, until_idle, lambda: bool(stopping))
+        finally:
+            if web:
+                web.stop()
     finally:
         signal.signal(signal.SIGTERM, previous)
         logging.getLogger("gateq").removeHandler(handler)

@@ -1,0 +1,179 @@
+"""The aiohttp application: its routes, and how a page and its twin are served.
+
+Every page is registered twice from one data function: `/PATH` renders it
+with its template, `/api/PATH` answers the same data as JSON. Blocking work
+(the store, files, git, templates) runs in a small pool of worker threads,
+so the event loop only moves bytes and the streams stay live.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from voluptuous import Optional
+
+from ..config.model import AdminAction, Config
+from . import builds, pages, streams
+from .admin import admin_handler
+from .connections import ConnectionHooks
+from .context import WebContext
+from .errors import ApiError, json_errors
+from .estimates import FINISHED
+from .metrics import WebMetrics
+from .render import template_environment
+from .validation import integer, parse_query
+
+WORKERS = 8
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# path, template, data function, query schema
+PAGES = (
+    ("/status", "status.html", pages.status_data, pages.NO_QUERY),
+    ("/results", "results.html", pages.results_data, pages.RESULTS_QUERY),
+    ("/builds/{build}", "build.html", pages.build_data, pages.NO_QUERY),
+    ("/publication", "publication.html", pages.publication_data, pages.NO_QUERY),
+    ("/publication/{repository}/snapshots/{number}", "snapshot.html", pages.snapshot_data,
+     pages.NO_QUERY),
+    ("/publication/{repository}/diff", "diff.html", pages.diff_data, pages.DIFF_QUERY),
+)
+LOG_QUERY = {Optional("offset", default="0"): integer(0, 2**53)}
+REFRESH_EVERY = 5.0          # the status stream resends this often, for elapsed times and ETAs
+
+
+def make_app(config: Config, hooks: ConnectionHooks | None = None,
+             context: WebContext | None = None) -> web.Application:
+    app = web.Application(middlewares=[json_errors], client_max_size=config.web.max_body)
+    ctx = context or WebContext.of(config)
+    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="gateq-web")
+    app["config"], app["settings"], app["ctx"] = config, config.web, ctx
+    app["run"] = lambda fn, *args: asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+    app["stopping"] = asyncio.Event()
+    app["metrics"] = WebMetrics(ctx.reader, config.layout)
+    app["templates"] = template_environment()
+    app["hooks"] = hooks or ConnectionHooks()
+    add_routes(app)
+
+    async def stop_streams(app: web.Application) -> None:
+        app["stopping"].set()
+
+    async def release(app: web.Application) -> None:
+        pool.shutdown(wait=False, cancel_futures=True)
+        ctx.reader.close()
+    app.on_shutdown.append(stop_streams)
+    app.on_cleanup.append(release)
+    return app
+
+
+def add_routes(app: web.Application) -> None:
+    router = app.router
+    router.add_get("/", lambda request: redirect("/status"))
+    for path, template, data, query in PAGES:
+        router.add_get(path, page_handler(template, data, query))
+        router.add_get("/api" + path, twin_handler(data, query))
+    router.add_get("/status/events", status_events(html=True))
+    router.add_get("/api/status/events", status_events(html=False))
+    router.add_get("/builds/{build}/log", raw_log)
+    router.add_get("/api/builds/{build}/log/events", log_events)
+    for action in AdminAction:
+        router.add_post(f"/api/{action.value}", admin_handler(action))
+    router.add_post("/api/connections/{name}/payload", app["hooks"].payload)
+    router.add_get("/metrics", metrics)
+    router.add_static("/static", os.path.join(HERE, "static"), show_index=False)
+
+
+async def redirect(location: str):
+    raise web.HTTPFound(location)
+
+
+def page_handler(template: str, data: Callable, schema: dict):
+    async def handle(request: web.Request) -> web.Response:
+        query = parse_query(request.query, schema)
+        app = request.app
+
+        def render() -> str:
+            found = data(app["ctx"], dict(request.match_info), query)
+            twin = "/api" + request.path_qs
+            return app["templates"].get_template(template).render(data=found, api=twin)
+        return web.Response(text=await app["run"](render), content_type="text/html")
+    return handle
+
+
+def twin_handler(data: Callable, schema: dict):
+    async def handle(request: web.Request) -> web.Response:
+        query = parse_query(request.query, schema)
+        found = await request.app["run"](data, request.app["ctx"], dict(request.match_info), query)
+        return web.json_response(found)
+    return handle
+
+
+def status_events(html: bool):
+    """The status data, or the page's queue fragment, each time it changes."""
+    async def handle(request: web.Request) -> web.StreamResponse:
+        parse_query(request.query, pages.NO_QUERY)
+        app = request.app
+        ctx = app["ctx"]
+
+        def read() -> str:
+            found = pages.status_data(ctx, {}, {})
+            if not html:
+                return json.dumps(found)
+            return app["templates"].get_template("_queues.html").render(data=found)
+
+        def changed() -> str:
+            status = ctx.reader.status()
+            return json.dumps([status, len(ctx.reader.results()), int(ctx.clock() / REFRESH_EVERY)])
+
+        events = streams.watch(lambda: app["run"](changed), lambda: app["run"](read),
+                               app["stopping"], "status")
+        return await streams.send_events(request, events)
+    return handle
+
+
+def build_state(ctx: WebContext, build: str) -> str | None:
+    """The build's state now ('finished' once it is in no queue), None if unknown."""
+    status = ctx.reader.status()
+    live = builds.find_live(status, build)
+    if live:
+        return "finished" if live[2]["state"] in FINISHED else live[2]["state"]
+    if builds.find_finished(ctx.reader.results(), build):
+        return "finished"
+    parsed = builds.parse_build_id(build)
+    if parsed and builds.find_item(status, parsed[0]):
+        return "finished"                       # an older generation: it runs no more
+    return None
+
+
+async def log_events(request: web.Request) -> web.StreamResponse:
+    query = parse_query(request.query, LOG_QUERY)
+    app, build = request.app, request.match_info["build"]
+    ctx = app["ctx"]
+    if builds.parse_build_id(build) is None or await app["run"](build_state, ctx, build) is None:
+        raise ApiError(404, f"no build {build}")
+    tail = streams.LogTail(builds.log_path(ctx.config, build), query["offset"])
+
+    async def finished() -> bool:
+        return await app["run"](build_state, ctx, build) == "finished"
+    return await streams.send_events(request, streams.tail_log(tail, finished, app["run"],
+                                                               app["stopping"]))
+
+
+async def raw_log(request: web.Request) -> web.StreamResponse:
+    parse_query(request.query, pages.NO_QUERY)
+    build = request.match_info["build"]
+    if builds.parse_build_id(build) is None:
+        raise ApiError(404, f"{build!r} is not a build id (ITEM-GENERATION-JOB)")
+    path = builds.log_path(request.app["config"], build)
+    if not os.path.isfile(path):
+        raise ApiError(404, f"no log for build {build} (not started yet, or expired)")
+    return web.FileResponse(path, headers={"Content-Type": "text/plain; charset=utf-8"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    parse_query(request.query, pages.NO_QUERY)
+    body = await request.app["run"](generate_latest, request.app["metrics"].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

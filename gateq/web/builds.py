@@ -1,0 +1,110 @@
+"""A build's page: where it is, what it was tested on, its log and artifacts.
+
+A build is found in the status snapshot while its item is queued, else in
+the results. Its speculative chain and commits come from the scheduler
+(live.py) while the item is queued; results keep neither, so a finished
+build shows its item's outcome instead. Its artifacts are the set the
+store kept for it, and the published snapshots that hold files it built.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.parse
+from typing import Sequence
+
+from ..artifacts.model import ArtifactSet
+from ..artifacts.snapshots import MANIFEST
+from ..config.model import Config
+from . import estimates
+
+BUILD_ID = re.compile(r"([0-9]{1,12})-([0-9]{1,9})-([A-Za-z0-9][A-Za-z0-9._-]{0,99})\Z")
+LOG_SHOWN = 1 << 20            # the page shows at most the last MiB; the raw log has it all
+
+
+def parse_build_id(build: str) -> tuple[int, int, str] | None:
+    match = BUILD_ID.match(build)
+    return (int(match.group(1)), int(match.group(2)), match.group(3)) if match else None
+
+
+def find_live(status: dict, build: str) -> tuple[dict, dict, dict] | None:
+    """(pipeline, item, job) of a build the snapshot holds."""
+    for pipeline in status.get("pipelines", ()):
+        for queue in pipeline["queues"]:
+            for item in queue["items"]:
+                for job in item["jobs"]:
+                    if job["build"] == build:
+                        return pipeline, item, job
+    return None
+
+
+def find_item(status: dict, item_id: int) -> tuple[dict, dict] | None:
+    for pipeline in status.get("pipelines", ()):
+        for queue in pipeline["queues"]:
+            for item in queue["items"]:
+                if item["item"] == item_id:
+                    return pipeline, item
+    return None
+
+
+def find_finished(results: Sequence[dict], build: str) -> tuple[dict, dict] | None:
+    for record in reversed(results):
+        for job in record["jobs"]:
+            if job.get("build") == build:
+                return record, job
+    return None
+
+
+def log_path(config: Config, build: str) -> str:
+    return os.path.join(config.state_dir, "logs", f"{build}.log")
+
+
+def read_log_tail(path: str, limit: int = LOG_SHOWN) -> tuple[str, int, int]:
+    """(text, where it starts, size) of the log's last `limit` bytes."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            start = max(0, size - limit)
+            f.seek(start)
+            data = f.read(size - start)
+    except FileNotFoundError:
+        return "", 0, 0
+    return data.decode("utf-8", "replace"), start, start + len(data)
+
+
+def exported(config: Config, build: str) -> list[dict]:
+    """The files the build exported, as the artifact store kept them."""
+    path = os.path.join(config.state_dir, "cas", "sets",
+                        urllib.parse.quote(build, safe="") + ".json")
+    try:
+        with open(path) as f:
+            artifact_set = ArtifactSet.from_json(json.load(f))
+    except (FileNotFoundError, ValueError, KeyError):
+        return []
+    return [a.entry.to_json() for a in artifact_set.artifacts()]
+
+
+def published_in(config: Config, build: str) -> list[dict]:
+    """Snapshots on disk holding files this build exported."""
+    found = []
+    for repository in config.layout.repositories:
+        snapshots = os.path.join(config.publish_dir, repository, "snapshots")
+        for name in sorted(os.listdir(snapshots) if os.path.isdir(snapshots) else (), key=str.zfill):
+            if not name.isdigit():
+                continue
+            try:
+                with open(os.path.join(snapshots, name, MANIFEST)) as f:
+                    manifest = json.load(f)
+            except (OSError, ValueError):
+                continue
+            if any(a.get("build") == build for a in manifest.get("artifacts", ())):
+                found.append({"repository": repository, "snapshot": int(name)})
+    return found
+
+
+def job_summary(job: dict, now: float, typical: float | None) -> dict:
+    return {"state": job.get("state") or job.get("result"), "started_at": job.get("started_at"),
+            "finished_at": job.get("finished_at"), "duration": job.get("duration"),
+            "elapsed": estimates.elapsed({**job, "state": job.get("state") or job.get("result")}, now),
+            "estimate": typical}

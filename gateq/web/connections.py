@@ -1,0 +1,40 @@
+"""Where forge connections plug in their webhook: POST /api/connections/<name>/payload.
+
+A driver registers a PayloadHandler under its connection's name; the route
+hands it the raw body (already refused past web.max-body, never parsed), so
+the driver can verify the signature on exactly the bytes that came. Until a
+driver registers, every connection answers 404: the git driver has no
+webhooks.
+"""
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from ..config.errors import quote
+from .body import read_body
+from .errors import ApiError
+
+# (the request, its raw body) -> the response; the driver records what it accepts.
+PayloadHandler = Callable[[web.Request, bytes], Awaitable[web.StreamResponse]]
+
+
+class ConnectionHooks:
+    """Payload handlers by connection name; registered before the service starts."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, PayloadHandler] = {}
+
+    def register(self, connection: str, handler: PayloadHandler) -> None:
+        if connection in self.handlers:
+            raise ValueError(f"connection {connection!r} already has a payload handler")
+        self.handlers[connection] = handler
+
+    async def payload(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        handler = self.handlers.get(name)
+        if handler is None:
+            raise ApiError(404, f"connection {quote(name)} takes no webhook payloads "
+                           "(no such connection, or its driver has no webhooks)")
+        return await handler(request, await read_body(request))

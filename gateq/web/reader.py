@@ -1,0 +1,83 @@
+"""Reading the state directory from the web's worker threads.
+
+The store is SQLite, whose connections belong to the thread that opened
+them: each worker thread keeps one, opened without creating anything (a
+state directory no gate has written yet reads as an empty gate). A store
+that cannot be read is Unavailable, which the handlers answer with 503.
+"""
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+
+from ..state import NoState, SqliteStore, StateError, open_store
+
+EMPTY_STATUS = {"pipelines": [], "running_builds": 0, "slots": 0, "pending_events": 0}
+
+
+class Unavailable(Exception):
+    """The store cannot be read right now; the message is one line."""
+
+
+class StateReader:
+    """Invariant: a thread's store is dropped after any error, so the next
+    read opens the database afresh (it may have been restored meanwhile)."""
+
+    def __init__(self, state_dir: str):
+        self.state_dir = state_dir
+        self._local = threading.local()
+        self._opened: list[SqliteStore] = []
+        self._lock = threading.Lock()
+
+    def _store(self) -> SqliteStore | None:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            try:
+                store = open_store(self.state_dir, create=False)
+            except NoState:
+                return None
+            self._local.store = store
+            with self._lock:
+                self._opened.append(store)
+        return store
+
+    @contextlib.contextmanager
+    def _reading(self):
+        try:
+            yield self._store()
+        except StateError as exc:
+            self._local.store = None
+            raise Unavailable(str(exc)) from None
+
+    def status(self) -> dict:
+        """The engine's last snapshot, with the journal rows it has not read yet."""
+        with self._reading() as store:
+            if store is None:
+                return dict(EMPTY_STATUS)
+            status = store.read_status() or dict(EMPTY_STATUS)
+            cursor = status.get("cursor", store.last_checkpoint()[0])
+            status["pending_events"] = store.pending_count(cursor)
+            return status
+
+    def results(self) -> list[dict]:
+        """Finished items, oldest first."""
+        with self._reading() as store:
+            return [] if store is None else store.results()
+
+    def journal_rows(self) -> int:
+        """How many journal rows were ever recorded (the last row's number)."""
+        with self._reading() as store:
+            return 0 if store is None else store.last_seq()
+
+    def with_store(self, read):
+        """`read(store)` for readers that need more (replay); None without a store."""
+        with self._reading() as store:
+            return None if store is None else read(store)
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for store in opened:
+            with contextlib.suppress(sqlite3.ProgrammingError):   # another thread's
+                store.close()
