@@ -19,6 +19,7 @@ from ..requests import Request, RequestError, record
 from ..state import StateError
 from .auth import authorise
 from .body import read_body
+from .context import SITE
 from .errors import ApiError
 from .validation import one_of, parse_json_body, short_text
 
@@ -35,26 +36,26 @@ SCHEMAS = {
 
 def admin_handler(action: AdminAction):
     async def handle(request: web.Request) -> web.Response:
-        app = request.app
-        token = authorise(request.headers.get("Authorization"), app["settings"].tokens, action)
+        site = request.app[SITE]
+        token = authorise(request.headers.get("Authorization"), site.settings.tokens, action)
         require_json(request)
         fields = parse_json_body(await read_body(request), SCHEMAS[action])
         asked = Request(action=action.value, project=fields["project"], change=fields["change"],
                         branch=fields.get("branch"), pipeline=fields.get("pipeline"),
                         kind=fields.get("kind"))
         try:
-            said, row = await app["run"](record, app["config"], asked)
+            said, row = await site.run(record, site.config, asked)
         except RequestError as exc:
             log.warning("admin %s by token '%s' refused: %s", action.value, token.name, exc)
-            app["metrics"].admin(action.value, "refused")
+            site.metrics.admin(action.value, "refused")
             raise ApiError(400, str(exc)) from None
         except StateError as exc:
             log.error("admin %s by token '%s' not recorded: %s", action.value, token.name, exc)
-            app["metrics"].admin(action.value, "unavailable")
+            site.metrics.admin(action.value, "unavailable")
             raise ApiError(503, f"not recorded: {exc}", {"Retry-After": "5"}) from None
         log.info("admin %s by token '%s': recorded %s (journal row %d)", action.value,
                  token.name, said, row)
-        app["metrics"].admin(action.value, "recorded")
+        site.metrics.admin(action.value, "recorded")
         return web.json_response({"recorded": said, "journal_row": row, "token": token.name})
     return handle
 

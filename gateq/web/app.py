@@ -21,7 +21,7 @@ from ..config.model import AdminAction, Config
 from . import builds, pages, streams
 from .admin import admin_handler
 from .connections import ConnectionHooks
-from .context import WebContext
+from .context import SITE, Site, WebContext
 from .errors import ApiError, json_errors
 from .estimates import FINISHED
 from .metrics import WebMetrics
@@ -50,16 +50,15 @@ def make_app(config: Config, hooks: ConnectionHooks | None = None,
     app = web.Application(middlewares=[json_errors], client_max_size=config.web.max_body)
     ctx = context or WebContext.of(config)
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="gateq-web")
-    app["config"], app["settings"], app["ctx"] = config, config.web, ctx
-    app["run"] = lambda fn, *args: asyncio.get_running_loop().run_in_executor(pool, fn, *args)
-    app["stopping"] = asyncio.Event()
-    app["metrics"] = WebMetrics(ctx.reader, config.layout)
-    app["templates"] = template_environment()
-    app["hooks"] = hooks or ConnectionHooks()
+    app[SITE] = site = Site(
+        ctx=ctx, settings=config.web,
+        run=lambda fn, *args: asyncio.get_running_loop().run_in_executor(pool, fn, *args),
+        stopping=asyncio.Event(), metrics=WebMetrics(ctx.reader, config.layout),
+        templates=template_environment(), hooks=hooks or ConnectionHooks())
     add_routes(app)
 
     async def stop_streams(app: web.Application) -> None:
-        app["stopping"].set()
+        site.stopping.set()
 
     async def release(app: web.Application) -> None:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -71,7 +70,7 @@ def make_app(config: Config, hooks: ConnectionHooks | None = None,
 
 def add_routes(app: web.Application) -> None:
     router = app.router
-    router.add_get("/", lambda request: redirect("/status"))
+    router.add_get("/", to_status)
     for path, template, data, query in PAGES:
         router.add_get(path, page_handler(template, data, query))
         router.add_get("/api" + path, twin_handler(data, query))
@@ -81,32 +80,33 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/api/builds/{build}/log/events", log_events)
     for action in AdminAction:
         router.add_post(f"/api/{action.value}", admin_handler(action))
-    router.add_post("/api/connections/{name}/payload", app["hooks"].payload)
+    router.add_post("/api/connections/{name}/payload", app[SITE].hooks.payload)
     router.add_get("/metrics", metrics)
     router.add_static("/static", os.path.join(HERE, "static"), show_index=False)
 
 
-async def redirect(location: str):
-    raise web.HTTPFound(location)
+async def to_status(request: web.Request):
+    raise web.HTTPFound("/status")
 
 
 def page_handler(template: str, data: Callable, schema: dict):
     async def handle(request: web.Request) -> web.Response:
         query = parse_query(request.query, schema)
-        app = request.app
+        site = request.app[SITE]
 
         def render() -> str:
-            found = data(app["ctx"], dict(request.match_info), query)
+            found = data(site.ctx, dict(request.match_info), query)
             twin = "/api" + request.path_qs
-            return app["templates"].get_template(template).render(data=found, api=twin)
-        return web.Response(text=await app["run"](render), content_type="text/html")
+            return site.templates.get_template(template).render(data=found, api=twin)
+        return web.Response(text=await site.run(render), content_type="text/html")
     return handle
 
 
 def twin_handler(data: Callable, schema: dict):
     async def handle(request: web.Request) -> web.Response:
         query = parse_query(request.query, schema)
-        found = await request.app["run"](data, request.app["ctx"], dict(request.match_info), query)
+        site = request.app[SITE]
+        found = await site.run(data, site.ctx, dict(request.match_info), query)
         return web.json_response(found)
     return handle
 
@@ -115,21 +115,21 @@ def status_events(html: bool):
     """The status data, or the page's queue fragment, each time it changes."""
     async def handle(request: web.Request) -> web.StreamResponse:
         parse_query(request.query, pages.NO_QUERY)
-        app = request.app
-        ctx = app["ctx"]
+        site = request.app[SITE]
+        ctx = site.ctx
 
         def read() -> str:
             found = pages.status_data(ctx, {}, {})
             if not html:
                 return json.dumps(found)
-            return app["templates"].get_template("_queues.html").render(data=found)
+            return site.templates.get_template("_queues.html").render(data=found)
 
         def changed() -> str:
             status = ctx.reader.status()
             return json.dumps([status, len(ctx.reader.results()), int(ctx.clock() / REFRESH_EVERY)])
 
-        events = streams.watch(lambda: app["run"](changed), lambda: app["run"](read),
-                               app["stopping"], "status")
+        events = streams.watch(lambda: site.run(changed), lambda: site.run(read),
+                               site.stopping, "status")
         return await streams.send_events(request, events)
     return handle
 
@@ -150,16 +150,15 @@ def build_state(ctx: WebContext, build: str) -> str | None:
 
 async def log_events(request: web.Request) -> web.StreamResponse:
     query = parse_query(request.query, LOG_QUERY)
-    app, build = request.app, request.match_info["build"]
-    ctx = app["ctx"]
-    if builds.parse_build_id(build) is None or await app["run"](build_state, ctx, build) is None:
+    site, build = request.app[SITE], request.match_info["build"]
+    if builds.parse_build_id(build) is None or await site.run(build_state, site.ctx, build) is None:
         raise ApiError(404, f"no build {build}")
-    tail = streams.LogTail(builds.log_path(ctx.config, build), query["offset"])
+    tail = streams.LogTail(builds.log_path(site.config, build), query["offset"])
 
     async def finished() -> bool:
-        return await app["run"](build_state, ctx, build) == "finished"
-    return await streams.send_events(request, streams.tail_log(tail, finished, app["run"],
-                                                               app["stopping"]))
+        return await site.run(build_state, site.ctx, build) == "finished"
+    return await streams.send_events(request, streams.tail_log(tail, finished, site.run,
+                                                               site.stopping))
 
 
 async def raw_log(request: web.Request) -> web.StreamResponse:
@@ -167,7 +166,7 @@ async def raw_log(request: web.Request) -> web.StreamResponse:
     build = request.match_info["build"]
     if builds.parse_build_id(build) is None:
         raise ApiError(404, f"{build!r} is not a build id (ITEM-GENERATION-JOB)")
-    path = builds.log_path(request.app["config"], build)
+    path = builds.log_path(request.app[SITE].config, build)
     if not os.path.isfile(path):
         raise ApiError(404, f"no log for build {build} (not started yet, or expired)")
     return web.FileResponse(path, headers={"Content-Type": "text/plain; charset=utf-8"})
@@ -175,5 +174,6 @@ async def raw_log(request: web.Request) -> web.StreamResponse:
 
 async def metrics(request: web.Request) -> web.Response:
     parse_query(request.query, pages.NO_QUERY)
-    body = await request.app["run"](generate_latest, request.app["metrics"].registry)
+    site = request.app[SITE]
+    body = await site.run(generate_latest, site.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .context import SITE
 from .errors import ApiError
 
 
 async def read_body(request: web.Request) -> bytes:
     """The whole body, at most max-body bytes (413 from the length alone if it says more)."""
-    limit = request.app["settings"].max_body
+    limit = request.app[SITE].settings.max_body
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"the body has {request.content_length} bytes, more than the "
                        f"{limit} web.max-body allows")

@@ -1,11 +1,15 @@
 """What every handler reads from: the configuration, the store, the clock."""
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Awaitable, Callable
 
-from ..config.model import Config
+import jinja2
+from aiohttp import web
+
+from ..config.model import Config, WebSettings
 from .links import change_url_for
 from .live import LiveState
 from .reader import StateReader
@@ -23,3 +27,22 @@ class WebContext:
     def of(cls, config: Config) -> "WebContext":
         return cls(config, StateReader(config.state_dir), LiveState(config),
                    change_url=change_url_for(config))
+
+
+@dataclass
+class Site:
+    """What the handlers share: the context, the worker pool, the templates."""
+    ctx: WebContext
+    settings: WebSettings
+    run: Callable[..., Awaitable[Any]]      # run(fn, *args) in a worker thread
+    stopping: asyncio.Event                 # set when the service stops: streams end
+    metrics: Any                            # metrics.WebMetrics
+    templates: jinja2.Environment
+    hooks: Any                              # connections.ConnectionHooks
+
+    @property
+    def config(self) -> Config:
+        return self.ctx.config
+
+
+SITE = web.AppKey("site", Site)

@@ -13,6 +13,7 @@ import logging
 from aiohttp import web
 
 from ..config.errors import one_line
+from .context import SITE
 from .reader import Unavailable
 
 log = logging.getLogger("gateq.web")

@@ -28,7 +28,7 @@ class LiveState:
         with self._lock:
             cut, _ = store.last_checkpoint()
             if self.scheduler is None or cut > self.seq:
-                self.scheduler, self.seq = restore(self.config, store)
+                self.scheduler, self.seq, _ = restore(self.config, store)
             for self.seq, _ in replay(self.scheduler, store, self.seq):
                 pass
             return self.scheduler

@@ -19,10 +19,12 @@ def status_view(status: dict, results: Sequence[dict], layout: Layout, now: floa
                 change_url: ChangeUrl) -> dict:
     typical = estimates.typical_durations(results)
     dependencies = {name: job.dependencies for name, job in layout.jobs.items()}
+    shown = status.get("pipelines") or [     # no engine wrote any yet: the layout's, empty
+        {"name": name, "manager": p.manager.value, "queues": []} for name, p in layout.pipelines.items()]
     pipelines = [{"name": p["name"], "manager": p["manager"],
                   "queues": [queue_view(q, typical, dependencies, now, change_url)
                              for q in p["queues"]]}
-                 for p in status.get("pipelines", ())]
+                 for p in shown]
     return {"pipelines": pipelines, "running_builds": status.get("running_builds", 0),
             "slots": status.get("slots", 0), "pending_events": status.get("pending_events", 0),
             "items": sum(len(q["items"]) for p in pipelines for q in p["queues"]), "now": now}

@@ -1,0 +1,234 @@
+"""The web service as clients meet it: pages and their JSON twins, the
+admin API recording through the journal like the CLI, the streams, and
+the metrics, against a real gate."""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import os
+
+import pytest
+
+from gate_fixture import Gate, wait_until
+from test_web_helpers import ServeProcess, add_web, web_service
+
+
+def journal_rows(g: Gate) -> int:
+    path = os.path.join(g.config, "state", "gateq.db")
+    if not os.path.exists(path):
+        return 0
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT COUNT(*) FROM journal").fetchone()[0]
+
+
+@pytest.fixture
+def gate(tmp_path):
+    g = Gate(tmp_path)
+    add_web(g)
+    return g
+
+
+def test_admin_requests_are_recorded_like_the_cli(gate):
+    rev = gate.change("nova", "fix-1")
+    gate.change("nova", "fix-2")
+    with web_service(gate) as web:
+        status, answer = web.post_json("/api/event", {"kind": "approved", "project": "nova",
+                                                      "change": "fix-1"})
+        assert (status, answer) == (200, {
+            "recorded": f"approved event for nova:fix-1 at {rev[:12]} for branch main: enters gate",
+            "journal_row": 1, "token": "release-bot"})
+        assert web.post_json("/api/promote", {"pipeline": "gate", "project": "nova",
+                                              "change": "fix-1"})[0] == 200
+        # The same refusal as the CLI's, as a 400, and nothing recorded.
+        assert web.post_json("/api/dequeue", {"pipeline": "gate", "project": "nova",
+                                              "change": "fix-2"}, token="triage") == \
+            (400, {"error": "nova:fix-2 is not in pipeline gate"})
+        assert web.post_json("/api/enqueue", {"pipeline": "gate", "project": "nova",
+                                              "change": "fix-2"}, token="triage") == \
+            (403, {"error": "token 'triage' may not enqueue (it may: dequeue)"})
+        assert web.post_json("/api/enqueue", {"pipeline": "gate", "project": "nova",
+                                              "change": "fix-2"}, token=None)[0] == 401
+        assert journal_rows(gate) == 2
+        assert web.post_json("/api/dequeue", {"pipeline": "gate", "project": "nova",
+                                              "change": "fix-1"}, token="triage")[0] == 200
+    gate.run()
+    assert gate.outcome() == {"fix-1": "dequeued"}
+
+
+def test_every_page_has_a_json_twin_with_the_same_data(gate):
+    gate.change("nova", "fix-1")
+    gate.change("nova", "fix-2", {"FAIL": "x"})
+    gate.approve("nova", "fix-1")
+    gate.approve("nova", "fix-2")
+    gate.run()
+    with web_service(gate) as web:
+        results = web.json("/api/results?pipeline=gate")
+        assert [(r["change"], r["result"]) for r in results["results"]] == \
+            [("fix-2", "failed"), ("fix-1", "merged")]
+        status, _, page = web.get("/results?pipeline=gate")
+        html = page.decode()
+        for record in results["results"]:
+            assert f"#{record['item']}" in html
+            assert record["commit"] is None or record["commit"][:12] in html
+            for job in record["jobs"]:
+                assert f'href="/builds/{job["build"]}"' in html
+        assert web.json("/api/results?result=failed&pipeline=gate")["total"] == 1
+        assert web.json("/api/results?per-page=1&page=2&pipeline=gate")["results"][0]["change"] == "fix-1"
+        build = results["results"][0]["jobs"][0]["build"]
+        data = web.json(f"/api/builds/{build}")
+        assert data["state"] == "failure" and data["outcome"]["result"] == "failed"
+        assert "tests failed" in data["log"]["text"]
+        status, _, page = web.get(f"/builds/{build}")
+        assert status == 200 and "tests failed" in page.decode()
+        status, _, raw = web.get(f"/builds/{build}/log")
+        assert status == 200 and raw.decode() == data["log"]["text"]
+
+
+# A job that says it is alive every 0.2 s until the test releases its change,
+# so its log grows while the page watches; it fails on a FAIL-* file.
+TALK_JOB = """\
+#!/bin/sh
+i=0
+until [ -f "$RELEASE/$GATEQ_CHANGE" ]; do echo "tick $i"; i=$((i+1)); sleep 0.2; done
+if ls FAIL-* >/dev/null 2>&1; then echo "tests failed"; exit 1; fi
+echo "tests passed"
+"""
+
+
+def talking_gate(tmp_path, **kw) -> Gate:
+    release = tmp_path / "release"
+    release.mkdir()
+    g = Gate(tmp_path, jobs=f"- job: {{name: talk, run: jobs/talk.sh, vars: {{RELEASE: {release}}}}}\n",
+             project_jobs=("talk",), **kw)
+    g.write_job("talk.sh", TALK_JOB)
+    g.release = lambda ref: (release / ref).write_text("go\n")
+    add_web(g)
+    return g
+
+
+def item_of(status: dict, ref: str) -> dict | None:
+    for pipeline in status["pipelines"]:
+        for queue in pipeline["queues"]:
+            for item in queue["items"]:
+                if item["change"] == ref:
+                    return item
+    return None
+
+
+def test_a_live_build_shows_its_chain_commits_and_growing_log(tmp_path):
+    g = talking_gate(tmp_path)
+    g.change("nova", "fix-1")
+    g.change("nova", "fix-2")
+    g.approve("nova", "fix-1")
+    g.approve("nova", "fix-2")
+    serve = ServeProcess(g, str(tmp_path / "serve.log"))
+    web = serve.client
+    try:
+        def running(ref):
+            item = item_of(web.json("/api/status"), ref)
+            return item if item and item["jobs"][0]["state"] == "running" else None
+        second = wait_until(lambda: running("fix-2"), "fix-2's build to run")
+        first = wait_until(lambda: running("fix-1"), "fix-1's build to run")
+        assert second["based_on_item"] == first["item"] and second["position"] == 1
+        build = second["jobs"][0]["build"]
+        data = web.json(f"/api/builds/{build}")
+        assert [c["change"] for c in data["chain"]] == ["fix-1", "fix-2"]
+        (tested,) = data["tested_on"]
+        assert (tested["project"], tested["branch"]) == ("nova", "main")
+        assert tested["commit"] not in (g.tip(), first["revision"], second["revision"])
+        events = web.events(f"/api/builds/{build}/log/events",
+                            lambda seen: len([e for e in seen if e[0] == "log"]) >= 3)
+        offsets = [json.loads(data)["offset"] for name, data in events if name == "log"]
+        assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
+        assert "tick 0" in "".join(json.loads(d)["text"] for n, d in events if n == "log")
+        g.release("fix-1")
+        g.release("fix-2")
+        events = web.events(f"/api/builds/{build}/log/events", lambda seen: seen[-1][0] == "end")
+        text = "".join(json.loads(d)["text"] for n, d in events if n == "log")
+        assert "\ntick 0\ntick 1\n" in text and "tests passed" in text
+        assert text == web.get(f"/builds/{build}/log")[2].decode()     # the whole log, once
+        wait_until(lambda: web.json("/api/results?pipeline=gate")["total"] == 2, "both to land")
+        assert g.landed() == ["fix-1", "fix-2"]
+    finally:
+        assert serve.stop() == 0
+    assert "web service stopped" in serve.stderr()
+
+
+def test_the_status_page_shows_what_its_twin_says(tmp_path):
+    g = talking_gate(tmp_path)
+    for ref in ("fix-1", "fix-2", "fix-3"):
+        g.change("nova", ref, {"FAIL": "x"} if ref == "fix-2" else None)
+        g.approve("nova", ref)
+    g.release("fix-2")                   # fails at once; fix-1 and fix-3 keep running
+    serve = ServeProcess(g, str(tmp_path / "serve.log"))
+    try:
+        web = serve.client
+        def failing():
+            item = item_of(web.json("/api/status"), "fix-2")
+            return item if item and item["failing"] else None
+        item = wait_until(failing, "fix-2 to fail")
+        assert item["failed_jobs"] == ["talk"]
+        status = web.json("/api/status")
+        _, _, page = web.get("/status")
+        html = page.decode()
+        for pipeline in status["pipelines"]:
+            for queue in pipeline["queues"]:
+                for shown in queue["items"]:
+                    block = html.split(f'id="item-{shown["item"]}"')[1].split("</li>")[0]
+                    assert f'data-position="{shown["position"]}"' in block
+                    assert f"{shown['project']}:{shown['change']}" in block
+                    for job in shown["jobs"]:
+                        assert f'state-{job["state"]}" data-job="{job["name"]}"' in block
+                    if shown["failing"]:
+                        assert "failed: talk" in block
+        for ref in ("fix-1", "fix-3"):
+            g.release(ref)
+        wait_until(lambda: g.outcome() == {"fix-1": "merged", "fix-2": "failed", "fix-3": "merged"},
+                   "the gate to settle")
+    finally:
+        serve.stop()
+
+
+def test_metrics_are_read_from_the_store(tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+    g = Gate(tmp_path)
+    add_web(g)
+    for ref in ("fix-1", "fix-2"):
+        g.change("nova", ref, {"FAIL": "x"} if ref == "fix-2" else None)
+        g.approve("nova", ref)
+    g.run()
+    g.change("nova", "fix-3")
+    g.approve("nova", "fix-3")                  # recorded, not read by an engine yet
+    with web_service(g) as web:
+        status, headers, body = web.get("/metrics")
+        assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+    assert samples[("gateq_landings_total", (("pipeline", "gate"),))] == 1
+    assert samples[("gateq_items_finished_total", (("pipeline", "gate"), ("result", "failed")))] == 1
+    assert samples[("gateq_journal_backlog", ())] == 1
+    assert samples[("gateq_build_duration_seconds_count", (("job", "check"), ("result", "success")))] == 1
+    assert samples[("gateq_time_to_land_seconds_count", (("pipeline", "gate"),))] == 1
+    for name in ("gateq_connection_events_received", "gateq_report_outbox_size",
+                 "gateq_report_failures", "gateq_connection_up"):
+        assert f"# TYPE {name}" in body.decode()
+
+
+def test_an_unreadable_store_is_a_503_and_the_service_recovers(tmp_path):
+    g = Gate(tmp_path)
+    add_web(g)
+    with web_service(g) as web:
+        assert web.json("/api/status")["pipelines"][0]["queues"] == []   # no state yet: empty
+        g.change("nova", "fix-1")
+        g.approve("nova", "fix-1")
+        db = os.path.join(g.config, "state", "gateq.db")
+        os.rename(db, db + ".aside")
+        with open(db, "w") as f:
+            f.write("this is not a database\n" * 100)
+        for path in ("/api/status", "/status", "/metrics", "/api/results"):
+            status, headers, body = web.get(path)
+            assert status == 503 and headers["Retry-After"] == "5", (path, status, body)
+            assert body.count(b"\n") == 1 and "corrupt" in json.loads(body)["error"]
+        os.replace(db + ".aside", db)
+        assert web.json("/api/status")["pending_events"] == 1
