@@ -20,7 +20,9 @@ from gateq.core.types import Change, JobResult, MergeFailure, state_dict, state_
 RESUME = "resume"          # not an event: the engine restarted
 
 
-def random_layout(rng: random.Random) -> Layout:
+def random_layout(rng: random.Random, newer: bool = False) -> Layout:
+    """`newer`: also the settings the old full pass (tests/core_reference.py)
+    does not know: jobs retried (attempts)."""
     jobs = [f"j{i}" for i in range(rng.randint(1, 3))]
     repos = ("r1", "r2")[:rng.randint(0, 2)]
     job_defs = {}
@@ -28,7 +30,8 @@ def random_layout(rng: random.Random) -> Layout:
         deps = tuple(d for d in jobs if d != name and rng.random() < 0.3)
         job_defs[name] = Job(name, "/bin/true", voting=rng.random() < 0.85, dependencies=deps,
                              export=rng.choice((None, *repos)) if repos else None,
-                             requires=tuple(r for r in repos if rng.random() < 0.4))
+                             requires=tuple(r for r in repos if rng.random() < 0.4),
+                             attempts=rng.choice((1, 2, 3)) if newer else 1)
     shared = rng.random() < 0.7
     projects = {p: Project(p, "git", queue="shared" if shared else None,
                            pipelines={"gate": tuple(rng.sample(jobs, len(jobs))),
@@ -59,9 +62,9 @@ def random_layout(rng: random.Random) -> Layout:
 
 
 class Drive:
-    def __init__(self, seed: int, steps: int = 120):
+    def __init__(self, seed: int, steps: int = 120, newer: bool = False):
         self.rng = random.Random(seed)
-        self.layout = random_layout(self.rng)
+        self.layout = random_layout(self.rng, newer)
         self.slots = self.rng.randint(1, 6)
         self.steps = steps
         self.now = 0.0

@@ -15,15 +15,18 @@ from gateq.core.types import Change, JobResult, MergeFailure, state_dict, state_
 
 
 def layout(jobs=("unit",), window=Window(), projects=("nova", "ceilometer"), voting=None,
-           deps=None, export=None, requires=None, fail_fast=True, merge_in_window_only=False) -> Layout:
+           deps=None, export=None, requires=None, fail_fast=True, merge_in_window_only=False,
+           attempts=None) -> Layout:
     voting, deps, export, requires = voting or {}, deps or {}, export or {}, requires or {}
+    attempts = attempts or {}
     return Layout(
         pipelines={"gate": Pipeline("gate", Manager.DEPENDENT, (Trigger("git", "approved"),),
                                     merge_on_success=True, window=window, fail_fast=fail_fast,
                                     merge_in_window_only=merge_in_window_only),
                    "check": Pipeline("check", Manager.INDEPENDENT, (Trigger("git", "proposed"),))},
         jobs={j: Job(j, "/bin/true", voting=voting.get(j, True), dependencies=tuple(deps.get(j, ())),
-                     export=export.get(j), requires=tuple(requires.get(j, ())))
+                     export=export.get(j), requires=tuple(requires.get(j, ())),
+                     attempts=attempts.get(j, 1))
               for j in jobs},
         projects={p: Project(p, "git", queue="shared", pipelines={"gate": tuple(jobs), "check": tuple(jobs)})
                   for p in projects},

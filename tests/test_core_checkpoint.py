@@ -26,7 +26,7 @@ def feed(s: Scheduler, event) -> list:
 
 @pytest.mark.parametrize("seed", range(150))
 def test_a_checkpoint_taken_while_busy_resumes_the_same_decisions(seed):
-    drive = Drive(seed, steps=160)
+    drive = Drive(seed, steps=160, newer=True)
     events = list_events(drive)
     cut = random.Random(seed).randrange(len(events))
     straight, first = Scheduler(drive.layout, drive.slots), None

@@ -24,10 +24,12 @@ def plain(actions: list) -> list:
             for a in actions]
 
 
+NEWER_JOB_KEYS = ("started_at", "finished_at", "duration", "attempts", "retried")
+
+
 def without_times(record: dict) -> dict:
-    """The reference predates the jobs' times in results."""
-    jobs = [{k: v for k, v in j.items() if k not in ("started_at", "finished_at", "duration")}
-            for j in record["jobs"]]
+    """The reference predates the jobs' times and attempts in results."""
+    jobs = [{k: v for k, v in j.items() if k not in NEWER_JOB_KEYS} for j in record["jobs"]]
     return {**record, "jobs": jobs}
 
 

@@ -379,7 +379,7 @@ def build_pipeline(p: dict) -> Pipeline:
 def build_job(j: dict) -> Job:
     return Job(name=j["name"], run=j["run"], timeout=j["timeout"], voting=j["voting"],
                dependencies=tuple(j["dependencies"]), vars=dict(j["vars"]),
-               export=j["export"], requires=tuple(j["requires"]))
+               export=j["export"], requires=tuple(j["requires"]), attempts=j["attempts"])
 
 
 def build_project(p: dict, pipelines: tuple[str, ...]) -> Project:

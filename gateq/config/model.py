@@ -93,6 +93,9 @@ class Job:
     vars: Mapping[str, str] = field(default_factory=dict)
     export: str | None = None            # repository its artifacts are published to
     requires: tuple[str, ...] = ()       # repositories it installs from
+    # Runs of a build on one state before its failure counts (Zuul's name):
+    # a failed or timed-out run with attempts left is run again.
+    attempts: int = 1
 
 
 NOOP = Job("noop", run=None)             # in every layout: Zuul's explicit "land untested"

@@ -250,6 +250,7 @@ def job_schema(names: Names, config_dir: str) -> dict:
         Optional("export", default=None): maybe(known("repository", names.repositories, "export")),
         Optional("requires", default=[]):
             unique(known("repository", names.repositories, "requires")),
+        Optional("attempts", default=1): count,
     }
 
 

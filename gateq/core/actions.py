@@ -70,11 +70,13 @@ class JobRecord:
     started_at: float | None = None
     finished_at: float | None = None
     duration: float | None = None        # the job's own run time, where known
+    attempts: int = 1                    # runs made (Job.attempts): `retried` failed before `build`
+    retried: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         return {"name": self.name, "result": self.result.value, "build": self.build,
                 "started_at": self.started_at, "finished_at": self.finished_at,
-                "duration": self.duration}
+                "duration": self.duration, "attempts": self.attempts, "retried": list(self.retried)}
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def _item(item: Item) -> dict:
         "builds": [{"id": b.id, "job": b.job, "state": b.state.value,
                     "result": b.result.value if b.result else None,
                     "started_at": b.started_at, "finished_at": b.finished_at,
-                    "duration": b.duration}
+                    "duration": b.duration, "attempt": b.attempt, "retried": list(b.retried)}
                    for b in item.builds.values()],
     }
 
@@ -144,7 +144,9 @@ def _load_item(f: Field, pipeline: str, queue: str, state: State) -> Item:
     for b in f["builds"].items():
         build = Build(b["id"].of(str), b["job"].of(str), b["state"].enum(BuildState),
                       b["result"].enum(JobResult, none=True), b["started_at"].number(none=True),
-                      b["finished_at"].number(none=True), b.get("duration").number(none=True))
+                      b["finished_at"].number(none=True), b.get("duration").number(none=True),
+                      b.get("attempt").of(int, none=True) or 1,
+                      tuple(b["retried"].strings()) if b.get("retried").value is not None else ())
         item.builds[build.job] = build
     if item.id in state.index:
         raise f["id"].fail(f"item {item.id} appears twice")

@@ -78,10 +78,17 @@ def finish(build: Build, result: JobResult, at: float | None) -> None:
     build.finished_at = at
 
 
+RETRIED = frozenset({JobResult.FAILURE, JobResult.TIMED_OUT})
+
+
 def record_result(item: Item, build: Build, result: JobResult, at: float,
                   jobs: Mapping[str, Job], detail: str | None = None,
                   duration: float | None = None) -> None:
-    """A build ended: a voting job that did not succeed fails the item at once."""
+    """A build ended: a failed run with attempts left runs again on the same
+    state; otherwise a voting job that did not succeed fails the item at once."""
+    if result in RETRIED and build.attempt < jobs[build.job].attempts:
+        build.retry()
+        return
     finish(build, result, at)
     build.duration = duration
     if result is not JobResult.SUCCESS and jobs[build.job].voting and not item.failing:

@@ -71,7 +71,7 @@ def job_records(item: Item) -> tuple[JobRecord, ...]:
             result = build.result or (JobResult.CANCELLED if build.state is BuildState.RUNNING
                                       else JobResult.SKIPPED)
             out.append(JobRecord(job, result, build.id, build.started_at, build.finished_at,
-                                 build.duration))
+                                 build.duration, build.attempt, build.retried))
     return tuple(out)
 
 

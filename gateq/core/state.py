@@ -48,7 +48,10 @@ SET_UP_STAGES = frozenset({Stage.TESTING, Stage.LANDING})
 
 @dataclass(eq=False)
 class Build:
-    """One job of one item, for one generation of that item."""
+    """One job of one item, for one generation of that item.
+
+    A failed run with attempts left (Job.attempts) waits again under a new
+    id, `attempt` one higher; `retried` keeps the ids of the runs before."""
     id: str
     job: str
     state: BuildState = BuildState.WAITING
@@ -56,6 +59,16 @@ class Build:
     started_at: float | None = None
     finished_at: float | None = None
     duration: float | None = None    # the job's own, as its executor measured it
+    attempt: int = 1
+    retried: tuple[str, ...] = ()
+
+    def retry(self) -> None:
+        """Wait to run again on the same state, under the id of the next attempt."""
+        self.retried += (self.id,)
+        self.attempt += 1
+        self.id = f"{self.retried[0]}~{self.attempt}"
+        self.state, self.result = BuildState.WAITING, None
+        self.started_at = self.finished_at = self.duration = None
 
 
 @dataclass(eq=False)

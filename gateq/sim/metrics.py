@@ -6,7 +6,8 @@ compared with the bound's over the same changes (the good ones the strategy
 landed), so no ratio can fall below 1. Worker time is counted from a
 build's start to its end or cancellation. Work "decided" when it is a
 landed item's last generation, or what a change that cannot land ran up to
-its first failure; everything else is wasted: generations replaced by a
+its first failure; everything else is wasted: failed runs retried
+(Job.attempts), generations replaced by a
 reset, builds of a failing item after its failure, of good changes ejected
 (the work is done again after a recheck), of dequeued or conflicting items.
 """
@@ -68,8 +69,8 @@ def sim_figures(trace: Trace, b: Bound, r: SimResult) -> dict:
             result = final[c]["result"] if c in final else "never reported"
             wrong[result] = wrong.get(result, 0) + 1
     rejected = [c for c in b.rejected if c not in merged and c in final]
-    decided, reset, wasted = build_seconds(r, set(b.landed))
-    worked = decided + reset + wasted
+    decided, reset, retried, wasted = build_seconds(r, set(b.landed))
+    worked = decided + reset + retried + wasted
     end = max(rec["finished_at"] for rec in final.values())
     times = [merged[c] - arrival[c] for c in landed_good]
     return {
@@ -79,8 +80,9 @@ def sim_figures(trace: Trace, b: Bound, r: SimResult) -> dict:
         **time_figures("land", times),
         **time_figures("reject", [final[c]["finished_at"] - arrival[c] for c in rejected]),
         "job_minutes_per_landed": minutes(worked / len(merged)) if merged else None,
-        "wasted_job_minutes": minutes(reset + wasted), "reset_job_minutes": minutes(reset),
-        "wasted_pct": round(100 * (reset + wasted) / worked, 2) if worked else None,
+        "wasted_job_minutes": minutes(reset + retried + wasted), "reset_job_minutes": minutes(reset),
+        "retried_job_minutes": minutes(retried),
+        "wasted_pct": round(100 * (reset + retried + wasted) / worked, 2) if worked else None,
         "wrongly_rejected": sum(wrong.values()), "wrongly_rejected_by_result": wrong,
         "rechecks": r.rechecks, "snapshots": len(r.publications),
         "snapshots_disagreeing": sum(not p.agrees for p in r.publications),
@@ -97,25 +99,29 @@ def vs_bound(times: list[float], bounds: list[float]) -> dict:
             for k in TIME_FIGURES}
 
 
-def build_seconds(r: SimResult, good: set[str]) -> tuple[float, float, float]:
-    """Worker seconds that decided, that resets discarded, and the rest."""
+def build_seconds(r: SimResult, good: set[str]) -> tuple[float, float, float, float]:
+    """Worker seconds that decided, that resets discarded, that failed runs
+    retried (Job.attempts) took, and the rest."""
     records = [rec for recs in r.reports.values() for rec in recs] + r.post_reports
     outcome = {rec["item"]: rec for rec in records}
     last_generation = {item: {j["build"] for j in rec["jobs"] if j["build"]} for item, rec in outcome.items()}
+    retried_runs = {b for rec in records for j in rec["jobs"] for b in j.get("retried", ())}
     first_failure: dict[int, float] = {}
     for run in r.runs:
         if run.result is JobResult.FAILURE and not run.cancelled and run.ended is not None \
                 and run.id in last_generation.get(run.item, ()):
             first_failure[run.item] = min(first_failure.get(run.item, math.inf), run.ended)
-    decided = reset = wasted = 0.0
+    decided = reset = retried = wasted = 0.0
     for run in r.runs:
-        if run.id not in last_generation.get(run.item, ()):
+        if run.id in retried_runs:
+            retried += run.seconds
+        elif run.id not in last_generation.get(run.item, ()):
             reset += run.seconds
         elif decides(run, outcome[run.item], good, first_failure):
             decided += run.seconds
         else:
             wasted += run.seconds
-    return decided, reset, wasted
+    return decided, reset, retried, wasted
 
 
 def decides(run: Run, record: dict, good: set[str], first_failure: dict[int, float]) -> bool:
