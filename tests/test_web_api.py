@@ -232,3 +232,61 @@ def test_an_unreadable_store_is_a_503_and_the_service_recovers(tmp_path):
             assert body.count(b"\n") == 1 and "corrupt" in json.loads(body)["error"]
         os.replace(db + ".aside", db)
         assert web.json("/api/status")["pending_events"] == 1
+
+
+EXPORT_JOB = """\
+#!/bin/sh
+set -eu
+echo "$GATEQ_CHANGE" > "$GATEQ_ARTIFACTS/$GATEQ_CHANGE.txt"
+cat *.txt > "$GATEQ_ARTIFACTS/all.txt"
+echo exported
+"""
+
+
+def test_publication_lists_snapshots_manifests_and_their_difference(tmp_path):
+    g = Gate(tmp_path, jobs="- repository: {name: site, type: files, keep: 5}\n"
+                            "- job: {name: export, run: jobs/export.sh, export: site}\n",
+             project_jobs=("export",))
+    g.write_job("export.sh", EXPORT_JOB)
+    add_web(g)
+    for ref in ("fix-1", "fix-2"):
+        g.change("nova", ref)
+        g.approve("nova", ref)
+        g.run()
+    with web_service(g) as web:
+        (repo,) = web.json("/api/publication")["repositories"]
+        assert (repo["name"], repo["current"]) == ("site", 2)
+        assert [s["snapshot"] for s in repo["snapshots"]] == [2, 1]
+        assert [c["change"] for c in repo["snapshots"][0]["changes"]] == ["fix-2"]
+        manifest = web.json("/api/publication/site/snapshots/2")["manifest"]
+        assert sorted(a["path"] for a in manifest["artifacts"]) == ["all.txt", "fix-1.txt", "fix-2.txt"]
+        diff = web.json("/api/publication/site/diff?from=1&to=2")
+        assert (diff["added"], diff["removed"], diff["rebuilt"]) == (["fix-2.txt"], [], [
+            {"from": "all.txt", "to": "all.txt"}])
+        assert [c["subject"] for c in diff["commits"]] == ["Merge nova:fix-2 into main", "Change fix-2"]
+        assert diff["commits"][0]["commit"] == g.tip()
+        export = g.results()[1]["jobs"][0]["build"]
+        build = web.json(f"/api/builds/{export}")
+        assert sorted(a["path"] for a in build["artifacts"]) == ["all.txt", "fix-2.txt"]
+        assert build["published"] == [{"repository": "site", "snapshot": 2}]
+        _, _, page = web.get("/publication")
+        assert "snapshot 2" in page.decode() and repo["install"] in page.decode()
+        for path in ("/publication/site/snapshots/2", "/publication/site/diff?from=1&to=2"):
+            assert web.get(path)[0] == 200
+        assert web.get("/api/publication/site/snapshots/7")[0] == 404
+        assert web.get("/api/publication/nope/snapshots/1")[0] == 404
+
+
+def test_rpm_packages_are_told_apart_by_version_order():
+    from gateq.web.publication import package_changes
+    def rpm(name, version, release="1", sha="x"):
+        return {"name": name, "epoch": "0", "version": version, "release": release,
+                "arch": "noarch", "path": f"{name}.rpm", "sha256": sha}
+    a = {"artifacts": [rpm("nova", "1.9"), rpm("old", "1"), rpm("glance", "2.0", "3"),
+                       rpm("same", "1")]}
+    b = {"artifacts": [rpm("nova", "1.10", sha="y"), rpm("new", "1"), rpm("glance", "2.0~rc1", sha="z"),
+                       rpm("same", "1")]}
+    changes = package_changes(a, b)
+    assert changes["added"] == ["new-1-1.noarch"] and changes["removed"] == ["old-1-1.noarch"]
+    assert changes["upgraded"] == [{"from": "nova-1.9-1.noarch", "to": "nova-1.10-1.noarch"}]
+    assert changes["downgraded"] == [{"from": "glance-2.0-3.noarch", "to": "glance-2.0~rc1-1.noarch"}]

@@ -15,7 +15,6 @@ import urllib.parse
 from typing import Sequence
 
 from ..artifacts.model import ArtifactSet
-from ..artifacts.snapshots import MANIFEST
 from ..config.model import Config
 from . import estimates
 
@@ -85,22 +84,22 @@ def exported(config: Config, build: str) -> list[dict]:
     return [a.entry.to_json() for a in artifact_set.artifacts()]
 
 
-def published_in(config: Config, build: str) -> list[dict]:
-    """Snapshots on disk holding files this build exported."""
-    found = []
+def published_in(config: Config, build: str) -> tuple[list[dict], list[dict]]:
+    """Snapshots on disk holding files this build exported, and those files
+    as the newest of them records them (once landed, the store may have
+    collected the build's own set)."""
+    from .publication import publisher, read_manifest
+    found, files = [], []
     for repository in config.layout.repositories:
-        snapshots = os.path.join(config.publish_dir, repository, "snapshots")
-        for name in sorted(os.listdir(snapshots) if os.path.isdir(snapshots) else (), key=str.zfill):
-            if not name.isdigit():
-                continue
-            try:
-                with open(os.path.join(snapshots, name, MANIFEST)) as f:
-                    manifest = json.load(f)
-            except (OSError, ValueError):
-                continue
-            if any(a.get("build") == build for a in manifest.get("artifacts", ())):
-                found.append({"repository": repository, "snapshot": int(name)})
-    return found
+        pub = publisher(config, repository)
+        for number in pub.numbers():
+            manifest = read_manifest(pub, number) or {}
+            mine = [a for a in manifest.get("artifacts", ()) if a.get("build") == build]
+            if mine:
+                found.append({"repository": repository, "snapshot": number})
+                files = [{k: v for k, v in a.items() if k not in ("build", "job", "change")}
+                         for a in mine]
+    return found, files
 
 
 def job_summary(job: dict, now: float, typical: float | None) -> dict:

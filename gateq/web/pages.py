@@ -63,8 +63,8 @@ def build_data(ctx: WebContext, match: dict, query: dict) -> dict:
                 url=ctx.change_url(source["project"], source["change"]))
     data.update(speculative(ctx, item_id) if queued and data["current"] else
                 {"chain": None, "tested_on": None})
-    data["artifacts"] = builds.exported(ctx.config, build)
-    data["published"] = builds.published_in(ctx.config, build)
+    data["published"], published_files = builds.published_in(ctx.config, build)
+    data["artifacts"] = builds.exported(ctx.config, build) or published_files
     text, start, size = builds.read_log_tail(builds.log_path(ctx.config, build))
     data["log"] = {"text": text, "from": start, "size": size, "raw": f"/builds/{build}/log"}
     return data
