@@ -82,7 +82,7 @@ def add_routes(app: web.Application) -> None:
         router.add_post(f"/api/{action.value}", admin_handler(action))
     router.add_post("/api/connections/{name}/payload", app[SITE].hooks.payload)
     router.add_get("/metrics", metrics)
-    router.add_static("/static", os.path.join(HERE, "static"), show_index=False)
+    router.add_get("/static/{name}", static)
 
 
 async def to_status(request: web.Request):
@@ -170,6 +170,17 @@ async def raw_log(request: web.Request) -> web.StreamResponse:
     if not os.path.isfile(path):
         raise ApiError(404, f"no log for build {build} (not started yet, or expired)")
     return web.FileResponse(path, headers={"Content-Type": "text/plain; charset=utf-8"})
+
+
+STATIC = {"gateq.css": "text/css", "gateq.js": "text/javascript"}
+
+
+async def static(request: web.Request) -> web.FileResponse:
+    name = request.match_info["name"]
+    if name not in STATIC:
+        raise ApiError(404, f"no static file {name!r}")
+    return web.FileResponse(os.path.join(HERE, "static", name),
+                            headers={"Content-Type": f"{STATIC[name]}; charset=utf-8"})
 
 
 async def metrics(request: web.Request) -> web.Response:

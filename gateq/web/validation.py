@@ -20,6 +20,8 @@ MAX_TEXT = 1000
 def short_text(value):
     """A non-empty string of at most MAX_TEXT characters."""
     text(value)
+    if "\ufffd" in value:
+        raise Invalid("holds U+FFFD: bytes that were not UTF-8")
     if len(value) > MAX_TEXT:
         raise Invalid(f"longer than {MAX_TEXT} characters")
     return value
@@ -55,12 +57,12 @@ def first_error(exc: MultipleInvalid, where: str) -> str:
 
 def parse_query(query, schema: dict) -> dict:
     """The query string through `schema`; a parameter given twice is refused."""
-    keys = list(query.keys())
+    keys = [key for key, _ in query.items()]
     for key in keys:
         if keys.count(key) > 1:
             raise ApiError(400, f"query parameter {quote(key)} is given more than once")
     try:
-        return Schema(schema)({k: query[k] for k in keys})
+        return Schema(schema)(dict(query.items()))
     except MultipleInvalid as exc:
         raise ApiError(400, first_error(exc, "query parameter")) from None
 
