@@ -62,6 +62,17 @@ def move_branch(site: Site, project: str, branch: str, revision: str, user: str)
         return changes.branch_moved(site, project, ref, old, revision, user)
 
 
+def delete_branch(site: Site, project: str, branch: str, user: str) -> None:
+    """Delete a branch directly (as an administrator would)."""
+    repo, ref = site.repo(project), "refs/heads/" + branch
+    with site.project_lock(project):
+        old = repos.resolve(repo, ref)
+        if old is None:
+            raise Refused(f"branch {branch} not found")
+        repos.git(repo, "update-ref", "-d", ref, old)
+        changes.branch_moved(site, project, ref, old, repos.ZERO, user)
+
+
 def change(site: Site, number: int) -> dict:
     """The change as `gerrit query` prints it with every option, plus its messages."""
     with site.lock:
@@ -79,9 +90,12 @@ def numbers(site: Site, text: str) -> list[int]:
                                      reverse=True)]
 
 
-def set_knobs(site: Site, hold: dict | None = None, refuse_connections: bool | None = None) -> None:
+def set_knobs(site: Site, hold: dict | None = None, refuse_connections: bool | None = None,
+              hold_matching: dict | None = None) -> None:
     if hold is not None:
         site.knobs.hold = {k: float(v) for k, v in hold.items()}
+    if hold_matching is not None:
+        site.knobs.hold_matching = {k: float(v) for k, v in hold_matching.items()}
     if refuse_connections is not None:
         site.knobs.refuse_connections = refuse_connections
 
@@ -114,6 +128,7 @@ OPS = {
     "set_wip": lambda site, user, number, wip: actions.set_wip(site, user, number, wip),
     "submit": lambda site, user, number, patchset: actions.submit(site, user, number, patchset),
     "move_branch": move_branch,
+    "delete_branch": delete_branch,
     "branch_tip": lambda site, project, branch: repos.resolve(site.repo(project),
                                                              "refs/heads/" + branch),
     "change": change,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,8 +22,10 @@ class Refused(Exception):
 @dataclass
 class Knobs:
     """Misbehaviour tests switch on: commands held before they run (by
-    command prefix, in seconds) and SSH connections refused."""
+    command prefix, or by a regular expression searched in the command
+    line, in seconds) and SSH connections refused."""
     hold: dict[str, float] = field(default_factory=dict)
+    hold_matching: dict[str, float] = field(default_factory=dict)
     refuse_connections: bool = False
 
 
@@ -70,8 +73,11 @@ class Site:
         change.updated_seq = self.state.tick()
 
     def held_for(self, command_line: str) -> float:
-        return max((seconds for prefix, seconds in self.knobs.hold.items()
-                    if command_line.startswith(prefix)), default=0.0)
+        by_prefix = (seconds for prefix, seconds in self.knobs.hold.items()
+                     if command_line.startswith(prefix))
+        by_pattern = (seconds for pattern, seconds in self.knobs.hold_matching.items()
+                      if re.search(pattern, command_line))
+        return max([*by_prefix, *by_pattern], default=0.0)
 
 
 def now() -> int:

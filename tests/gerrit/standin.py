@@ -243,6 +243,10 @@ class GerritStandIn:
     def set_wip(self, number: int, user: User, wip: bool = True) -> None:
         self.call("set_wip", user=user.username, number=number, wip=wip)
 
+    def delete_branch(self, project: str, branch: str, user: str = "admin") -> None:
+        """Delete a branch on the server (emits ref-updated to zeros)."""
+        self.call("delete_branch", project=project, branch=branch, user=user)
+
     def change(self, number: int) -> dict:
         """The change as `gerrit query` shows it with every option."""
         return self.call("change", number=number)
@@ -278,8 +282,13 @@ class GerritStandIn:
         `seconds` before running them."""
         self.call("set_knobs", hold={command: seconds})
 
+    def hold_matching(self, pattern: str, seconds: float) -> None:
+        """Hold commands whose line matches the regular expression `pattern`
+        (e.g. one change's `gerrit review`, by its N,P) for `seconds`."""
+        self.call("set_knobs", hold_matching={pattern: seconds})
+
     def release(self) -> None:
-        self.call("set_knobs", hold={}, refuse_connections=False)
+        self.call("set_knobs", hold={}, hold_matching={}, refuse_connections=False)
 
     def refuse_connections(self, refuse: bool = True) -> None:
         """Accept TCP connections and close them at once (before SSH)."""

@@ -16,8 +16,8 @@ from typing import Iterable, Mapping
 from voluptuous import Invalid, Optional
 
 from .errors import GerritQueryError
-from .shapes import (CHANGE, Approval, ChangeStatus, Dependency, change_info, dependency, maybe,
-                     patchset, schema)
+from .shapes import (CHANGE, Approval, ChangeStatus, Dependency, PatchSetInfo, change_info,
+                     dependency, maybe, patchset, schema)
 from .ssh import GerritSSH
 
 OPTIONS = ("--format", "JSON", "--current-patch-set", "--dependencies", "--commit-message",
@@ -46,6 +46,7 @@ class ChangeRecord:
     depends_on: tuple[Dependency, ...] = ()
     needed_by: tuple[Dependency, ...] = ()
     submittable: bool | None = None          # submitRecords: OK or not; None if not asked
+    patchsets: tuple[PatchSetInfo, ...] = ()  # every patch set, with --patch-sets
 
     @property
     def is_open(self) -> bool:
@@ -65,6 +66,7 @@ QUERY_CHANGE = schema({**CHANGE,
                        Optional("currentPatchSet", default=None): maybe(patchset),
                        Optional("dependsOn", default=[]): [dependency],
                        Optional("neededBy", default=[]): [dependency],
+                       Optional("patchSets", default=[]): [patchset],
                        Optional("submitRecords", default=None): maybe(_submittable)})
 
 
@@ -146,16 +148,16 @@ def _record(data, server: str, number: int) -> ChangeRecord:
                         ps.number if ps else None, ps.revision if ps else None,
                         ps.ref if ps else None, ps.approvals if ps else (),
                         tuple(found["dependsOn"]), tuple(found["neededBy"]),
-                        found["submitRecords"])
+                        found["submitRecords"], tuple(found["patchSets"]))
 
 
 def query_changes(ssh: GerritSSH, query: str, *, timeout: float | None = None,
-                  max_pages: int = 100) -> list[ChangeRecord]:
+                  max_pages: int = 100, options: Iterable[str] = OPTIONS) -> list[ChangeRecord]:
     """Every change the query matches, following pages; each change once."""
     seen: dict[int, ChangeRecord] = {}
     start = 0
     for _ in range(max_pages):
-        page = parse_output(ssh.run(query_command(query, start), timeout=timeout).stdout,
+        page = parse_output(ssh.run(query_command(query, start, options), timeout=timeout).stdout,
                             ssh.settings.name)
         for record in page.changes:
             seen.setdefault(record.number, record)

@@ -1,0 +1,141 @@
+"""Landing on Gerrit, the two ways `land:` offers.
+
+push: `git push --force-with-lease=refs/heads/B:OLD` of the tested commit
+  from the mirror, so the branch moves only if it is still where the commit
+  was built (Gerrit itself checks the old value again as it updates). A
+  refused lease is told apart by asking Gerrit for the branch: at the
+  commit already (a retry after a crash: landed), elsewhere (moved), or
+  gone (deleted). Gerrit then closes the change as merged.
+submit: `gerrit review --submit` with the votes that make it submittable;
+  Gerrit merges by the project's submit type, so what lands may differ
+  from what was tested. gateq waits (bounded) for the branch to move past
+  the tested base with the change in it, and says whether the tree that
+  landed is the tested tree: the engine publishes only if it is.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from ...git import repo as git_repo
+from ..base import DriverError, NotFound, Unreachable
+from ..records import LandOutcome, LandRequest, LandResult
+from .errors import GerritCommandError, GerritError
+from .mirror import Mirror, said
+from .query import query_changes
+from .review import review_command
+from .shapes import ChangeStatus
+from .ssh import GerritSSH
+
+SUBMIT_WAIT = 60.0           # seconds to see the branch move after a submit
+POLL = 0.2                   # seconds between two looks at the branch meanwhile
+
+
+def land_push(mirror: Mirror, request: LandRequest) -> LandResult:
+    ref = "refs/heads/" + request.branch
+    try:
+        result = mirror.run(request.project, ["push", "--porcelain",
+                                              f"--force-with-lease={ref}:{request.old}",
+                                              mirror.url(request.project), f"{request.new}:{ref}"])
+    except Unreachable as exc:
+        return LandResult(LandOutcome.UNREACHABLE, reason=str(exc))
+    flag, summary = _porcelain(result.stdout, ref)
+    if flag in (" ", "+", "=", "*"):
+        _follow(mirror, request, request.new)
+        return LandResult(LandOutcome.LANDED, request.new)
+    if flag is None:
+        return LandResult(LandOutcome.UNREACHABLE, reason=f"gerrit {mirror.ssh.name}: push to "
+                          f"{request.project} failed: {said(result.stderr)}")
+    if "stale info" in summary or "failed to lock" in summary or "fetch first" in summary:
+        return _lost(mirror, request, summary)
+    return LandResult(LandOutcome.REFUSED, reason=f"gerrit {mirror.ssh.name}: push to "
+                      f"{request.project} {request.branch} refused: {summary}")
+
+
+def _porcelain(stdout: str, ref: str) -> tuple[str | None, str]:
+    """(flag, summary) of the line about `ref` in `git push --porcelain`."""
+    for line in stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and parts[1].endswith(":" + ref):
+            return parts[0][:1], parts[2]
+    return None, ""
+
+
+def _lost(mirror: Mirror, request: LandRequest, summary: str) -> LandResult:
+    try:
+        current = mirror.remote_tip(request.project, request.branch)
+    except DriverError as exc:
+        return LandResult(LandOutcome.UNREACHABLE, reason=f"push refused ({summary}), then: {exc}")
+    if current == request.new:
+        _follow(mirror, request, current)
+        return LandResult(LandOutcome.LANDED, current)
+    if current is None:
+        return LandResult(LandOutcome.DELETED, reason=f"branch {request.branch} of "
+                          f"{request.project} was deleted on Gerrit")
+    return LandResult(LandOutcome.MOVED, current, reason=(
+        f"branch {request.branch} of {request.project} moved from {request.old[:12]} to "
+        f"{current[:12]} outside gateq"))
+
+
+def _follow(mirror: Mirror, request: LandRequest, tip: str) -> None:
+    """Bring the mirror's branch to what landed (if a fetch did not already)."""
+    git_repo.run(mirror.path(request.project), "update-ref", "refs/heads/" + request.branch, tip)
+
+
+def land_submit(ssh: GerritSSH, mirror: Mirror, request: LandRequest, wait: float = SUBMIT_WAIT,
+                clock: Callable[[], float] = time.monotonic) -> LandResult:
+    change = request.change
+    if change is None or change.number is None or change.patchset is None:
+        return LandResult(LandOutcome.REFUSED, reason="land: submit needs the change's number "
+                          "and patch set")
+    argv = review_command(change.number, change.patchset, labels=dict(request.labels), submit=True)
+    try:
+        ssh.run(argv)
+    except GerritError as exc:
+        status = _status(ssh, change.number)
+        if status is not ChangeStatus.MERGED:
+            outcome = (LandOutcome.REFUSED if isinstance(exc, GerritCommandError)
+                       else LandOutcome.UNREACHABLE)
+            return LandResult(outcome, reason=str(exc))
+    return _landed(mirror, request, clock() + wait, clock)
+
+
+def _status(ssh: GerritSSH, number: int) -> ChangeStatus | None:
+    """The change's status now; None when Gerrit cannot say."""
+    try:
+        found = query_changes(ssh, f"change:{number}")
+    except GerritError:
+        return None
+    return found[0].status if found else None
+
+
+def _landed(mirror: Mirror, request: LandRequest, deadline: float,
+            clock: Callable[[], float]) -> LandResult:
+    """Wait until the mirror's branch holds the change, past `old`."""
+    path, revision = mirror.path(request.project), request.change.revision
+    while True:
+        try:
+            mirror.fetch_branches(request.project, [request.branch])
+        except NotFound:
+            return LandResult(LandOutcome.DELETED, reason=f"branch {request.branch} is gone")
+        except DriverError as exc:
+            if clock() >= deadline:
+                return LandResult(LandOutcome.UNREACHABLE, reason=f"submitted, then: {exc}")
+            time.sleep(POLL)
+            continue
+        tip = mirror.tips(request.project, [request.branch]).get(request.branch)
+        if tip and tip != request.old and (revision is None
+                                           or git_repo.is_ancestor(path, revision, tip)):
+            same = _tree(path, tip) == _tree(path, request.new)
+            return LandResult(LandOutcome.LANDED, tip, same, None if same else (
+                f"Gerrit landed {tip[:12]}, whose tree is not the tree gateq tested "
+                f"({request.new[:12]}): the branch moved or Gerrit merged differently"))
+        if clock() >= deadline:
+            return LandResult(LandOutcome.UNREACHABLE, reason=(
+                f"submitted, but branch {request.branch} did not show the change within "
+                "the wait"))
+        time.sleep(POLL)
+
+
+def _tree(path: str, commit: str) -> str:
+    return git_repo.git(path, "rev-parse", commit + "^{tree}")
