@@ -227,10 +227,13 @@ def test_an_unreadable_store_is_a_503_and_the_service_recovers(tmp_path):
         with open(db, "w") as f:
             f.write("this is not a database\n" * 100)
         for path in ("/api/status", "/status", "/metrics", "/api/results"):
-            status, headers, body = web.get(path)
+            # The status may be served for up to half a second from what was read before.
+            status, headers, body = wait_until(lambda: (lambda r: r if r[0] != 200 else None)(
+                web.get(path)), f"{path} to answer 503", timeout=10)
             assert status == 503 and headers["Retry-After"] == "5", (path, status, body)
             assert body.count(b"\n") == 1 and "corrupt" in json.loads(body)["error"]
         os.replace(db + ".aside", db)
+        wait_until(lambda: web.get("/api/status")[0] == 200, "the status to be read again")
         assert web.json("/api/status")["pending_events"] == 1
 
 

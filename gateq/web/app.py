@@ -31,15 +31,15 @@ from .validation import integer, parse_query
 WORKERS = 8
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# path, template, data function, query schema
+# path, template, data function, query schema, whether its page may be FRESH_SECONDS old
 PAGES = (
-    ("/status", "status.html", pages.status_data, pages.NO_QUERY),
-    ("/results", "results.html", pages.results_data, pages.RESULTS_QUERY),
-    ("/builds/{build}", "build.html", pages.build_data, pages.NO_QUERY),
-    ("/publication", "publication.html", pages.publication_data, pages.NO_QUERY),
+    ("/status", "status.html", pages.status_data, pages.NO_QUERY, True),
+    ("/results", "results.html", pages.results_data, pages.RESULTS_QUERY, False),
+    ("/builds/{build}", "build.html", pages.build_data, pages.NO_QUERY, False),
+    ("/publication", "publication.html", pages.publication_data, pages.NO_QUERY, False),
     ("/publication/{repository}/snapshots/{number}", "snapshot.html", pages.snapshot_data,
-     pages.NO_QUERY),
-    ("/publication/{repository}/diff", "diff.html", pages.diff_data, pages.DIFF_QUERY),
+     pages.NO_QUERY, False),
+    ("/publication/{repository}/diff", "diff.html", pages.diff_data, pages.DIFF_QUERY, False),
 )
 LOG_QUERY = {Optional("offset", default="0"): integer(0, 2**53)}
 REFRESH_EVERY = 5.0          # the status stream resends this often, for elapsed times and ETAs
@@ -71,8 +71,8 @@ def make_app(config: Config, hooks: ConnectionHooks | None = None,
 def add_routes(app: web.Application) -> None:
     router = app.router
     router.add_get("/", to_status)
-    for path, template, data, query in PAGES:
-        router.add_get(path, page_handler(template, data, query))
+    for path, template, data, query, recent in PAGES:
+        router.add_get(path, page_handler(template, data, query, recent))
         router.add_get("/api" + path, twin_handler(data, query))
     router.add_get("/status/events", status_events(html=True))
     router.add_get("/api/status/events", status_events(html=False))
@@ -89,7 +89,7 @@ async def to_status(request: web.Request):
     raise web.HTTPFound("/status")
 
 
-def page_handler(template: str, data: Callable, schema: dict):
+def page_handler(template: str, data: Callable, schema: dict, recent: bool):
     async def handle(request: web.Request) -> web.Response:
         query = parse_query(request.query, schema)
         site = request.app[SITE]
@@ -98,7 +98,10 @@ def page_handler(template: str, data: Callable, schema: dict):
             found = data(site.ctx, dict(request.match_info), query)
             twin = "/api" + request.path_qs
             return site.templates.get_template(template).render(data=found, api=twin)
-        return web.Response(text=await site.run(render), content_type="text/html")
+
+        def page() -> str:
+            return site.ctx.recent.get(f"page {request.path_qs}", render) if recent else render()
+        return web.Response(text=await site.run(page), content_type="text/html")
     return handle
 
 
@@ -119,14 +122,16 @@ def status_events(html: bool):
         ctx = site.ctx
 
         def read() -> str:
-            found = pages.status_data(ctx, {}, {})
-            if not html:
-                return json.dumps(found)
-            return site.templates.get_template("_queues.html").render(data=found)
+            def render() -> str:
+                found = pages.status_data(ctx, {}, {})
+                if not html:
+                    return json.dumps(found)
+                return site.templates.get_template("_queues.html").render(data=found)
+            return ctx.recent.get(f"status-events-{html}", render)
 
         def changed() -> str:
-            status = ctx.reader.status()
-            return json.dumps([status, len(ctx.reader.results()), int(ctx.clock() / REFRESH_EVERY)])
+            status, results = ctx.state()
+            return json.dumps([status, len(results), int(ctx.clock() / REFRESH_EVERY)])
 
         events = streams.watch(lambda: site.run(changed), lambda: site.run(read),
                                site.stopping, "status")

@@ -13,6 +13,9 @@ from ..config.model import Config, WebSettings
 from .links import change_url_for
 from .live import LiveState
 from .reader import StateReader
+from .recent import Recent
+
+FRESH_SECONDS = 0.5        # how far behind the store a status answer may be
 
 
 @dataclass
@@ -22,11 +25,16 @@ class WebContext:
     live: LiveState
     clock: Callable[[], float] = time.time
     change_url: Callable = field(default=None)
+    recent: Recent = field(default_factory=lambda: Recent(FRESH_SECONDS))
 
     @classmethod
     def of(cls, config: Config) -> "WebContext":
         return cls(config, StateReader(config.state_dir), LiveState(config),
                    change_url=change_url_for(config))
+
+    def state(self) -> tuple[dict, list[dict]]:
+        """The status snapshot and the results, as of at most FRESH_SECONDS ago."""
+        return self.recent.get("state", lambda: (self.reader.status(), self.reader.results()))
 
 
 @dataclass

@@ -19,8 +19,10 @@ DIFF_QUERY = {Required("from"): integer(1, 10**9), Required("to"): integer(1, 10
 
 
 def status_data(ctx: WebContext, match: dict, query: dict) -> dict:
-    return status_view(ctx.reader.status(), ctx.reader.results(), ctx.config.layout,
-                       ctx.clock(), ctx.change_url)
+    def view() -> dict:
+        status, results = ctx.state()
+        return status_view(status, results, ctx.config.layout, ctx.clock(), ctx.change_url)
+    return ctx.recent.get("status-view", view)
 
 
 def results_data(ctx: WebContext, match: dict, query: dict) -> dict:

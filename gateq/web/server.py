@@ -69,11 +69,19 @@ class WebService:
 
     def stop(self) -> None:
         if self.runner is not None:
-            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(
+            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(
                 timeout=SHUTDOWN_SECONDS + 10)
             self.runner = None
             log.info("web service stopped")
         self._close_loop()
+
+    async def _stop(self) -> None:
+        """Close the site and the streams, then end what connections are left."""
+        await self.runner.cleanup()
+        left = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
 
     def _close_loop(self) -> None:
         if self.thread.is_alive():
