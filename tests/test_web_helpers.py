@@ -110,14 +110,16 @@ def web_service(g: Gate):
 
 
 class ServeProcess:
-    """`gateq serve` as its own process, its web service on a free port."""
+    """`gateq serve` (or `gateq web`, given its arguments) as its own process,
+    its web service on a free port."""
 
-    def __init__(self, g: Gate, log_path: str):
+    def __init__(self, g: Gate, log_path: str, command: tuple[str, ...] = ("serve",)):
         self.log_path = log_path
         self.log = open(log_path, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "gateq.cli", "-c", g.config, "serve"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "gateq.cli", "-c", g.config, *command],
                                      stdout=subprocess.DEVNULL, stderr=self.log)
-        self.url = wait_until(self.listening, "gateq serve's web service to listen", timeout=60)
+        self.url = wait_until(self.listening, f"gateq {command[0]}'s web service to listen",
+                              timeout=60)
         self.client = Client(self.url)
 
     def listening(self) -> str | None:

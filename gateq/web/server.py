@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 
 from aiohttp import web
@@ -50,7 +51,8 @@ class WebService:
         except OSError as exc:
             self._close_loop()
             host, port = self.listen
-            raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            why = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ListenError(f"cannot listen on {host}:{port}: {why}") from None
         log.info("web service listening on %s", self.url)
         return self.url
 
