@@ -4,9 +4,9 @@ the metrics, against a real gate."""
 from __future__ import annotations
 
 import json
-import re
-import sqlite3
 import os
+import shutil
+import sqlite3
 
 import pytest
 
@@ -222,19 +222,46 @@ def test_an_unreadable_store_is_a_503_and_the_service_recovers(tmp_path):
         assert web.json("/api/status")["pipelines"][0]["queues"] == []   # no state yet: empty
         g.change("nova", "fix-1")
         g.approve("nova", "fix-1")
+        assert web.json("/api/status")["pending_events"] in (0, 1)     # its stores are open now
         db = os.path.join(g.config, "state", "gateq.db")
-        os.rename(db, db + ".aside")
-        with open(db, "w") as f:
-            f.write("this is not a database\n" * 100)
+        with sqlite3.connect(db) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with open(db, "rb") as f:
+            good = f.read()
+        with open(db, "r+b") as f:                      # the same file, garbled in place
+            f.write(b"this is not a database\n" * 100)
         for path in ("/api/status", "/status", "/metrics", "/api/results"):
             # The status may be served for up to half a second from what was read before.
             status, headers, body = wait_until(lambda: (lambda r: r if r[0] != 200 else None)(
                 web.get(path)), f"{path} to answer 503", timeout=10)
             assert status == 503 and headers["Retry-After"] == "5", (path, status, body)
-            assert body.count(b"\n") == 1 and "corrupt" in json.loads(body)["error"]
-        os.replace(db + ".aside", db)
+            assert body.count(b"\n") == 1 and "corrupt" in json.loads(body)["error"], body
+        with open(db, "r+b") as f:
+            f.write(good)
         wait_until(lambda: web.get("/api/status")[0] == 200, "the status to be read again")
         assert web.json("/api/status")["pending_events"] == 1
+
+
+def test_a_restored_database_is_read_at_once(tmp_path):
+    """Restoring a backup replaces the file: the service reads the new one."""
+    g = Gate(tmp_path)
+    add_web(g)
+    g.change("nova", "fix-1")
+    g.change("nova", "fix-2")
+    g.approve("nova", "fix-1")
+    db = os.path.join(g.config, "state", "gateq.db")
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copy(db, db + ".backup")
+    g.approve("nova", "fix-2")
+    with web_service(g) as web:
+        assert web.json("/api/status")["pending_events"] == 2
+        os.replace(db + ".backup", db)
+        for leftover in (db + "-wal", db + "-shm"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+        wait_until(lambda: web.json("/api/status")["pending_events"] == 1,
+                   "the restored database to be read")
 
 
 EXPORT_JOB = """\

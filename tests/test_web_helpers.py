@@ -49,8 +49,10 @@ class Client:
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict | None = None) -> tuple[int, dict, bytes]:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        chunked = isinstance(body, tuple)            # sent in chunks, with no Content-Length
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=iter(body) if chunked else body,
+                         headers=headers or {}, encode_chunked=chunked)
             response = conn.getresponse()
             return response.status, dict(response.getheaders()), response.read()
         finally:

@@ -3,15 +3,19 @@
 The store is SQLite, whose connections belong to the thread that opened
 them: each worker thread keeps one, opened without creating anything (a
 state directory no gate has written yet reads as an empty gate). A store
-that cannot be read is Unavailable, which the handlers answer with 503.
+that cannot be read is Unavailable, which the handlers answer with 503. A
+database file replaced (a backup restored) is opened anew: a connection
+would go on reading the file it opened.
 """
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 
 from ..state import NoState, SqliteStore, StateError, open_store
+from ..state.sqlite import DB_NAME
 
 EMPTY_STATUS = {"pipelines": [], "running_builds": 0, "slots": 0, "pending_events": 0}
 
@@ -31,13 +35,17 @@ class StateReader:
         self._lock = threading.Lock()
 
     def _store(self) -> SqliteStore | None:
-        store = getattr(self._local, "store", None)
+        store, opened = getattr(self._local, "store", None), getattr(self._local, "inode", None)
+        if store is not None and file_id(store.path) != opened:
+            self._local.store = store = None            # replaced since: read the new one
         if store is None:
+            path = os.path.join(self.state_dir, DB_NAME)
+            inode = file_id(path)
             try:
                 store = open_store(self.state_dir, create=False)
             except NoState:
                 return None
-            self._local.store = store
+            self._local.store, self._local.inode = store, inode
             with self._lock:
                 self._opened.append(store)
         return store
@@ -81,3 +89,11 @@ class StateReader:
         for store in opened:
             with contextlib.suppress(sqlite3.ProgrammingError):   # another thread's
                 store.close()
+
+
+def file_id(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
