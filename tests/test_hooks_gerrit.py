@@ -5,7 +5,6 @@ hook call returns in well under a second, in a process of its own."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import subprocess
 import sys

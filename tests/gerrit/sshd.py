@@ -128,6 +128,9 @@ class SSHServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        # No Nagle: a command's few small packets go out at once, so timings
+        # measure the client rather than Nagle against delayed ACKs.
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport = Transport(conn)
         transport.add_server_key(self.host_key)
         with self._lock:

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from ..base import Deliver, DriverError, TriggerQuery
+from ..base import Deliver, DriverError, NotFound, TriggerQuery
 from ..records import ConnectionStatus, LinkState, ReviewEvent
 from .backoff import Backoff
 from .errors import GerritError
@@ -76,10 +76,19 @@ class GerritSource:
     # -- the reader's thread ------------------------------------------------
 
     def _on_event(self, gerrit_event: GerritEvent) -> None:
+        """An event whose patch set is gone is dropped with a warning; one
+        that cannot be fetched (Gerrit unreachable) makes the reader
+        connect again, and reconcile."""
         event = review_event(self.connection.name, gerrit_event)
         if event is None or not self.connection.serves(event.project):
             return
-        self._hand_on([self.connection.prepare(event)])
+        try:
+            prepared = self.connection.prepare(event)
+        except NotFound as exc:
+            log.warning("gerrit %s: %s event dropped: %s", self.connection.name,
+                        event.kind.value, exc)
+            return
+        self._hand_on([prepared])
 
     def _on_connect(self) -> None:
         """Raises when Gerrit cannot answer: the reader connects again later."""
