@@ -7,10 +7,12 @@ import json
 import os
 import shutil
 import sqlite3
+import time
 
 import pytest
 
 from gate_fixture import Gate, wait_until
+from gateq.state import open_store
 from test_web_helpers import ServeProcess, add_web, web_service
 
 
@@ -200,6 +202,13 @@ def test_metrics_are_read_from_the_store(tmp_path):
     g.run()
     g.change("nova", "fix-3")
     g.approve("nova", "fix-3")                  # recorded, not read by an engine yet
+    store = open_store(os.path.join(g.config, "state"))
+    store.outbox_add([("r1", "forge", "nova:fix-1", "{}"), ("r2", "forge", "nova:fix-2", "{}")],
+                     time.time())
+    first = store.outbox_rows()[0]["id"]
+    store.outbox_attempt(first)
+    store.outbox_retry(first, time.time() + 60, "503 from the forge")
+    store.close()
     with web_service(g) as web:
         status, headers, body = web.get("/metrics")
         assert status == 200 and headers["Content-Type"].startswith("text/plain")
@@ -210,8 +219,10 @@ def test_metrics_are_read_from_the_store(tmp_path):
     assert samples[("gateq_journal_backlog", ())] == 1
     assert samples[("gateq_build_duration_seconds_count", (("job", "check"), ("result", "success")))] == 1
     assert samples[("gateq_time_to_land_seconds_count", (("pipeline", "gate"),))] == 1
+    assert samples[("gateq_report_outbox_size", (("connection", "forge"),))] == 2
+    assert samples[("gateq_report_outbox_failing", (("connection", "forge"),))] == 1
     for name in ("gateq_connection_events_received", "gateq_report_outbox_size",
-                 "gateq_report_failures", "gateq_connection_up"):
+                 "gateq_report_outbox_failing", "gateq_report_refused", "gateq_connection_up"):
         assert f"# TYPE {name}" in body.decode()
 
 

@@ -18,7 +18,7 @@ import sqlite3
 import pytest
 
 from gate_fixture import Gate
-from test_web_helpers import TOKENS, Client, add_web, bearer, web_service
+from test_web_helpers import TOKENS, add_web, bearer, web_service
 
 ADMIN = ("/api/event", "/api/enqueue", "/api/dequeue", "/api/promote")
 PAGES = ("/status", "/results", "/publication", "/builds/1-0-check",

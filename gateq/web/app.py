@@ -130,8 +130,10 @@ def status_events(html: bool):
             return ctx.recent.get(f"status-events-{html}", render)
 
         def changed() -> str:
-            status, results = ctx.state()
-            return json.dumps([status, len(results), int(ctx.clock() / REFRESH_EVERY)])
+            def key() -> str:
+                status, results = ctx.state()
+                return json.dumps([status, len(results), int(ctx.clock() / REFRESH_EVERY)])
+            return ctx.recent.get("status-key", key)          # one for every stream polling
 
         events = streams.watch(lambda: site.run(changed), lambda: site.run(read),
                                site.stopping, "status")

@@ -13,7 +13,6 @@ import logging
 from aiohttp import web
 
 from ..config.errors import one_line
-from .context import SITE
 from .reader import Unavailable
 
 log = logging.getLogger("gateq.web")
@@ -54,8 +53,6 @@ async def json_errors(request: web.Request, handler):
         message = HTTP_MESSAGES.get(exc.status, exc.reason)
         if exc.status == 405:
             message += f" (allowed: {', '.join(sorted(exc.allowed_methods))})"
-        if exc.status == 413:
-            message += f" (at most {request.app['settings'].max_body} bytes)"
         return error_response(exc.status, f"{request.path}: {message}")
     except Exception:          # the edge: log it, answer one line, keep serving
         log.exception("web: %s %s failed", request.method, request.path_qs)

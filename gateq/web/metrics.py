@@ -33,16 +33,10 @@ class WebMetrics:
             "gateq_web_admin_requests", "Admin API requests that passed the token check, "
             "by action and outcome (recorded, refused, unavailable)",
             ["action", "outcome"], registry=self.registry)
-        # Placeholders for the forge connections (webhooks, reporting): no samples yet.
+        # Placeholders for the forge connections (webhooks): no samples yet.
         self.events_received = Counter(
             "gateq_connection_events_received", "Events received per connection "
             "(webhook deliveries accepted)", ["connection"], registry=self.registry)
-        self.outbox_size = Gauge(
-            "gateq_report_outbox_size", "Reports waiting to be sent, per connection",
-            ["connection"], registry=self.registry)
-        self.report_failures = Counter(
-            "gateq_report_failures", "Reports that failed to be sent, per connection",
-            ["connection"], registry=self.registry)
         self.connection_up = Gauge(
             "gateq_connection_up", "1 while the connection is reachable, else 0",
             ["connection"], registry=self.registry)
@@ -67,6 +61,7 @@ class StoreCollector:
         yield from status_metrics(status)
         yield from result_counters(results, status)
         yield from result_histograms(results)
+        yield from outbox_metrics(self.reader.outbox())
 
 
 def status_metrics(status: dict) -> Iterable:
@@ -82,6 +77,23 @@ def status_metrics(status: dict) -> Iterable:
                             value=status.get("slots", 0))
     yield GaugeMetricFamily("gateq_journal_backlog", "Journal rows the engine has not read yet",
                             value=status.get("pending_events", 0))
+
+
+def outbox_metrics(outbox: dict[str, dict]) -> Iterable:
+    """The report outbox, per connection (the store keeps it: gateq/outbox.py)."""
+    families = {
+        "pending": GaugeMetricFamily("gateq_report_outbox_size", "Reports waiting to be sent",
+                                     labels=["connection"]),
+        "failing": GaugeMetricFamily("gateq_report_outbox_failing", "Reports waiting to be sent "
+                                     "again after a failed attempt", labels=["connection"]),
+        "refused": GaugeMetricFamily("gateq_report_refused", "Reports the review system refused "
+                                     "for good (kept until the outbox is pruned)",
+                                     labels=["connection"]),
+    }
+    for connection, counts in sorted(outbox.items()):
+        for key, family in families.items():
+            family.add_metric([connection], counts.get(key) or 0)
+    yield from families.values()
 
 
 def result_counters(results: Sequence[dict], status: dict) -> Iterable:

@@ -73,6 +73,11 @@ class StateReader:
         with self._reading() as store:
             return [] if store is None else store.results()
 
+    def outbox(self) -> dict[str, dict]:
+        """Per connection, the report outbox's counts (SqliteStore.outbox_stats)."""
+        with self._reading() as store:
+            return {} if store is None else store.outbox_stats()
+
     def journal_rows(self) -> int:
         """How many journal rows were ever recorded (the last row's number)."""
         with self._reading() as store:

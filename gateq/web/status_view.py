@@ -51,8 +51,15 @@ def item_view(item: dict, position: int, base_item: int | None, typical, depende
         "based_on": item["based_on"], "based_on_item": base_item,
         "generation": item.get("generation", 0), "stage": item.get("stage"),
         "failing": item.get("failing"), "failed_jobs": failed, "landing": item.get("landing"),
-        "jobs": jobs, "eta": eta,
+        "changes": members(item, change_url), "jobs": jobs, "eta": eta,
     }
+
+
+def members(item: dict, change_url: ChangeUrl) -> list[dict]:
+    """The changes the item tests: several when the pipeline batches them."""
+    found = item.get("changes") or [{"item": item["item"], "project": item["project"],
+                                     "change": item["change"], "revision": item["revision"]}]
+    return [{**c, "url": change_url(c["project"], c["change"])} for c in found]
 
 
 def job_view(job: dict, typical: float | None, now: float) -> dict:
