@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from gateq.drivers.base import AlreadyOnBranch, TriggerQuery
+from gateq.drivers.base import AlreadyOnBranch, TriggerQuery, Unreachable
 from gateq.drivers.depends_on import GerritChange
 from gateq.drivers.gerrit import Backoff
 from gateq.drivers.gerrit.connection import GerritConnection
@@ -154,6 +154,64 @@ def test_a_dropped_stream_loses_nothing_approved_meanwhile(gerrit, project, star
     assert conn.status().last_reconcile_queries == 1
 
 
+def test_reconciliation_also_runs_every_interval(gerrit, project, tmp_path):
+    alice = gerrit.users["alice"]
+    approved = gerrit.standin.upload(project, alice, {"a": "1"}, "Approved", via="api")
+    gerrit.standin.review(approved.number, alice, APPROVED)
+    conn = connection_for(gerrit, tmp_path)
+    conn.reconcile_interval = 0.5
+    deliveries = Deliveries()
+    deliveries.connection = conn
+    gate = TriggerQuery("gate", ReviewEventKind.COMMENT, (project,), (("Code-Review", 2),
+                                                                      ("Workflow", 1)))
+    conn.start(deliveries, [gate], [project])
+    try:
+        found = deliveries.wait(lambda e: e.origin is Origin.RECONCILED, count=3,
+                                what="three reconciliations")
+        assert {e.change.number for e, _ in found} == {approved.number}
+        status = conn.status()
+        assert (status.connects, status.last_reconcile_error) == (1, None)   # no reconnection
+        assert status.reconciliations >= 3
+    finally:
+        conn.stop()
+
+
+def test_reconciliation_asks_once_per_project_and_trigger(gerrit, tmp_path):
+    alice = gerrit.users["alice"]
+    made = {}
+    for name in ("rec-a", "rec-b"):
+        gerrit.standin.create_project(name)
+        gerrit.standin.call("move_branch", project=name, branch="stable/1",
+                            revision=gerrit.standin.branch_tip(name), user="gateq")
+        for branch in ("main", "stable/1"):
+            change = gerrit.standin.upload(name, alice, {"f": branch}, f"On {branch}",
+                                           branch=branch, via="api")
+            gerrit.standin.review(change.number, alice, APPROVED)
+            made[(name, branch)] = change.number
+    wip = gerrit.standin.upload("rec-a", alice, {"w": "1"}, "WIP", via="api")
+    gerrit.standin.review(wip.number, alice, APPROVED)
+    gerrit.standin.set_wip(wip.number, alice)
+    projects = ("rec-a", "rec-b")
+    queries = [TriggerQuery("gate", ReviewEventKind.COMMENT, projects, (("Workflow", 1),
+                            ("Code-Review", 2))),
+               TriggerQuery("gate-stable", ReviewEventKind.COMMENT, projects,
+                            (("Workflow", 1), ("Code-Review", 2)), branch=r"stable/"),
+               TriggerQuery("check", ReviewEventKind.PROPOSED, ("rec-b",), wip=None),
+               TriggerQuery("recheck", ReviewEventKind.COMMENT, projects)]   # no state to find
+    conn = connection_for(gerrit, tmp_path)
+    found = conn.reconcile(queries)
+    assert found.queries == 3              # gate and gate-stable share theirs; recheck has none
+    by_pipeline = {}
+    for event in found.events:
+        by_pipeline.setdefault(event.pipeline, set()).add(event.change.number)
+    assert by_pipeline == {
+        "gate": set(made.values()),
+        "gate-stable": {made[("rec-a", "stable/1")], made[("rec-b", "stable/1")]},
+        "check": {made[("rec-b", "main")], made[("rec-b", "stable/1")]}}
+    assert all(conn.mirror.has(e.project, e.change.revision) for e in found.events)
+    conn.stop()
+
+
 def test_the_state_shows_a_server_down_at_start_then_up(own_gerrit, tmp_path):
     own_gerrit.standin.create_project("nova")
     own_gerrit.standin.stop()
@@ -197,6 +255,28 @@ def test_an_unknown_host_key_is_one_line_naming_its_fingerprint(gerrit, tmp_path
         conn.stop()
     assert "unknown host key" in down.last_error and "\n" not in down.last_error
     assert gerrit.standin.host_key.fingerprint in down.last_error
+
+
+def test_git_refuses_a_server_whose_host_key_is_not_known(gerrit, project, tmp_path):
+    other = keys.generate(str(tmp_path / "other"))
+    stranger = str(tmp_path / "stranger_kh")
+    with open(stranger, "w") as f:
+        f.write(keys.known_hosts_line("127.0.0.1", 1, other.public))
+    change = gerrit.standin.upload(project, gerrit.users["alice"], {"f": "1"}, "X", via="api")
+    conn = connection_for(gerrit, tmp_path, known_hosts=stranger)
+    with pytest.raises(Unreachable) as exc:
+        conn.mirror.fetch_patchsets(project, [change.ref], ["main"])
+    assert "\n" not in str(exc.value) and "No ED25519 host key is known" in str(exc.value)
+    assert not conn.mirror.has(project, change.revision)
+    conn.stop()
+    changed = gerrit.standin.write_known_hosts(str(tmp_path / "changed_kh"), other.public)
+    conn = connection_for(gerrit, tmp_path, known_hosts=changed)
+    with pytest.raises(Unreachable) as exc:
+        conn.mirror.fetch_branches(project)
+    assert str(exc.value).endswith(
+        f"git fetch of {project} failed: host key changed: the server offers "
+        f"{gerrit.standin.host_key.fingerprint}, not the one in known-hosts; refusing to connect")
+    conn.stop()
 
 
 def test_a_hook_event_is_completed_and_fetched(gerrit, project, tmp_path):

@@ -108,6 +108,7 @@ def test_a_push_for_review_proposes_and_approves_a_change(hosted):
 def test_each_push_is_a_new_change_unless_it_names_one(hosted):
     hosted.commit("a", "Add a")
     hosted.push("refs/for/main")
+    git(hosted.work, "checkout", "--quiet", "--detach", "HEAD~1")   # unrelated to the first
     second = hosted.commit("b", "Add b")
     said = hosted.push("refs/for/main").stderr           # no "non-fast-forward": refs/for/ is gone
     assert "change 2,1 proposed" in said

@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 import re
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Mapping, Sequence
+from typing import Callable, ClassVar, Iterable, Mapping, Sequence
 
 from ..core.types import Change
 from .records import (ChangeInfo, ChangeRef, ConnectionStatus, LandRequest, LandResult, Report,
@@ -113,9 +113,11 @@ class Connection(abc.ABC):
         """The local repository of `project` the merger works in."""
 
     @abc.abstractmethod
-    def start(self, deliver: Deliver, queries: Sequence[TriggerQuery] = ()) -> None:
+    def start(self, deliver: Deliver, queries: Sequence[TriggerQuery] = (),
+              projects: Iterable[str] | None = None) -> None:
         """Begin handing events to `deliver` (prepared: their commits are in
-        the mirror); returns at once, even when the system is down."""
+        the mirror) for `projects` (the layout's projects on this connection;
+        None: every project); returns at once, even when the system is down."""
 
     @abc.abstractmethod
     def stop(self) -> None:

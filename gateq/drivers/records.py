@@ -233,6 +233,7 @@ class ConnectionStatus:
     state: LinkState
     since: float | None = None
     last_error: str | None = None
+    connects: int = 0              # successful (re)connections
     events: int = 0
     reconciliations: int = 0
     last_reconcile_at: float | None = None

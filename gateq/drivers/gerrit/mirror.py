@@ -12,6 +12,7 @@ its own, so a hung ssh is killed with it.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -29,6 +30,7 @@ KNOWN_REVISIONS = 100_000        # revisions remembered as present (commits neve
 # Lines git and ssh print around the one that says what went wrong.
 NOISE = ("fatal: Could not read from remote repository", "Please make sure you have",
          "and the repository exists", "error: failed to push")
+FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/=]+")
 
 
 @dataclass(frozen=True)
@@ -174,9 +176,16 @@ class Mirror:
 
 
 def said(stderr: str) -> str:
-    """The line of git's or ssh's output that says what went wrong."""
+    """The line of git's or ssh's output that says what went wrong; for
+    OpenSSH's boxed warning about a changed host key, one line of its own
+    with the fingerprint the server offered."""
+    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in stderr:
+        offered = FINGERPRINT.search(stderr)
+        return ("host key changed: the server offers "
+                f"{offered.group(0) if offered else 'another key'}, not the one in known-hosts; "
+                "refusing to connect")
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    useful = [line for line in lines if not line.startswith(NOISE)]
+    useful = [line for line in lines if not line.startswith(NOISE) and not line.startswith("@")]
     return (useful or lines or ["no error message"])[0]
 
 

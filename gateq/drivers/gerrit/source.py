@@ -70,8 +70,8 @@ class GerritSource:
     def status(self) -> ConnectionStatus:
         link, stats = self.reader.status(), self.stats
         return ConnectionStatus(self.connection.name, "gerrit", LinkState(link.state.value),
-                                link.since, link.last_error, self.delivered, stats.runs, stats.at,
-                                stats.queries, stats.seconds, stats.error)
+                                link.since, link.last_error, link.connects, self.delivered,
+                                stats.runs, stats.at, stats.queries, stats.seconds, stats.error)
 
     # -- the reader's thread ------------------------------------------------
 

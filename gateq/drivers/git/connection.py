@@ -7,7 +7,7 @@ listen to and nothing to reconcile; landing is `update-ref NEW OLD`
 from __future__ import annotations
 
 import time
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from ...config.model import GitConnection
 from ...core.types import Change, full_ref
@@ -42,7 +42,8 @@ class GitDriverConnection(Connection):
 
     # -- source -------------------------------------------------------------
 
-    def start(self, deliver: Deliver, queries: Sequence[TriggerQuery] = ()) -> None:
+    def start(self, deliver: Deliver, queries: Sequence[TriggerQuery] = (),
+              projects: Iterable[str] | None = None) -> None:
         self._since = time.time()
 
     def stop(self) -> None:
