@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 
-from gateq.config.model import Job, Layout, Manager, Pipeline, Project, Trigger, Window
+from gateq.config.model import BatchKind, Job, Layout, Manager, Pipeline, Project, Trigger, Window
 from gateq.core import actions as act
 from gateq.core import events as ev
 from gateq.core.types import Change, JobResult, MergeFailure, state_dict, state_tuple
@@ -22,7 +22,7 @@ RESUME = "resume"          # not an event: the engine restarted
 
 def random_layout(rng: random.Random, newer: bool = False) -> Layout:
     """`newer`: also the settings the old full pass (tests/core_reference.py)
-    does not know: jobs retried (attempts)."""
+    does not know: jobs retried (attempts), batches (batch_size, batch_kind)."""
     jobs = [f"j{i}" for i in range(rng.randint(1, 3))]
     repos = ("r1", "r2")[:rng.randint(0, 2)]
     job_defs = {}
@@ -49,7 +49,9 @@ def random_layout(rng: random.Random, newer: bool = False) -> Layout:
     pipelines = {
         "gate": Pipeline("gate", Manager.DEPENDENT, (Trigger("git", "approved"),),
                          merge_on_success=rng.random() < 0.8, window=window(),
-                         fail_fast=rng.random() < 0.6, merge_in_window_only=rng.random() < 0.4),
+                         fail_fast=rng.random() < 0.6, merge_in_window_only=rng.random() < 0.4,
+                         batch_size=rng.choice((1, 2, 4)) if newer else 1,
+                         batch_kind=rng.choice(tuple(BatchKind)) if newer else BatchKind.ANY),
         "check": Pipeline("check", Manager.INDEPENDENT, (Trigger("git", "proposed"),),
                           fail_fast=rng.random() < 0.6),
         "post": Pipeline("post", Manager.DEPENDENT, (Trigger("git", "approved"),),

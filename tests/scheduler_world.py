@@ -6,7 +6,7 @@ tests state queue semantics without git; the real-git tests cover the rest.
 """
 from __future__ import annotations
 
-from gateq.config.model import Job, Layout, Manager, Pipeline, Project, Trigger, Window
+from gateq.config.model import BatchKind, Job, Layout, Manager, Pipeline, Project, Trigger, Window
 from gateq.core import actions as act
 from gateq.core import events as ev
 from gateq.core.scheduler import Scheduler
@@ -16,13 +16,14 @@ from gateq.core.types import Change, JobResult, MergeFailure, state_dict, state_
 
 def layout(jobs=("unit",), window=Window(), projects=("nova", "ceilometer"), voting=None,
            deps=None, export=None, requires=None, fail_fast=True, merge_in_window_only=False,
-           attempts=None) -> Layout:
+           attempts=None, batch_size=1, batch_kind=BatchKind.ANY) -> Layout:
     voting, deps, export, requires = voting or {}, deps or {}, export or {}, requires or {}
     attempts = attempts or {}
     return Layout(
         pipelines={"gate": Pipeline("gate", Manager.DEPENDENT, (Trigger("git", "approved"),),
                                     merge_on_success=True, window=window, fail_fast=fail_fast,
-                                    merge_in_window_only=merge_in_window_only),
+                                    merge_in_window_only=merge_in_window_only, batch_size=batch_size,
+                                    batch_kind=batch_kind),
                    "check": Pipeline("check", Manager.INDEPENDENT, (Trigger("git", "proposed"),))},
         jobs={j: Job(j, "/bin/true", voting=voting.get(j, True), dependencies=tuple(deps.get(j, ())),
                      export=export.get(j), requires=tuple(requires.get(j, ())),
@@ -63,7 +64,9 @@ class World:
         self.feed(ev.TriggerEvent(self.tick(), "git", "approved", change))
 
     def finish(self, ref: str, job: str = "unit", result: JobResult = JobResult.SUCCESS) -> None:
-        build = next(b for b in self.running.values() if b.change.ref == ref and b.job == job)
+        """End the running build of `job` for the item holding `ref` (first or not)."""
+        build = next(b for b in self.running.values()
+                     if ref in (b.change.ref, *(c.ref for c in b.more)) and b.job == job)
         del self.running[build.build]
         self.feed(ev.BuildCompleted(self.tick(), build.build, result))
 
@@ -93,52 +96,62 @@ class World:
                 self.results.append(action.record.as_dict())
 
     def merge(self, action: act.PrepareMerge) -> None:
+        """Each change of the item in turn onto the state so far."""
         state = state_dict(action.base)
         for key in action.need:
             if key in self.tips:
                 state.setdefault(key, self.tips[key])
-        self.merged.append(action.change.ref)
-        if action.change.ref in self.missing:
-            kind = self.missing[action.change.ref]
-            self.feed(ev.MergeCompleted(self.tick(), action.item, action.generation, failure=kind,
-                                        reason=f"{action.change.ref}: {kind.value}"))
-            return
-        key = (action.change.project, action.change.branch)
-        base = state[key]
+        below = dict(state)
+        for change, _ in action.steps:
+            failure = self.merge_one(state, change)
+            if failure is not None:
+                self.feed(ev.MergeCompleted(self.tick(), action.item, action.generation,
+                                            failure=failure[0], reason=failure[1]))
+                return
+        own = (action.change.project, action.change.branch)
+        bases = tuple(sorted((p, b, below[(p, b)]) for (p, b), commit in state.items()
+                             if commit != below[(p, b)] and (p, b) != own))
+        self.feed(ev.MergeCompleted(self.tick(), action.item, action.generation,
+                                    state_tuple(state), below[own], bases=bases))
+
+    def merge_one(self, state: dict, change) -> tuple[MergeFailure, str] | None:
+        self.merged.append(change.ref)
+        if change.ref in self.missing:
+            kind = self.missing[change.ref]
+            return kind, f"{change.ref}: {kind.value}"
+        key = (change.project, change.branch)
         inside = " ".join(state.values())
         for earlier, later in self.conflicts:
-            if later == action.change.ref and earlier in inside:
-                self.feed(ev.MergeCompleted(self.tick(), action.item, action.generation,
-                                            failure=MergeFailure.CONFLICT,
-                                            reason=f"conflict with {earlier}"))
-                return
-        state[key] = f"{base}+{action.change.ref}"
-        self.feed(ev.MergeCompleted(self.tick(), action.item, action.generation,
-                                    state_tuple(state), base))
+            if later == change.ref and earlier in inside:
+                return MergeFailure.CONFLICT, f"conflict with {earlier}"
+        state[key] = f"{state[key]}+{change.ref}"
+        return None
 
     def land(self, action: act.Land) -> None:
-        key = (action.project, action.branch)
-        ok = self.tips[key] == action.old
+        ok = all(self.tips[(m.project, m.branch)] == m.old for m in action.moves)
         if ok:
-            self.tips[key] = action.new
-            self.landed.append(action.new.rsplit("+", 1)[1])
+            for m in action.moves:
+                self.tips[(m.project, m.branch)] = m.new
+            self.landed += [c.ref for c in action.changes]
         self.feed(ev.LandCompleted(self.tick(), action.item, action.generation, ok,
                                    action.new if ok else None, None if ok else "moved"))
 
     # -- what tests look at -----------------------------------------------------
 
     def running_chains(self) -> dict[str, tuple[str, ...]]:
-        return {b.change.ref: tuple(c.split(":")[1] for c in b.chain) for b in self.running.values()}
+        """Per running build, its chain; a batch's build is keyed by its changes, joined by '+'."""
+        return {"+".join([b.change.ref, *(c.ref for c in b.more)]): tuple(c.split(":")[1] for c in b.chain)
+                for b in self.running.values()}
 
     def result_of(self, ref: str) -> dict:
         return next(r for r in self.results if r["change"] == ref)
 
     def item(self, ref: str, pipeline: str = "gate") -> dict:
-        """The status view of a queued item (`gateq status --json`)."""
+        """The status view of the queued item holding `ref` (`gateq status --json`)."""
         items = [i for p in snapshot(self.scheduler)["pipelines"] if p["name"] == pipeline
                  for q in p["queues"] for i in q["items"]]
-        return next(i for i in items if i["change"] == ref)
+        return next(i for i in items if ref in (c["change"] for c in i["changes"]))
 
     def queue_refs(self, pipeline: str = "gate") -> list[str]:
         pstate = self.scheduler.state.pipelines.get(pipeline)
-        return [i.change.ref for q in (pstate.queues.values() if pstate else ()) for i in q.items]
+        return [c.ref for q in (pstate.queues.values() if pstate else ()) for i in q.items for c in i.changes]

@@ -28,9 +28,9 @@ NEWER_JOB_KEYS = ("started_at", "finished_at", "duration", "attempts", "retried"
 
 
 def without_times(record: dict) -> dict:
-    """The reference predates the jobs' times and attempts in results."""
+    """The reference predates the jobs' times and attempts in results, and batches."""
     jobs = [{k: v for k, v in j.items() if k not in NEWER_JOB_KEYS} for j in record["jobs"]]
-    return {**record, "jobs": jobs}
+    return {**{k: v for k, v in record.items() if k != "batch"}, "jobs": jobs}
 
 
 def plain_reference(actions: list) -> list:

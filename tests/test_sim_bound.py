@@ -33,6 +33,8 @@ def random_jobs(rng: random.Random) -> dict:
             spec["requires_export"] = True
         if rng.random() < 0.3:
             spec["flake"] = rng.choice([0.0, 0.2, 0.5])
+        if rng.random() < 0.3:
+            spec["per_project"] = True
         jobs[f"j{i}"] = spec
     if rng.random() < 0.6:
         jobs["export"] = {"duration": rng.choice([1, 60, 300]), "needs": list(jobs), "export": True}
@@ -92,7 +94,8 @@ def test_no_strategy_lands_a_good_change_before_its_bound(block):
         trace, workers, costs, recheck = random_trace(case)
         arrival = {c.id: c.at for c in trace.changes}
         for strategy in STRATEGIES.values():
-            b = bound(trace, workers, costs, export_in_gate=strategy.export is not ExportAt.POST)
+            b = bound(trace, workers, costs, export_in_gate=strategy.export is not ExportAt.POST,
+                      batch=strategy.batch)
             run = simulate(trace, strategy, workers, case, costs, recheck)
             for change, records in run.reports.items():
                 landed = [r["finished_at"] for r in records if r["result"] == "merged"]

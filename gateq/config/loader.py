@@ -373,6 +373,8 @@ def build_pipeline(p: dict) -> Pipeline:
             decrease_type=p["window-decrease-type"], decrease_factor=p["window-decrease-factor"]),
         fail_fast=p["fail-fast"],
         merge_in_window_only=p["merge-in-window-only"],
+        batch_size=p["batch-size"],
+        batch_kind=p["batch-kind"],
     )
 
 

@@ -43,15 +43,24 @@ class WindowDecrease(enum.Enum):
     NONE = "none"
 
 
+class BatchKind(enum.Enum):
+    """Which arriving changes join the batch at the tail of a queue (Pipeline.batch_kind)."""
+    ANY = "any"                          # every change, while the batch has room
+    SERIES = "series"                    # only a change that needs one of the batch's: a patch series
+
+
 @dataclass(frozen=True)
 class Window:
-    """Zuul's window attributes, with Zuul's defaults."""
+    """Zuul's window attributes, with Zuul's defaults but one: a failure
+    shrinks the window by `decrease_factor` (linear), not by halving it,
+    so that a few failures in a row cannot leave workers idle behind a
+    window of 3 (docs/configuration.md gives the figures)."""
     initial: int = 20
     floor: int = 3
     ceiling: int | None = None
     increase_type: WindowIncrease = WindowIncrease.LINEAR
     increase_factor: int = 1
-    decrease_type: WindowDecrease = WindowDecrease.EXPONENTIAL
+    decrease_type: WindowDecrease = WindowDecrease.LINEAR
     decrease_factor: int = 2
 
 
@@ -75,6 +84,11 @@ class Pipeline:
     # True (Zuul): an item is merged only once it is inside the window.
     # False: as soon as the item ahead is merged.
     merge_in_window_only: bool = False
+    # At most this many changes tested as one item (a batch): a change that
+    # arrives while the item at the tail of its queue has started nothing
+    # joins it. A batch that fails is split in halves, tested again.
+    batch_size: int = 1
+    batch_kind: BatchKind = BatchKind.ANY
 
     @property
     def dependent(self) -> bool:

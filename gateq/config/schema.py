@@ -17,7 +17,7 @@ from voluptuous import (All, Invalid, Marker, MultipleInvalid, Optional, Require
 
 from .. import sandbox
 from .errors import quote
-from .model import (NOOP, AdminAction, Manager, MergeMode, SandboxMode, WindowDecrease,
+from .model import (NOOP, AdminAction, BatchKind, Manager, MergeMode, SandboxMode, WindowDecrease,
                     WindowIncrease)
 from .values import (Unknown, choice, count, days, each, enum_choice, env_vars, existing_dir,
                      flag, in_dir, known, listen_address, maybe, name, named, nonempty,
@@ -189,9 +189,11 @@ def pipeline_schema(names: Names) -> object:
         Optional("window-ceiling", default=None): maybe(count),
         Optional("window-increase-type", default="linear"): enum_choice(WindowIncrease),
         Optional("window-increase-factor", default=1): count,
-        Optional("window-decrease-type", default="exponential"): enum_choice(WindowDecrease),
+        Optional("window-decrease-type", default="linear"): enum_choice(WindowDecrease),
         Optional("fail-fast", default=True): flag,
         Optional("merge-in-window-only", default=False): flag,
+        Optional("batch-size", default=1): count,
+        Optional("batch-kind", default="any"): enum_choice(BatchKind),
         Optional("window-decrease-factor", default=2): count,
     }, pipeline_rules)
 

@@ -13,7 +13,8 @@ from .types import Change, ItemResult, JobResult, SpecState
 
 @dataclass(frozen=True)
 class PrepareMerge:
-    """Merge `change` onto `base` (the state of the item ahead).
+    """Merge `change` onto `base` (the state of the item ahead), then each of
+    `more` (a batch's other changes, with their projects' modes) in turn.
 
     Keys of `need` missing from `base` are read from the branch tips; an
     empty base means the item is at the head and builds on the tips.
@@ -24,6 +25,12 @@ class PrepareMerge:
     mode: MergeMode
     base: SpecState
     need: tuple[tuple[str, str], ...]
+    more: tuple[tuple[Change, MergeMode], ...] = ()
+
+    @property
+    def steps(self) -> tuple[tuple[Change, MergeMode], ...]:
+        """Every change to merge, with its mode, in order."""
+        return ((self.change, self.mode), *self.more)
 
 
 @dataclass(frozen=True)
@@ -34,8 +41,9 @@ class StartBuild:
     job: str
     change: Change
     state: SpecState
-    chain: tuple[str, ...]          # project:change, head first, this item last
+    chain: tuple[str, ...]          # project:change, head first, this item's changes last
     artifacts: tuple[tuple[str, str], ...] = ()   # (repository, export build) visible, head first
+    more: tuple[Change, ...] = ()   # a batch's other changes, tested with `change`
 
 
 @dataclass(frozen=True)
@@ -44,11 +52,22 @@ class CancelBuild:
 
 
 @dataclass(frozen=True)
+class Move:
+    """One branch to move by compare-and-swap: from `old`, only if it is still there, to `new`."""
+    project: str
+    branch: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
 class Land:
     """Move `project`'s `branch` from `old` to `new`, only if it is still `old`,
-    and publish, atomically with it, a snapshot of each repository in
-    `publish`: (repository, the item's export builds). `state` is what the
-    snapshots' manifests record as the commits they were built from.
+    and each branch of `also` the same way (an item whose changes are on
+    several branches), and publish, once every branch moved, a snapshot of
+    each repository in `publish`: (repository, the item's export builds).
+    `state` is what the snapshots' manifests record as the commits they
+    were built from; `more`, a batch's other changes, landed with `change`.
     """
     item: int
     generation: int
@@ -59,6 +78,16 @@ class Land:
     change: Change | None = None
     state: SpecState = ()
     publish: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    also: tuple[Move, ...] = ()
+    more: tuple[Change, ...] = ()
+
+    @property
+    def moves(self) -> tuple[Move, ...]:
+        return (Move(self.project, self.branch, self.old, self.new), *self.also)
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return ((self.change,) if self.change else ()) + self.more
 
 
 @dataclass(frozen=True)
@@ -81,7 +110,8 @@ class JobRecord:
 
 @dataclass(frozen=True)
 class ResultRecord:
-    """A finished item, as the results store, the CLI and the simulator read it."""
+    """A finished change, as the results store, the CLI and the simulator read it
+    (`item` is the id it was enqueued with: one per change, in a batch too)."""
     item: int
     pipeline: str
     project: str
@@ -95,6 +125,7 @@ class ResultRecord:
     enqueued_at: float
     finished_at: float
     snapshot: dict[str, int] | None = None     # repository -> snapshot published
+    batch: tuple[str, ...] = ()                # the other changes tested with it (project:ref)
 
     def as_dict(self) -> dict:
         """The JSON form (its keys and values are a stored format: keep them)."""
@@ -102,7 +133,7 @@ class ResultRecord:
                 "change": self.change, "branch": self.branch, "revision": self.revision,
                 "result": self.result.value, "commit": self.commit, "reason": self.reason,
                 "jobs": [j.as_dict() for j in self.jobs], "enqueued_at": self.enqueued_at,
-                "finished_at": self.finished_at, "snapshot": self.snapshot}
+                "finished_at": self.finished_at, "snapshot": self.snapshot, "batch": list(self.batch)}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The whole scheduler State as plain JSON data, and back: a checkpoint.
 
-It holds every queue and item (stage, generation, base, speculative state,
-builds and their results so far, why it fails), the running builds, the
+It holds every queue and item (its changes, stage, generation, base,
+speculative state, builds and their results so far, why it fails), the running builds, the
 windows, the item counter and the time, so the engine may checkpoint while
 busy and replay only the journal after it: a Scheduler built on a loaded
 checkpoint decides exactly as the one it was taken from. What the scheduler
@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from .state import Build, ChangeQueue, Item, PipelineState, Stage, State
+from .state import Build, ChangeQueue, Item, Member, PipelineState, Stage, State
 from .types import BuildState, Change, JobResult
 
 VERSION = 2
@@ -36,14 +36,14 @@ def save(state: State) -> dict:
 
 
 def _item(item: Item) -> dict:
-    c = item.change
+    first = item.members[0]
     return {
-        "id": item.id, "enqueued_at": item.enqueued_at, "jobs": list(item.jobs),
-        "change": {"project": c.project, "ref": c.ref, "branch": c.branch, "revision": c.revision,
-                   "commits": sorted(c.commits)},
-        "depends_on": list(item.depends_on), "generation": item.generation,
+        "id": item.id, "jobs": list(item.jobs), **_member(first), "change_id": first.id,
+        "more": [{"id": m.id, **_member(m)} for m in item.members[1:]],
+        "generation": item.generation,
         "base": item.base, "base_generation": item.base_generation, "stage": item.stage.value,
         "spec": [list(t) for t in item.spec], "base_commit": item.base_commit,
+        "bases": [list(t) for t in item.bases], "sealed": item.sealed,
         "failing": item.failing,
         "builds": [{"id": b.id, "job": b.job, "state": b.state.value,
                     "result": b.result.value if b.result else None,
@@ -51,6 +51,13 @@ def _item(item: Item) -> dict:
                     "duration": b.duration, "attempt": b.attempt, "retried": list(b.retried)}
                    for b in item.builds.values()],
     }
+
+
+def _member(m: Member) -> dict:
+    c = m.change
+    return {"change": {"project": c.project, "ref": c.ref, "branch": c.branch, "revision": c.revision,
+                       "commits": sorted(c.commits)},
+            "enqueued_at": m.enqueued_at, "depends_on": list(m.depends_on)}
 
 
 # -- loading ------------------------------------------------------------------
@@ -130,16 +137,18 @@ def load(data: dict | None) -> State:
 
 
 def _load_item(f: Field, pipeline: str, queue: str, state: State) -> Item:
-    c = f["change"]
-    change = Change(c["project"].of(str), c["ref"].of(str), c["branch"].of(str), c["revision"].of(str),
-                    frozenset(c["commits"].strings()))
+    item_id = f["id"].of(int)
+    first = _load_member(f, f.get("change_id").of(int, none=True) or item_id)
+    more = f.get("more")
+    members = (first, *(_load_member(m, m["id"].of(int)) for m in (more.items() if more.value is not None else ())))
+    bases = f.get("bases")
     item = Item(
-        id=f["id"].of(int), pipeline=pipeline, queue=queue, change=change,
-        enqueued_at=f["enqueued_at"].number(), jobs=tuple(f["jobs"].strings()),
-        depends_on=tuple(d.of(int) for d in f["depends_on"].items()),
+        id=item_id, pipeline=pipeline, queue=queue, members=members, jobs=tuple(f["jobs"].strings()),
         generation=f["generation"].of(int), base=f["base"].of(int, none=True),
         base_generation=f["base_generation"].of(int, none=True), stage=f["stage"].enum(Stage),
         spec=tuple(_triple(t) for t in f["spec"].items()), base_commit=f["base_commit"].of(str, none=True),
+        bases=tuple(_triple(t) for t in bases.items()) if bases.value is not None else (),
+        sealed=_flag(f.get("sealed")),
         failing=f["failing"].of(str, none=True))
     for b in f["builds"].items():
         build = Build(b["id"].of(str), b["job"].of(str), b["state"].enum(BuildState),
@@ -151,7 +160,28 @@ def _load_item(f: Field, pipeline: str, queue: str, state: State) -> Item:
     if item.id in state.index:
         raise f["id"].fail(f"item {item.id} appears twice")
     state.index[item.id] = item
+    for member in item.members:
+        if member.id in state.holders:
+            raise f["id"].fail(f"change {member.id} appears twice")
+        state.holders[member.id] = item
     return item
+
+
+def _load_member(f: Field, member_id: int) -> Member:
+    c = f["change"]
+    change = Change(c["project"].of(str), c["ref"].of(str), c["branch"].of(str), c["revision"].of(str),
+                    frozenset(c["commits"].strings()))
+    return Member(member_id, change, f["enqueued_at"].number(),
+                  tuple(d.of(int) for d in f["depends_on"].items()))
+
+
+def _flag(f: Field) -> bool:
+    """A boolean added in a later version: missing is false."""
+    if f.value is None:
+        return False
+    if not isinstance(f.value, bool):
+        raise f.fail(f"{f.value!r} is not true or false")
+    return f.value
 
 
 def _triple(f: Field) -> tuple[str, str, str]:

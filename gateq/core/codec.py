@@ -41,7 +41,7 @@ def decode(text: str) -> ev.Event:
         body["result"] = JobResult(body["result"])
     if cls is ev.MergeCompleted:
         _merge_failure(body)
-    for key in ("state", "snapshots"):
+    for key in ("state", "snapshots", "bases"):
         if key in body:
             body[key] = tuple(tuple(t) for t in body[key])
     return cls(**body)

@@ -47,8 +47,10 @@ class MergeCompleted:
     """The merger built an item's speculative state, or says why it could not.
 
     `state` is the full speculative state (every project-branch of the
-    queue); `base_commit` is the tip of the item's own branch it merged onto.
-    A failed merge has `failure` set and `reason` in one line.
+    queue); `base_commit` is the tip of the item's own branch it merged onto;
+    `bases`, for an item with changes on other branches too, what each of
+    those was at below them. A failed merge has `failure` set and `reason`
+    in one line.
     """
     at: float
     item: int
@@ -57,6 +59,7 @@ class MergeCompleted:
     base_commit: str | None = None
     failure: MergeFailure | None = None
     reason: str | None = None
+    bases: SpecState = ()
 
 
 @dataclass(frozen=True)

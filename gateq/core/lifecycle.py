@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from . import jobgraph
 from .actions import CancelBuild, JobRecord, ResultRecord
-from .state import Item, Stage
+from .state import Item, Member, Stage
 from .types import BuildState, ItemResult, JobResult
 
 
@@ -75,8 +75,11 @@ def job_records(item: Item) -> tuple[JobRecord, ...]:
     return tuple(out)
 
 
-def result_record(item: Item, result: ItemResult, reason: str | None, commit: str | None,
-                  now: float, snapshot: dict[str, int] | None = None) -> ResultRecord:
-    c = item.change
-    return ResultRecord(item.id, item.pipeline, c.project, c.ref, c.branch, c.revision, result,
-                        commit, reason, job_records(item), item.enqueued_at, now, snapshot)
+def result_record(item: Item, member: Member, result: ItemResult, reason: str | None,
+                  commit: str | None, now: float, snapshot: dict[str, int] | None = None) -> ResultRecord:
+    """One change's result, under the id it was enqueued with; the jobs are
+    its item's, shared with the changes of its batch (`batch`)."""
+    c = member.change
+    batch = tuple(m.change.name for m in item.members if m is not member)
+    return ResultRecord(member.id, item.pipeline, c.project, c.ref, c.branch, c.revision, result,
+                        commit, reason, job_records(item), member.enqueued_at, now, snapshot, batch)

@@ -5,11 +5,11 @@ an event touched. It decides nothing about an item: rules.py does.
 from __future__ import annotations
 
 from ..config.model import Layout
-from . import jobgraph
+from . import jobgraph, rules
 from .actions import Action, CancelBuild, Report
-from .lifecycle import cancel_builds, describe, result_record
+from .lifecycle import cancel_builds, describe, reset, result_record
 from .lookup import Lookup
-from .state import ChangeQueue, Item, PipelineState, Stage, State
+from .state import ChangeQueue, Item, Member, PipelineState, Stage, State
 from .tracking import QueueTracker
 from .types import Change, ItemResult
 
@@ -24,7 +24,7 @@ class Queues:
         self.ranks = {name: i for i, name in enumerate(layout.pipelines)}
         self.exporting = any(job.export for job in layout.jobs.values())
         self.requiring = any(job.requires for job in layout.jobs.values())
-        self.lookup = Lookup()
+        self.lookup = Lookup(state.holders)
         self.trackers: dict[tuple[str, str], QueueTracker] = {}
         self.dirty_queues: set[tuple[int, int, str, str]] = set()
         self.chains: dict[int, tuple[tuple, tuple[str, ...]]] = {}
@@ -35,13 +35,13 @@ class Queues:
 
     def rebuild(self) -> None:
         """Derive every book from the state alone (after loading a checkpoint)."""
-        self.lookup = Lookup()
+        self.lookup = Lookup(self.state.holders)
         self.trackers = {}
         for pstate in self.state.pipelines.values():
             for queue in pstate.queues.values():
                 queue.reorder(queue.items)
                 for item in queue.items:
-                    self.lookup.add(item, self.state.index)
+                    self.lookup.add(item)
                 if pstate.name in self.layout.pipelines:
                     self.track(self.new_tracker(pstate.name, queue))
 
@@ -129,7 +129,8 @@ class Queues:
 
     # -- items coming and going ------------------------------------------------
 
-    def add(self, pipeline: str, change: Change) -> Item:
+    def add(self, pipeline: str, change: Change) -> list[Action]:
+        """Enqueue the change: in a new item at the tail, or in the tail's batch."""
         project = self.layout.projects[change.project]
         pstate = self.state.pipelines.setdefault(pipeline, PipelineState(pipeline))
         name = project.queue_name
@@ -139,19 +140,65 @@ class Queues:
         queue = pstate.queues[name]
         ahead = self.lookup.with_revisions(pipeline, name, change.project, change.branch,
                                            change.commits - {change.revision})
-        item = Item(id=self.state.next_item, pipeline=pipeline, queue=name, change=change,
-                    enqueued_at=self.state.now, jobs=tuple(project.pipelines.get(pipeline, ())),
-                    depends_on=tuple(i.id for i in sorted(ahead, key=queue.position)))
+        ahead.sort(key=lambda found: (found[0].order, found[0].members.index(found[1])))
+        member = Member(self.state.next_item, change, self.state.now, tuple(m.id for _, m in ahead))
         self.state.next_item += 1
+        tail = queue.items[-1] if queue.items else None
+        if tail is not None and rules.joins(tail, member, self.layout.pipelines[pipeline]):
+            return self.join(tail, member)
+        item = Item(id=member.id, pipeline=pipeline, queue=name, members=(member,),
+                    jobs=self.jobs_of(pipeline, (change,)))
         queue.append(item)
         self.state.index[item.id] = item
-        self.lookup.add(item, self.state.index)
+        self.state.holders[member.id] = item
+        self.lookup.add(item)
         self.touch(item)
-        return item
+        return []
+
+    def jobs_of(self, pipeline: str, changes: tuple[Change, ...]) -> tuple[str, ...]:
+        """The jobs an item of these changes runs: each of their projects' once."""
+        if len(changes) == 1:
+            return tuple(self.layout.projects[changes[0].project].pipelines.get(pipeline, ()))
+        return tuple(dict.fromkeys(job for c in changes
+                                   for job in self.layout.projects[c.project].pipelines.get(pipeline, ())))
+
+    def join(self, item: Item, member: Member) -> list[Action]:
+        """The batch at the tail takes one more change: it is merged again with it."""
+        item.members += (member,)
+        self.state.holders[member.id] = item
+        self.lookup.add_member(item, member)
+        return self.rebuilt(item)
+
+    def rebuilt(self, item: Item) -> list[Action]:
+        """Its changes changed: a new generation on the same base, and new jobs."""
+        item.jobs = self.jobs_of(item.pipeline, item.changes)
+        base = self.state.index.get(item.base) if item.base is not None else None
+        actions = self.cancelled(reset(item, base, self.state.now))
+        self.chains.pop(item.id, None)
+        self.touch(item)
+        return actions
+
+    def split(self, item: Item) -> list[Action]:
+        """A failing batch becomes its two halves, the second right behind the
+        first, each tested again; neither takes new changes."""
+        half = (len(item.members) + 1) // 2
+        item.members, rest = item.members[:half], item.members[half:]
+        item.sealed = True
+        actions = self.rebuilt(item)
+        other = Item(id=rest[0].id, pipeline=item.pipeline, queue=item.queue, members=rest,
+                     jobs=self.jobs_of(item.pipeline, tuple(m.change for m in rest)),
+                     generation=item.generation, sealed=True)
+        self.state.index[other.id] = other
+        for member in rest:
+            self.state.holders[member.id] = other
+        queue = self.state.queue_of(item)
+        position = queue.position(item)
+        self.reorder(queue, item.pipeline, queue.items[:position + 1] + [other] + queue.items[position + 1:])
+        return actions
 
     def remove(self, item: Item, result: ItemResult, reason: str | None, commit: str | None = None,
                snapshot: dict[str, int] | None = None) -> list[Action]:
-        """Take an item out of its queue, report it, and drop its dependents."""
+        """Take an item out of its queue, report each of its changes, and drop their dependents."""
         if item.stage is Stage.REMOVED:
             return []
         actions: list[Action] = self.cancelled(cancel_builds(item, self.state.now))
@@ -159,18 +206,45 @@ class Queues:
         position = queue.discard(item)
         item.move(Stage.REMOVED)
         del self.state.index[item.id]
-        self.lookup.forget(item)
+        for member in item.members:
+            del self.state.holders[member.id]
+            self.lookup.forget(item, member)
         self.chains.pop(item.id, None)
         self.touch_ids(self.tracker_of(item).forget(item))
         for neighbour in {queue.at(position), queue.at(queue.window - 1) if position < queue.window else None}:
             if neighbour is not None:       # the one behind, and one that came into the window
                 self.touch(neighbour)
-        actions.append(Report(result_record(item, result, reason, commit, self.state.now, snapshot)))
-        dependents = self.lookup.release(item)
-        if result is not ItemResult.MERGED:
-            for other in sorted(dependents, key=lambda i: i.order):
-                actions += self.remove(other, ItemResult.DEQUEUED,
-                                       f"depends on {item.change.name} which {describe(result)}")
+        for member in item.members:
+            actions.append(Report(result_record(item, member, result, reason, commit, self.state.now,
+                                                snapshot)))
+        for member in item.members:
+            actions += self.drop_dependents(member, result)
+        return actions
+
+    def remove_change(self, item: Item, member: Member, result: ItemResult, reason: str | None) -> list[Action]:
+        """Take one change out of its queue, report it and drop its dependents;
+        a batch it leaves is tested again without it."""
+        if len(item.members) == 1:
+            return self.remove(item, result, reason)
+        actions: list[Action] = [Report(result_record(item, member, result, reason, None, self.state.now))]
+        item.members = tuple(m for m in item.members if m is not member)
+        del self.state.holders[member.id]
+        self.lookup.forget(item, member)
+        actions += self.rebuilt(item)
+        return actions + self.drop_dependents(member, result)
+
+    def drop_dependents(self, member: Member, result: ItemResult) -> list[Action]:
+        """The change left with `result`: unless it landed, the changes that need it go too."""
+        dependents = self.lookup.release(member)
+        if result is ItemResult.MERGED:
+            return []
+        found = [self.lookup.holding(i) for i in dependents if i in self.state.holders]
+        found.sort(key=lambda f: (f[0].order, f[0].members.index(f[1])))
+        actions: list[Action] = []
+        for other, needing in found:
+            if needing.id in self.state.holders:        # not gone with an earlier one
+                actions += self.remove_change(self.state.holders[needing.id], needing, ItemResult.DEQUEUED,
+                                              f"depends on {member.change.name} which {describe(result)}")
         return actions
 
     def reorder(self, queue: ChangeQueue, pipeline: str, items: list[Item]) -> None:
@@ -207,7 +281,7 @@ class Queues:
             path.append(current)
             current = self.state.index.get(current.base) if current.base is not None else None
         for link in reversed(path):
-            names += (link.change.name,)
+            names += tuple(m.change.name for m in link.members)
             self.chains[link.id] = ((link.generation, link.base, link.base_generation, epoch), names)
         return names
 
@@ -220,9 +294,10 @@ class Queues:
             current = self.state.index.get(current.base) if current.base is not None else None
         return items[::-1]
 
-    def find(self, pipeline: str, project: str, ref: str, branch: str | None = None) -> Item | None:
-        """The first queued item of that change (in queue order, then its place)."""
-        named = [i for i in self.lookup.named(pipeline, project, ref) if branch in (None, i.change.branch)]
+    def find(self, pipeline: str, project: str, ref: str,
+             branch: str | None = None) -> tuple[Item, Member] | None:
+        """The first queued change of that ref (in queue order, then its place), with its item."""
+        named = [(i, m) for i, m in self.lookup.named(pipeline, project, ref) if branch in (None, m.change.branch)]
         if len(named) > 1:
-            named.sort(key=lambda i: (self.tracker_of(i).rank, self.state.queue_of(i).position(i)))
+            named.sort(key=lambda f: (self.tracker_of(f[0]).rank, f[0].order, f[0].members.index(f[1])))
         return named[0] if named else None

@@ -20,13 +20,14 @@ def why_not_runnable(item: Item, layout: Layout) -> str | None:
     """Why the layout can no longer run `item`, or None if it can."""
     if item.pipeline not in layout.pipelines:
         return f"pipeline {item.pipeline} is no longer in the layout"
-    project = layout.projects.get(item.change.project)
-    if project is None:
-        return f"project {item.change.project} is no longer in the layout"
-    if item.pipeline not in project.pipelines:
-        return f"project {item.change.project} no longer runs in pipeline {item.pipeline}"
-    if project.queue_name != item.queue:
-        return f"project {item.change.project} moved to queue {project.queue_name}"
+    for change in item.changes:         # a batch: any of them
+        project = layout.projects.get(change.project)
+        if project is None:
+            return f"project {change.project} is no longer in the layout"
+        if item.pipeline not in project.pipelines:
+            return f"project {change.project} no longer runs in pipeline {item.pipeline}"
+        if project.queue_name != item.queue:
+            return f"project {change.project} moved to queue {project.queue_name}"
     gone = [job for job in item.jobs if job not in layout.jobs]
     if gone:
         return f"job {gone[0]} is no longer in the layout"
@@ -44,10 +45,12 @@ def prune(state: State, layout: Layout) -> list[ResultRecord]:
                 if reason is None:
                     kept.append(item)
                     continue
-                records.append(result_record(item, ItemResult.DEQUEUED,
-                                             f"dequeued when the engine started: {reason}",
-                                             None, state.now))
+                records += [result_record(item, member, ItemResult.DEQUEUED,
+                                          f"dequeued when the engine started: {reason}", None, state.now)
+                            for member in item.members]
                 state.index.pop(item.id, None)
+                for member in item.members:
+                    state.holders.pop(member.id, None)
                 for build in item.builds.values():
                     state.builds.pop(build.id, None)
             queue.items[:] = kept

@@ -5,6 +5,7 @@ must be built on the nearest item ahead that is not failing; an item whose
 base differs is reset. Only the head reports or lands, and a merge conflict
 is final only there, where the base is the branch itself. Independent
 queues test each item alone on the branch tips and report it once decided.
+A batch (an item of several changes) that fails is split in halves.
 
 The rules change only the item they judge, and return the actions that
 follow and whether it must leave its queue; settle.py keeps the books.
@@ -14,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..config.model import Layout, Pipeline
+from ..config.model import BatchKind, Layout, Pipeline
 from . import jobgraph
-from .actions import Action, Land, PrepareMerge
+from .actions import Action, Land, Move, PrepareMerge
 from .lifecycle import cancel_builds, reset
-from .state import Item, Stage
+from .state import Item, Member, Stage
 from .types import ItemResult, state_dict
 
 NeededKeys = Callable[[Item], tuple[tuple[str, str], ...]]
@@ -40,6 +41,17 @@ class Outcome:
     leave: ItemResult | None = None     # the item leaves its queue with this result
     reason: str | None = None
     shrink: bool = False                # a failure at the head shrinks the window
+    split: bool = False                 # a failing batch: its halves are tested again
+
+
+def joins(tail: Item, change: Member, pipeline: Pipeline) -> bool:
+    """A change arriving in a dependent queue joins the item at its tail while
+    that item is a batch with room, has started nothing and is not failing;
+    with batch_kind SERIES, only if it needs one of the batch's changes."""
+    if not (pipeline.dependent and len(tail.members) < pipeline.batch_size and not tail.sealed
+            and not tail.failing and tail.stage is not Stage.LANDING):
+        return False
+    return pipeline.batch_kind is BatchKind.ANY or any(m.id in change.depends_on for m in tail.members)
 
 
 def dependent(item: Item, around: Surroundings, pipeline: Pipeline, layout: Layout,
@@ -52,6 +64,9 @@ def dependent(item: Item, around: Surroundings, pipeline: Pipeline, layout: Layo
     if dep is not None and not item.failing:
         # Held until the needed change is tested again (a reset) or leaves.
         item.failing = f"needed change {dep.change.name} is failing: {dep.failing}"
+    elif dep is None and item.failing and len(item.members) > 1 and item.stage is not Stage.LANDING:
+        out.split = True                # one of its changes failed it, or conflicts
+        return out
     in_window = around.position < around.window
     if item.stage is Stage.QUEUED and (in_window or not pipeline.merge_in_window_only):
         out.actions += request_merge(item, base, layout, keys)
@@ -92,9 +107,11 @@ def land(item: Item, layout: Layout) -> Land:
     exported = jobgraph.exported(item, layout.jobs)
     publish = tuple((repo, tuple(b for r, b in exported if r == repo))
                     for repo in layout.queue_repositories(item.queue))
+    spec = state_dict(item.spec)
+    also = tuple(Move(p, b, old, spec[(p, b)]) for p, b, old in item.bases)
     return Land(item.id, item.generation, project, branch, old=item.base_commit,
-                new=state_dict(item.spec)[(project, branch)], change=item.change,
-                state=item.spec, publish=publish)
+                new=spec[(project, branch)], change=item.change,
+                state=item.spec, publish=publish, also=also, more=item.changes[1:])
 
 
 def independent(item: Item, pipeline: Pipeline, layout: Layout, keys: NeededKeys) -> Outcome:
@@ -117,5 +134,6 @@ def request_merge(item: Item, base: Item | None, layout: Layout, keys: NeededKey
         return []
     item.move(Stage.MERGING)
     project = layout.projects[item.change.project]
+    more = tuple((c, layout.projects[c.project].merge_mode) for c in item.changes[1:])
     return [PrepareMerge(item.id, item.generation, item.change, project.merge_mode,
-                         base.spec if base else (), keys(item))]
+                         base.spec if base else (), keys(item), more)]

@@ -17,7 +17,7 @@ from .actions import Action
 from .queues import Queues
 from .settle import settle
 from .starts import by_priority, start_builds
-from .state import Item, Stage, State
+from .state import Item, Member, Stage, State
 from .types import BuildState, Change, ItemResult
 from .window import grow
 
@@ -72,14 +72,15 @@ class Scheduler:
         return []
 
     def on_dequeue(self, event: ev.DequeueRequested) -> list[Action]:
-        item = self.find_change(event.pipeline, event.project, event.ref)
-        if item is None or item.stage is Stage.LANDING:
+        found = self.find_change(event.pipeline, event.project, event.ref)
+        if found is None or found[0].stage is Stage.LANDING:
             return []
-        return self.queues.remove(item, ItemResult.DEQUEUED, "dequeued by request")
+        return self.queues.remove_change(*found, ItemResult.DEQUEUED, "dequeued by request")
 
     def on_promote(self, event: ev.PromoteRequested) -> list[Action]:
-        item = self.find_change(event.pipeline, event.project, event.ref)
-        if item is not None:
+        found = self.find_change(event.pipeline, event.project, event.ref)
+        if found is not None:
+            item = found[0]
             queue = self.state.queue_of(item)
             moving = set(self.ahead_dependencies(item)) | {item.id}
             landing = [i for i in queue.items if i.stage is Stage.LANDING and i.id not in moving]
@@ -93,11 +94,11 @@ class Scheduler:
         if item is None or item.generation != event.generation or item.stage is not Stage.MERGING:
             return []
         if event.failure is None:
-            item.spec, item.base_commit = event.state, event.base_commit
+            item.spec, item.base_commit, item.bases = event.state, event.base_commit, event.bases
             item.move(Stage.MERGED)
-        elif event.failure.final:       # it cannot come back by merging again
+        elif event.failure.final and len(item.members) == 1:   # it cannot come back by merging again
             return self.queues.remove(item, event.failure.result, event.reason)
-        else:                           # failing, not final: the items ahead may yet leave
+        else:       # failing, not final: the items ahead may yet leave, or a batch be split
             item.move(Stage.CONFLICT)
             item.failing = event.reason
         self.queues.touch(item)
@@ -136,37 +137,43 @@ class Scheduler:
     def enqueue(self, pipeline: str, change: Change) -> list[Action]:
         """Add the change to the pipeline; a new revision replaces the old item."""
         actions: list[Action] = []
-        old = self.find_change(pipeline, change.project, change.ref, change.branch)
-        if old is not None:
-            if old.change.revision == change.revision or old.stage is Stage.LANDING:
+        found = self.find_change(pipeline, change.project, change.ref, change.branch)
+        if found is not None:
+            old, member = found
+            if member.change.revision == change.revision or old.stage is Stage.LANDING:
                 return actions
-            actions = self.queues.remove(old, ItemResult.DEQUEUED,
-                                         f"superseded by new revision {change.revision[:12]}")
-        self.queues.add(pipeline, change)
-        return actions
+            actions = self.queues.remove_change(old, member, ItemResult.DEQUEUED,
+                                                f"superseded by new revision {change.revision[:12]}")
+        return actions + self.queues.add(pipeline, change)
 
     def find_change(self, pipeline: str, project: str, ref: str,
-                    branch: str | None = None) -> Item | None:
+                    branch: str | None = None) -> tuple[Item, Member] | None:
         return self.queues.find(pipeline, project, ref, branch)
 
     def ahead_dependencies(self, item: Item) -> list[int]:
-        """Items this one needs, transitively, that are still queued."""
+        """Items holding changes this one needs, transitively, that are still queued."""
         seen: list[int] = []
-        todo = list(item.depends_on)
+        todo = [self.state.holders[d] for d in item.needs() if d in self.state.holders]
         while todo:
             dep = todo.pop()
-            if dep in self.state.index and dep not in seen:
-                seen.append(dep)
-                todo.extend(self.state.index[dep].depends_on)
+            if dep.id not in seen and dep is not item:
+                seen.append(dep.id)
+                todo.extend(self.state.holders[d] for d in dep.needs() if d in self.state.holders)
         return seen
 
     def needed_keys(self, item: Item) -> tuple[tuple[str, str], ...]:
-        """Every project of the item's queue, on the item's branch or its default one."""
-        key = (item.queue, item.change.project, item.change.branch)
+        """Every project of the item's queue, on the branch of each of its
+        changes or its default one."""
+        if len(item.members) > 1:
+            return tuple(sorted({k for c in item.changes for k in self.keys_for(item.queue, c)}))
+        return self.keys_for(item.queue, item.change)
+
+    def keys_for(self, queue: str, change: Change) -> tuple[tuple[str, str], ...]:
+        key = (queue, change.project, change.branch)
         if key not in self._keys:
             keys = {key[1:]}
-            for name in self.layout.queue_projects(item.queue):
-                keys.add((name, item.change.branch))
+            for name in self.layout.queue_projects(queue):
+                keys.add((name, change.branch))
                 keys.add((name, self.layout.projects[name].default_branch))
             self._keys[key] = tuple(sorted(keys))
         return self._keys[key]

@@ -26,6 +26,7 @@ def settle(queues: Queues, keys: NeededKeys) -> list[Action]:
             item = queues.state.index.get(top[1])
             if item is not None:
                 actions += evaluate(queues, tracker, item, keys)
+                tracker = queues.trackers[key[2:]]     # a split renumbers the queue's books
         queues.dirty_queues.discard(key)
     return actions
 
@@ -37,7 +38,7 @@ def evaluate(queues: Queues, tracker: QueueTracker, item: Item, keys: NeededKeys
         position = queue.position(item)
         nnfi = tracker.nnfi_behind(queue.at(position - 1))
         around = Surroundings(nnfi, position, queue.window,
-                              failing_dependency(queues, item) if item.depends_on else None,
+                              failing_dependency(queues, item),
                               queues.blocked_for(tracker, item))
         out = rules.dependent(item, around, pipeline, layout, keys, now)
     else:
@@ -45,6 +46,8 @@ def evaluate(queues: Queues, tracker: QueueTracker, item: Item, keys: NeededKeys
     actions = queues.cancelled(out.actions) if out.actions else out.actions
     if out.shrink:
         queue.window = shrink(queue.window, pipeline.window)
+    if out.split:
+        return actions + queues.split(item)
     if out.leave is not None:
         return actions + queues.remove(item, out.leave, out.reason)
     for other in queues.book(tracker, item, nnfi, position):
@@ -54,8 +57,9 @@ def evaluate(queues: Queues, tracker: QueueTracker, item: Item, keys: NeededKeys
 
 
 def failing_dependency(queues: Queues, item: Item) -> Item | None:
-    for dep_id in item.depends_on:
-        dep = queues.state.index.get(dep_id)
+    """The first item holding a change this one needs that is failing."""
+    for dep_id in item.needs():
+        dep = queues.state.holders.get(dep_id)
         if dep is not None and dep.failing:
             return dep
     return None

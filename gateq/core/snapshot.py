@@ -38,6 +38,8 @@ def describe_item(state: State, item: Item) -> dict:
     return {
         "item": item.id, "project": c.project, "change": c.ref, "branch": c.branch,
         "revision": c.revision, "based_on": base.change.name if base else f"{c.branch} tip",
+        "changes": [{"item": m.id, "project": m.change.project, "change": m.change.ref,
+                     "revision": m.change.revision} for m in item.members],
         "generation": item.generation, "stage": item.stage.value,
         "merge": MERGE_FIELD.get(item.stage, "merged"), "failing": item.failing,
         "landing": item.stage is Stage.LANDING,

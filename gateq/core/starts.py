@@ -86,8 +86,9 @@ def start(queues: Queues, item: Item, build: Build) -> StartBuild:
     build.state = BuildState.RUNNING
     build.started_at = state.now
     state.builds[build.id] = item.id
+    item.sealed = True                  # a batch takes no more changes once it runs
     artifacts = ()
     if queues.layout.queue_repositories(item.queue):
         artifacts = tuple(a for i in queues.chain_items(item) for a in jobgraph.exported(i, queues.layout.jobs))
     return StartBuild(build.id, item.id, item.pipeline, build.job, item.change, item.spec,
-                      queues.chain(item), artifacts)
+                      queues.chain(item), artifacts, item.changes[1:])

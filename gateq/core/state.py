@@ -71,23 +71,39 @@ class Build:
         self.started_at = self.finished_at = self.duration = None
 
 
+@dataclass(frozen=True)
+class Member:
+    """One change of an item, with the id and time it was enqueued with
+    (its result keeps them) and the ids of the changes it needs."""
+    id: int
+    change: Change
+    enqueued_at: float
+    depends_on: tuple[int, ...] = ()
+
+
 @dataclass(eq=False)
 class Item:
-    """A change in a queue.
+    """One or more changes in a queue, tested, landed and reported together.
+
+    An item holds one change, or, as a batch, several (`members`, in queue
+    order): they are merged in turn, one build per job covers them all,
+    they land together and each gets its own result, under the id it was
+    enqueued with. An item's `id` is that of the change it was made for
+    (a split half's: its first change's) and stays when changes leave it.
 
     Invariants: `base` is the item this one's speculative state was built
     on (None: the branch tips), with that item's generation at the time in
     `base_generation`; `generation` grows on every reset, and build ids
     carry it, so answers for an older generation are recognised as stale.
     `order` grows from the head of its queue to the tail (see ChangeQueue).
+    `base_commit` is what the branch of its first change was at below its
+    changes; `bases`, the same for every other branch they change.
     """
     id: int
     pipeline: str
     queue: str
-    change: Change
-    enqueued_at: float
+    members: tuple[Member, ...]
     jobs: tuple[str, ...]
-    depends_on: tuple[int, ...] = ()
     generation: int = 0
     base: int | None = None
     base_generation: int | None = None
@@ -97,9 +113,31 @@ class Item:
     builds: dict[str, Build] = field(default_factory=dict)
     failing: str | None = None       # why it cannot land in this generation
     order: int = 0
+    bases: SpecState = ()
+    sealed: bool = False             # no change joins it: it started a build, or came from a split
 
     def build_id(self, job: str) -> str:
         return f"{self.id}-{self.generation}-{job}"
+
+    @property
+    def change(self) -> Change:
+        """Its first change: the one named in logs, workspaces and the status."""
+        return self.members[0].change
+
+    @property
+    def enqueued_at(self) -> float:
+        return self.members[0].enqueued_at
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return tuple(m.change for m in self.members)
+
+    def needs(self) -> tuple[int, ...]:
+        """The ids of the changes outside the item that its changes need."""
+        if len(self.members) == 1:
+            return self.members[0].depends_on
+        own = {m.id for m in self.members}
+        return tuple(dict.fromkeys(d for m in self.members for d in m.depends_on if d not in own))
 
     def move(self, stage: Stage) -> None:
         if stage not in TRANSITIONS[self.stage]:
@@ -156,14 +194,17 @@ class PipelineState:
 
 @dataclass
 class State:
-    """Invariant: `index` holds exactly the items present in some queue."""
+    """Invariants: `index` holds exactly the items present in some queue,
+    by item id; `holders` maps the id of every change they hold to its item."""
     pipelines: dict[str, PipelineState] = field(default_factory=dict)
     index: dict[int, Item] = field(default_factory=dict)
+    holders: dict[int, Item] = field(default_factory=dict)
     next_item: int = 1
     builds: dict[str, int] = field(default_factory=dict)   # running build -> item
     now: float = 0.0
 
     def items(self) -> Iterator[Item]:
+        """Every item of every queue, once."""
         for pipeline in self.pipelines.values():
             for queue in pipeline.queues.values():
                 yield from queue.items

@@ -12,7 +12,9 @@ every strategy and every flake (the proof is in docs/simulator.md):
   the queue once: by landing (not before that change's bound) or by being
   removed (not before `removal`, the earliest that can happen);
 - work: with W workers, the work each earlier change of its queue must do
-  before it leaves, and its own, all start after their arrival.
+  before it leaves, and its own, all start after their arrival; when a
+  strategy tests up to K changes as one item (a batch), a build serves up
+  to K changes, so each change's work counts for 1/K of it.
 """
 from __future__ import annotations
 
@@ -96,8 +98,10 @@ def ordered(jobs: list[TraceJob]) -> list[TraceJob]:
     return out
 
 
-def bound(trace: Trace, workers: int | None, costs: Costs, export_in_gate: bool = True) -> Bound:
-    """`export_in_gate` False: the export job runs after landing (zuul-post)."""
+def bound(trace: Trace, workers: int | None, costs: Costs, export_in_gate: bool = True,
+          batch: int = 1) -> Bound:
+    """`export_in_gate` False: the export job runs after landing (zuul-post);
+    `batch`: the most changes a strategy tests as one item."""
     good, _ = fates(trace)
     good_ids = {c.id for c in good}
     partners = conflict_partners(trace)
@@ -122,13 +126,13 @@ def bound(trace: Trace, workers: int | None, costs: Costs, export_in_gate: bool 
         publishes = export_in_gate and any(j.export for j in gated)
         own = INF if s.fails else ready + s.critical + (costs.publish if publishes else 0.0)
         q = queues.setdefault(c.queue, QueueBound(workers))
-        earliest = max(own, q.left, q.work_bound(ready, s.work))
+        earliest = max(own, q.left, q.work_bound(ready, s.work / batch))
         if c.id in good_ids:
             landed[c.id] = earliest
             job_seconds += s.work
         needs_nothing_else = own_removal < INF and all(removal_from[d] == INF for d in c.depends)
         work = s.work if removal == INF else (s.fail_work if needs_nothing_else and not conflicts else 0.0)
-        q.add(min(earliest, removal), ready, work)
+        q.add(min(earliest, removal), ready, work / batch)
     return Bound(landed, {c.id: c.at for c in trace.changes if c.id not in good_ids}, job_seconds)
 
 

@@ -36,17 +36,30 @@ def workers_for(trace: Trace, workers: int | None) -> int | None:
 def compare(trace: Trace, strategies: list[Strategy], settings: Settings = Settings(),
             seed: int = 0) -> dict:
     workers = workers_for(trace, settings.workers)
-    bounds = {placement: bound(trace, workers, settings.costs, export_in_gate=placement)
-              for placement in {s.export is not ExportAt.POST for s in strategies} | {True}}
+    kinds = {bound_kind(s) for s in strategies} | {(True, 1)}
+    bounds = {kind: bound(trace, workers, settings.costs, export_in_gate=kind[0], batch=kind[1])
+              for kind in kinds}
     out = {"trace": trace.path, "changes": len(trace.changes), "workers": workers or "unlimited",
-           "seed": seed, "bound": bound_figures(trace, bounds[True]), "strategies": {}}
-    if False in bounds:
-        out["bound_post"] = bound_figures(trace, bounds[False])
+           "seed": seed, "bound": bound_figures(trace, bounds[(True, 1)]), "strategies": {}}
+    for kind in sorted(kinds - {(True, 1)}, key=lambda k: (not k[0], k[1])):
+        out[bound_name(kind)] = bound_figures(trace, bounds[kind])
     for strategy in strategies:
-        b = bounds[strategy.export is not ExportAt.POST]
+        b = bounds[bound_kind(strategy)]
         run = simulate(trace, strategy, workers, seed, settings.costs, settings.recheck)
         out["strategies"][strategy.name] = {"summary": strategy.summary, **sim_figures(trace, b, run)}
     return out
+
+
+def bound_kind(strategy: Strategy) -> tuple[bool, int]:
+    """Which bound holds for the strategy: with the export in the gate or
+    not (zuul-post), and the most changes it tests as one item."""
+    return strategy.export is not ExportAt.POST, strategy.batch
+
+
+def bound_name(kind: tuple[bool, int]) -> str:
+    """The result key of a bound other than the plain one: bound_post, bound_batch4."""
+    in_gate, batch = kind
+    return "bound" + ("" if in_gate else "_post") + (f"_batch{batch}" if batch > 1 else "")
 
 
 def speedup(result: dict, slower: str, faster: str, figure: str = "land_mean") -> float | None:
@@ -63,8 +76,9 @@ def aggregate(results: list[dict]) -> dict:
            "changes": interval([r["changes"] for r in results]).as_dict(),
            "workers": first["workers"] if all(r["workers"] == first["workers"] for r in results) else "varies",
            "bound": over(r["bound"] for r in results), "strategies": {}}
-    if "bound_post" in first:
-        out["bound_post"] = over(r["bound_post"] for r in results)
+    for key in first:
+        if key.startswith("bound_"):
+            out[key] = over(r[key] for r in results)
     for name, figures in first["strategies"].items():
         runs = [r["strategies"][name] for r in results]
         out["strategies"][name] = {"summary": figures["summary"], **over(runs),

@@ -189,8 +189,8 @@ def job_set(params: Params, rng: random.Random) -> tuple[TraceJob, ...]:
     def minutes(median: float, spread: float) -> float:
         return round(median * 60 * math.exp(rng.gauss(0, spread)), 1)
     jobs = []
-    if params.build_minutes > 0:
-        jobs.append(TraceJob("build", minutes(params.build_minutes, params.test_spread)))
+    if params.build_minutes > 0:       # it builds the change's package: in a batch, each project's
+        jobs.append(TraceJob("build", minutes(params.build_minutes, params.test_spread), per_project=True))
     needs = ("build",) if jobs else ()
     jobs += [TraceJob(f"test-{i + 1}", minutes(params.test_minutes, params.test_spread), needs,
                       requires_export=params.installs_exports and params.export_minutes > 0)

@@ -22,19 +22,25 @@ class Luck:
         self.attempts: dict[tuple[int, str], int] = {}
         self.flakes = 0
 
-    def outcome(self, change: TraceChange, job: str, state: SpecState) -> JobResult:
+    def outcome(self, changes: list[TraceChange], job: str, state: SpecState) -> JobResult:
+        """The run of `job` for `changes` (one, or a batch's) on `state`; a
+        batch's run flakes with the highest chance among its changes' jobs."""
         for bad in sorted(self.repos.bad_in(state)):
             if job in self.repos.changes[bad].breaks:
                 return JobResult.FAILURE
         content = self.repos.content(state)
         attempt = self.attempts.get((content, job), 0)
         self.attempts[(content, job)] = attempt + 1
-        spec = change.job(job)
-        chance = change.flake if spec.flake is None else spec.flake
+        chance = max(flake_chance(c, job) for c in changes if any(j.name == job for j in c.jobs))
         if chance and draw(self.seed, content, job, attempt) < chance:
             self.flakes += 1
             return JobResult.FAILURE
         return JobResult.SUCCESS
+
+
+def flake_chance(change: TraceChange, job: str) -> float:
+    spec = change.job(job)
+    return change.flake if spec.flake is None else spec.flake
 
 
 def draw(seed: int, content: int, job: str, attempt: int) -> float:

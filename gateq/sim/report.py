@@ -34,9 +34,7 @@ def cell(value, digits: int = 1) -> str:
 
 
 def columns(result: dict) -> dict[str, dict]:
-    out = {"bound": result["bound"]}
-    if "bound_post" in result:
-        out["bound-post"] = result["bound_post"]
+    out = {key.replace("_", "-"): figures for key, figures in result.items() if key.startswith("bound")}
     return {**out, **result["strategies"]}
 
 
@@ -70,4 +68,9 @@ def render(result: dict) -> str:
     if "bound_post" in result:
         lines.append("bound-post: the same without the export job, which zuul-post runs after "
                      "landing; zuul-post's ratios are over it")
+    for key in result:
+        if "_batch" in key:
+            lines.append(f"{key.replace('_', '-')}: the same for strategies testing up to "
+                         f"{key.rsplit('batch', 1)[1]} changes as one item (a build serves them "
+                         "all); their ratios are over it")
     return "\n".join(lines)

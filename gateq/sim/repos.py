@@ -20,6 +20,15 @@ def change_hash(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
 
 
+@dataclass(frozen=True)
+class Merged:
+    """An item's speculative state, what its first change's branch was at
+    below it, and (p, b, commit) the same for each other branch it changes."""
+    state: SpecState
+    base_commit: str
+    bases: SpecState = ()
+
+
 @dataclass
 class Commit:
     """Invariant: the commit holds the first `tip_pos` changes landed on its
@@ -56,15 +65,28 @@ class Repos:
     def contains(self, commit: Commit, change: str) -> bool:
         return change in commit.spec or self.landed_at.get(change, commit.tip_pos) < commit.tip_pos
 
-    def merge(self, base: SpecState, need, change: TraceChange) -> tuple[SpecState, str] | str:
-        """The state with `change` (and the dependencies git brings along) on top
-        of `base`, read from the tips where `base` lacks a branch; or a conflict."""
+    def merge(self, base: SpecState, need, changes: list[TraceChange]) -> Merged | str:
+        """The state with `changes` (and the dependencies git brings along) on
+        top of `base`, each in turn, read from the tips where `base` lacks a
+        branch; or a conflict."""
         state = state_dict(base)
         for key in need:
             state.setdefault(key, self.tip(key))
+        below: dict[tuple[str, str], str] = {}
+        for change in changes:
+            key = (change.project, change.branch)
+            below.setdefault(key, state.setdefault(key, self.tip(key)))
+            conflict = self.merge_onto(state, change)
+            if conflict:
+                return conflict
+        first = (changes[0].project, changes[0].branch)
+        return Merged(state_tuple(state), below[first],
+                      tuple(sorted((p, b, c) for (p, b), c in below.items() if (p, b) != first)))
+
+    def merge_onto(self, state: dict, change: TraceChange) -> str | None:
+        """Put `change` on its branch of `state`; the conflict, if it has one."""
         key = (change.project, change.branch)
-        onto = state.setdefault(key, self.tip(key))
-        parent = self.commits[onto]
+        parent = self.commits[state[key]]
         adding = [c for c in self.with_dependencies(change) if not self.contains(parent, c)]
         for added in adding:
             for other in sorted(self.partners[added]):
@@ -76,7 +98,7 @@ class Repos:
             (parent.content + sum(change_hash(c) for c in adding)) & MASK,
             parent.bad | {c for c in adding if self.changes[c].bad})
         state[key] = name
-        return state_tuple(state), onto
+        return None
 
     def with_dependencies(self, change: TraceChange) -> list[str]:
         """The change and every change it depends on, transitively, oldest first."""
@@ -93,6 +115,14 @@ class Repos:
         c = self.changes[change]
         commit = state.get((c.project, c.branch))
         return commit is not None and self.contains(self.commits[commit], change)
+
+    def land_all(self, moves: list[tuple[tuple[str, str], str, str]]) -> bool:
+        """Move every branch (key, old, new), or none if one of them had moved."""
+        if any(self.tip(key) != old for key, old, _ in moves):
+            return False
+        for key, old, new in moves:
+            self.land(key, old, new)
+        return True
 
     def land(self, key: tuple[str, str], old: str, new: str) -> bool:
         """Compare-and-swap the tip from `old` to `new`; False if it had moved."""

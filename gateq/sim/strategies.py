@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from ..config.model import Job, Layout, Manager, Pipeline, Project, Trigger, Window
+from ..config.model import BatchKind, Job, Layout, Manager, Pipeline, Project, Trigger, Window
 from .trace import Trace
 
 PIPELINE = "gate"
@@ -43,6 +43,11 @@ class Strategy:
         return self.export is ExportAt.GATE
 
     @property
+    def batch(self) -> int:
+        """The most changes it tests as one item (Pipeline.batch_size)."""
+        return int(self.pipeline.get("batch_size", 1))
+
+    @property
     def export_waits_for_head(self) -> bool:
         return self.export is ExportAt.HEAD
 
@@ -68,9 +73,15 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              "in a post pipeline (lower priority for workers) and publishes when it ends, so the "
              "repository lags git or goes back in time",
              ExportAt.POST, ZUUL_PIPELINE),
-    Strategy("gateq", "gateq's defaults (config.model.Pipeline: window, fail-fast, merges ahead of "
-             "the window); the export runs speculatively, jobs requiring it wait for the exports "
-             "ahead, landing publishes", ExportAt.GATE),
+    Strategy("gateq", "gateq's defaults (config.model.Pipeline: window 20, floor 3, -2 on failure, "
+             "fail-fast, merges ahead of the window); the export runs speculatively, jobs requiring "
+             "it wait for the exports ahead, landing publishes", ExportAt.GATE),
+    Strategy("gateq-series", "gateq's defaults, and a patch series is tested as one item "
+             "(batch-kind series, batch-size 4), split in halves when it fails",
+             ExportAt.GATE, {"batch_size": 4, "batch_kind": BatchKind.SERIES}),
+    Strategy("gateq-batch", "gateq's defaults, and up to 4 changes arriving while the tail of the "
+             "queue waits are tested as one item (batch-size 4), split in halves when it fails",
+             ExportAt.GATE, {"batch_size": 4}),
 )}
 
 

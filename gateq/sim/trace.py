@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 CHANGE_KEYS = {"id", "at", "project", "branch", "queue", "depends", "jobs", "bad", "conflicts", "flake"}
-JOB_KEYS = {"duration", "needs", "export", "requires_export", "flake"}
+JOB_KEYS = {"duration", "needs", "export", "requires_export", "flake", "per_project"}
 
 
 class TraceError(ValueError):
@@ -25,6 +25,7 @@ class TraceJob:
     export: bool = False             # the job that publishes the artifact
     flake: float | None = None       # per-run flake probability (default: the change's)
     requires_export: bool = False    # installs the artifacts exported by the changes ahead
+    per_project: bool = False        # in a batch, it does its work for each project (see batch_seconds)
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def parse_jobs(value, where: str) -> tuple[TraceJob, ...]:
         flake = spec.get("flake")
         jobs.append(TraceJob(name, float(duration), needs, spec.get("export") is True,
                              None if flake is None else probability(flake, f"job '{name}': flake", where),
-                             spec.get("requires_export") is True))
+                             spec.get("requires_export") is True, spec.get("per_project") is True))
     if sum(j.export for j in jobs) > 1:
         raise TraceError(f"{where}: at most one job may be the export job")
     check_acyclic(jobs, where)
@@ -198,10 +199,10 @@ def check_references(changes: list[TraceChange], path: str) -> None:
             raise TraceError(f"{where}: project '{c.project}' runs jobs {[j.name for j in first.jobs]} "
                              f"on line {first.line}; every change of a project runs the same jobs")
         for j in c.jobs:
-            shape = job_shape.setdefault(j.name, ((j.needs, j.export, j.requires_export), c))
-            if shape[0] != (j.needs, j.export, j.requires_export):
-                raise TraceError(f"{where}: job '{j.name}' has other 'needs', 'export' or "
-                                 f"'requires_export' than on line {shape[1].line}")
+            shape = job_shape.setdefault(j.name, ((j.needs, j.export, j.requires_export, j.per_project), c))
+            if shape[0] != (j.needs, j.export, j.requires_export, j.per_project):
+                raise TraceError(f"{where}: job '{j.name}' has other 'needs', 'export', "
+                                 f"'requires_export' or 'per_project' than on line {shape[1].line}")
 
 
 def check_conflicts(c: TraceChange, by_id: dict[str, TraceChange], where: str) -> None:
@@ -271,6 +272,8 @@ def dump_change(c: TraceChange) -> dict:
             spec["requires_export"] = True
         if j.flake is not None:
             spec["flake"] = j.flake
+        if j.per_project:
+            spec["per_project"] = True
         jobs[j.name] = spec if len(spec) > 1 else j.duration
     record: dict = {"id": c.id, "at": c.at, "project": c.project}
     if c.branch != "main":

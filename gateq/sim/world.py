@@ -20,7 +20,7 @@ from .bound import fates
 from .costs import FREE, Costs, EngineThread
 from .luck import Luck
 from .recheck import Developers, Recheck
-from .repos import Repos
+from .repos import Merged, Repos
 from .strategies import PIPELINE, POST_PIPELINE, ExportAt, Strategy, build_layout
 from .trace import Trace, TraceChange
 
@@ -147,29 +147,31 @@ class World:
     # -- what the adapters would do ----------------------------------------
 
     def merge(self, action: act.PrepareMerge, now: float) -> None:
-        change = self.repos.changes[action.change.ref]
+        changes = [self.repos.changes[c.ref] for c, _ in action.steps]
         # A landed change is merged again only by the post pipeline, whose
         # jobs run on the commit it landed as (Zuul's ref-updated), not the tip.
-        landed = self.landed_states.get(change.id)
-        merged = landed if landed else self.repos.merge(action.base, action.need, change)
+        landed = self.landed_states.get(changes[0].id)
+        merged = Merged(*landed) if landed else self.repos.merge(action.base, action.need, changes)
         projects = len({project for project, _ in action.need})
-        at = self.engine.run(now, self.costs.merge_seconds(not action.base, projects))
+        at = self.engine.run(now, self.costs.merge_seconds(not action.base, projects) * len(changes))
         if isinstance(merged, str):
             self.push(ev.MergeCompleted(at, action.item, action.generation,
                                         failure=MergeFailure.CONFLICT, reason=merged))
         else:
-            self.push(ev.MergeCompleted(at, action.item, action.generation, merged[0], merged[1]))
+            self.push(ev.MergeCompleted(at, action.item, action.generation, merged.state,
+                                        merged.base_commit, bases=merged.bases))
 
     def start(self, action: act.StartBuild, now: float) -> None:
-        change = self.repos.changes[action.change.ref]
+        changes = [self.repos.changes[c.ref] for c in (action.change, *action.more)]
+        change = next(c for c in changes if any(j.name == action.job for j in c.jobs))
         spec = change.job(action.job)
         post = action.pipeline == POST_PIPELINE
         projects = len({project for project, _, _ in action.state})
         ready = self.engine.run(now, self.costs.workspace_seconds(projects, self.strategy.repository))
         run = Run(action.build, action.item, action.pipeline, change, action.job, action.state,
-                  tuple(name.split(":", 1)[1] for name in action.chain[:-1]), now, ready,
-                  self.luck.outcome(change, action.job, action.state),
-                  spec.duration + (self.costs.publish if post else 0.0))
+                  tuple(name.split(":", 1)[1] for name in action.chain[:-len(changes)]), now, ready,
+                  self.luck.outcome(changes, action.job, action.state),
+                  batch_seconds(changes, action.job) + (self.costs.publish if post else 0.0))
         self.result.runs.append(run)
         self.running[run.id] = run
         if self.strategy.export_waits_for_head and spec.export and not post:
@@ -221,9 +223,11 @@ class World:
             run.ended, run.cancelled = now, True
 
     def land(self, action: act.Land, now: float) -> None:
-        ok = self.repos.land((action.project, action.branch), action.old, action.new)
+        ok = self.repos.land_all([((m.project, m.branch), m.old, m.new) for m in action.moves])
         if ok:
-            self.landed_states[action.change.ref] = (action.state, action.new)
+            tips = {(m.project, m.branch): m.new for m in action.moves}
+            for c in action.changes:
+                self.landed_states[c.ref] = (action.state, tips[(c.project, c.branch)])
         publishes = ok and self.publishes_at_landing(action)
         at = self.engine.run(now, self.costs.publish) if publishes else now
         if publishes:
@@ -265,6 +269,21 @@ class World:
 
     def out_of_gate(self, change: str) -> bool:
         return change not in self.in_gate and change not in self.repos.landed_at
+
+
+def batch_seconds(changes: list[TraceChange], job: str) -> float:
+    """How long one build of `job` runs for the changes of an item: the
+    longest of theirs, since the job runs once on their combined state; a
+    `per_project` job (a package build) does that for each of their projects."""
+    specs = [(c.project, c.job(job)) for c in changes if any(j.name == job for j in c.jobs)]
+    if len(specs) == 1:
+        return specs[0][1].duration
+    if not specs[0][1].per_project:
+        return max(spec.duration for _, spec in specs)
+    longest: dict[str, float] = {}
+    for project, spec in specs:
+        longest[project] = max(longest.get(project, 0.0), spec.duration)
+    return sum(longest.values())
 
 
 def as_change(c: TraceChange, repos: Repos) -> Change:
