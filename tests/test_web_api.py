@@ -4,6 +4,7 @@ the metrics, against a real gate."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -31,9 +32,21 @@ def gate(tmp_path):
     return g
 
 
+class Lines(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
 def test_admin_requests_are_recorded_like_the_cli(gate):
     rev = gate.change("nova", "fix-1")
     gate.change("nova", "fix-2")
+    logged, web_log = Lines(), logging.getLogger("gateq.web")
+    web_log.addHandler(logged)
+    web_log.setLevel(logging.INFO)
     with web_service(gate) as web:
         status, answer = web.post_json("/api/event", {"kind": "approved", "project": "nova",
                                                       "change": "fix-1"})
@@ -54,6 +67,16 @@ def test_admin_requests_are_recorded_like_the_cli(gate):
         assert journal_rows(gate) == 2
         assert web.post_json("/api/dequeue", {"pipeline": "gate", "project": "nova",
                                               "change": "fix-1"}, token="triage")[0] == 200
+    web_log.removeHandler(logged)
+    web_log.setLevel(logging.NOTSET)
+    assert [line for line in logged.lines if line.startswith("admin")] == [
+        f"admin event by token 'release-bot': recorded approved event for nova:fix-1 at {rev[:12]} "
+        "for branch main: enters gate (journal row 1)",
+        "admin promote by token 'release-bot': recorded promotion of nova:fix-1 (item 1) to the "
+        "head of its queue in gate (journal row 2)",
+        "admin dequeue by token 'triage' refused: nova:fix-2 is not in pipeline gate",
+        "admin dequeue by token 'triage': recorded dequeue of nova:fix-1 (item 1) from gate "
+        "(journal row 3)"]
     gate.run()
     assert gate.outcome() == {"fix-1": "dequeued"}
 
