@@ -194,6 +194,11 @@ def test_the_status_page_shows_what_its_twin_says(tmp_path):
             return item if item and item["failing"] else None
         item = wait_until(failing, "fix-2 to fail")
         assert item["failed_jobs"] == ["talk"]
+        behind = wait_until(lambda: (lambda i: i if i and i["generation"] == 1 else None)(
+            item_of(web.json("/api/status"), "fix-3")), "fix-3 re-tested without fix-2")
+        old = web.json(f"/api/builds/{behind['item']}-0-talk")     # its first generation's
+        assert (old["state"], old["current"], old["chain"]) == ("superseded", False, None)
+        assert web.get(f"/builds/{behind['item']}-0-talk")[0] == 200
         status = web.json("/api/status")
         _, _, page = web.get("/status")
         html = page.decode()

@@ -65,3 +65,19 @@ def test_an_items_eta_follows_its_longest_chain_of_jobs():
     assert item_eta(jobs, depends, {"build": 100.0}, now) is None       # test never ran
     jobs[0]["started_at"] = now - 500                                   # overdue: 0 left
     assert item_eta(jobs, depends, typical, now) == 40
+
+
+def test_serve_refuses_to_start_when_its_web_address_is_taken(tmp_path):
+    g = Gate(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        add_web(g, listen=f"127.0.0.1:{port}")
+        rc, out, err = g.gateq("serve")
+    assert rc == 3 and not_logged(err) == [
+        f"gateq: error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+    g.change("nova", "fix-1")
+    g.approve("nova", "fix-1")
+    g.run()                                   # the lock was let go: an engine starts
+    assert g.outcome() == {"fix-1": "merged"}

@@ -27,6 +27,8 @@ async def send_events(request: web.Request, events: AsyncIterator[tuple[str, str
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     await response.prepare(request)
+    if request.method == "HEAD":
+        return response                  # the headers say what it is; no stream follows
     try:
         async for name, data in events:
             if name:
