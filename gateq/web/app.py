@@ -143,11 +143,11 @@ def status_events(html: bool):
 
 def build_state(ctx: WebContext, build: str) -> str | None:
     """The build's state now ('finished' once it is in no queue), None if unknown."""
-    status = ctx.reader.status()
+    status, results = ctx.state()        # a stale answer can only say "not yet finished"
     live = builds.find_live(status, build)
     if live:
         return "finished" if live[2]["state"] in FINISHED else live[2]["state"]
-    if builds.find_finished(ctx.reader.results(), build):
+    if builds.find_finished(results, build):
         return "finished"
     parsed = builds.parse_build_id(build)
     if parsed and builds.find_item(status, parsed[0]):

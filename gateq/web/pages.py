@@ -26,7 +26,7 @@ def status_data(ctx: WebContext, match: dict, query: dict) -> dict:
 
 
 def results_data(ctx: WebContext, match: dict, query: dict) -> dict:
-    found = history.history(ctx.reader.results(), query)
+    found = history.history(ctx.state()[1], query)
     for record in found["results"]:
         record["url"] = ctx.change_url(record["project"], record["change"])
     found["pipelines"] = list(ctx.config.layout.pipelines)
@@ -41,7 +41,7 @@ def build_data(ctx: WebContext, match: dict, query: dict) -> dict:
     if parsed is None:
         raise ApiError(404, f"{build!r} is not a build id (ITEM-GENERATION-JOB)")
     item_id, generation, job_name = parsed
-    status, results = ctx.reader.status(), ctx.reader.results()
+    status, results = ctx.state()
     typical = estimates.typical_durations(results).get(job_name)
     data = {"build": build, "item": item_id, "generation": generation, "job": job_name,
             "estimate": typical, "now": ctx.clock()}
