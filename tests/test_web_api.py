@@ -359,3 +359,36 @@ def test_rpm_packages_are_told_apart_by_version_order():
     assert changes["added"] == ["new-1-1.noarch"] and changes["removed"] == ["old-1-1.noarch"]
     assert changes["upgraded"] == [{"from": "nova-1.9-1.noarch", "to": "nova-1.10-1.noarch"}]
     assert changes["downgraded"] == [{"from": "glance-2.0-3.noarch", "to": "glance-2.0~rc1-1.noarch"}]
+
+
+def test_a_forge_connection_plugs_its_webhook_in(tmp_path):
+    """The hook a forge driver registers gets the raw body; others get 404."""
+    from aiohttp import web as aioweb
+    from gateq.config.loader import load_config
+    from gateq.web.connections import ConnectionHooks
+    from gateq.web.server import WebService
+    from test_web_helpers import Client
+    g = Gate(tmp_path)
+    add_web(g, extra="  max-body: 1024\n")
+    received = []
+
+    async def payload(request, body: bytes):
+        received.append((request.headers.get("X-Gitea-Signature"), body))
+        return aioweb.json_response({"accepted": len(body)})
+    hooks = ConnectionHooks()
+    hooks.register("distgit", payload)
+    service = WebService(load_config(g.config), ("127.0.0.1", 0), hooks)
+    web = Client(service.start())
+    try:
+        raw = b'{"action": "opened",  "number": 1}'         # as sent: spaces kept
+        status, _, body = web.request("POST", "/api/connections/distgit/payload", raw,
+                                      {"Content-Type": "application/json", "X-Gitea-Signature": "ab"})
+        assert (status, json.loads(body)) == (200, {"accepted": len(raw)})
+        assert received == [("ab", raw)]
+        assert web.request("POST", "/api/connections/distgit/payload", b"x" * 2000,
+                           {"Content-Type": "application/json"})[0] == 413
+        status, _, body = web.request("POST", "/api/connections/other/payload", raw, {})
+        assert status == 404 and "takes no webhook payloads" in json.loads(body)["error"]
+        assert len(received) == 1
+    finally:
+        service.stop()

@@ -20,7 +20,7 @@ from voluptuous import Optional
 from ..config.model import AdminAction, Config
 from . import builds, pages, streams
 from .admin import admin_handler
-from .connections import ConnectionHooks
+from .connections import ConnectionHooks, hooks_for
 from .context import SITE, Site, WebContext
 from .errors import ApiError, json_errors
 from .estimates import FINISHED
@@ -54,7 +54,7 @@ def make_app(config: Config, hooks: ConnectionHooks | None = None,
         ctx=ctx, settings=config.web,
         run=lambda fn, *args: asyncio.get_running_loop().run_in_executor(pool, fn, *args),
         stopping=asyncio.Event(), metrics=WebMetrics(ctx.reader, config.layout),
-        templates=template_environment(), hooks=hooks or ConnectionHooks())
+        templates=template_environment(), hooks=hooks or hooks_for(config))
     add_routes(app)
 
     async def stop_streams(app: web.Application) -> None:

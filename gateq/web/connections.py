@@ -1,10 +1,12 @@
 """Where forge connections plug in their webhook: POST /api/connections/<name>/payload.
 
-A driver registers a PayloadHandler under its connection's name; the route
-hands it the raw body (already refused past web.max-body, never parsed), so
-the driver can verify the signature on exactly the bytes that came. Until a
-driver registers, every connection answers 404: the git driver has no
-webhooks.
+A connection whose driver takes webhooks offers a PayloadHandler as its
+`webhook` attribute (`hooks_for` registers it under the connection's name),
+or a caller registers one before the service starts. The route hands it the
+raw body (already refused past web.max-body, never parsed), so the driver
+can verify the signature on exactly the bytes that came, and answers with
+what the handler returns. A connection without one answers 404: the git
+driver has no webhooks.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 from ..config.errors import quote
+from ..config.model import Config
 from .body import read_body
 from .errors import ApiError
 
@@ -38,3 +41,13 @@ class ConnectionHooks:
             raise ApiError(404, f"connection {quote(name)} takes no webhook payloads "
                            "(no such connection, or its driver has no webhooks)")
         return await handler(request, await read_body(request))
+
+
+def hooks_for(config: Config) -> ConnectionHooks:
+    """A payload handler for every connection that has one (`webhook`)."""
+    hooks = ConnectionHooks()
+    for name, connection in config.connections.items():
+        handler = getattr(connection, "webhook", None)
+        if handler is not None:
+            hooks.register(name, handler)
+    return hooks
