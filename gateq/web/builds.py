@@ -86,8 +86,8 @@ def exported(config: Config, build: str) -> list[dict]:
 
 def published_in(config: Config, build: str) -> tuple[list[dict], list[dict]]:
     """Snapshots on disk holding files this build exported, and those files
-    as the newest of them records them (once landed, the store may have
-    collected the build's own set)."""
+    as the oldest of them records them (the one its landing published, if
+    still kept; once landed, the store may have collected the build's set)."""
     from .publication import publisher, read_manifest
     found, files = [], []
     for repository in config.layout.repositories:
@@ -97,8 +97,8 @@ def published_in(config: Config, build: str) -> tuple[list[dict], list[dict]]:
             mine = [a for a in manifest.get("artifacts", ()) if a.get("build") == build]
             if mine:
                 found.append({"repository": repository, "snapshot": number})
-                files = [{k: v for k, v in a.items() if k not in ("build", "job", "change")}
-                         for a in mine]
+                files = files or [{k: v for k, v in a.items() if k not in ("build", "job", "change")}
+                                  for a in mine]
     return found, files
 
 
