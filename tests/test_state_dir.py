@@ -243,3 +243,32 @@ def test_a_database_from_before_the_format_was_recorded_is_read(tmp_path):
                        "(0, '{\"item\": 0, \"pipeline\": \"old\"}')")
     g.run()
     assert g.outcome() == {"fix-1": "merged"}
+
+
+def test_opening_the_store_while_another_process_appends_is_not_taken_for_lost_rows(tmp_path):
+    """The open check reads the journal's rows and its sequence in one read
+    transaction; read apart, an append between them looked like lost rows."""
+    import multiprocessing
+    from gateq.state import open_store
+    state = str(tmp_path / "state")
+    open_store(state).close()
+    writer = multiprocessing.get_context("fork").Process(target=append_many, args=(state, 3000))
+    writer.start()
+    try:
+        opened = 0
+        while writer.is_alive() or opened < 50:
+            open_store(state).close()
+            opened += 1
+    finally:
+        writer.join()
+    assert writer.exitcode == 0 and opened >= 50
+    store = open_store(state)
+    assert store.pending_count(0) == 3000
+
+
+def append_many(state: str, count: int) -> None:
+    from gateq.core import events as ev
+    from gateq.state import open_store
+    store = open_store(state)
+    for i in range(count):
+        store.append(ev.DequeueRequested(float(i), "gate", "nova", f"fix-{i}"))

@@ -47,7 +47,8 @@ TABLES = {
               "state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, "
               "next_at REAL NOT NULL, created_at REAL NOT NULL, delivered_at REAL, last_error TEXT)",
 }
-OUTBOX_INDEX = "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (connection, state, next_at)"
+OUTBOX_INDEX_NAME = "outbox_due"
+OUTBOX_INDEX = f"CREATE INDEX IF NOT EXISTS {OUTBOX_INDEX_NAME} ON outbox (connection, state, next_at)"
 OUTBOX_COLUMNS = ("id", "key", "connection", "target", "report", "state", "attempts", "next_at",
                   "created_at", "delivered_at", "last_error")
 
@@ -109,11 +110,24 @@ class SqliteStore:
                     os.unlink(leftover)
 
     def _check(self) -> None:
-        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        """One read transaction, so that rows another process appends meanwhile
+        are either all seen or not at all (two separate reads of the journal's
+        rows and of its sequence would take such an append for lost rows)."""
+        self.db.execute("BEGIN")
+        try:
+            self._check_in_transaction()
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _check_in_transaction(self) -> None:
+        names = {r[0]: r[1] for r in self.db.execute("SELECT name, type FROM sqlite_master")}
+        tables = {name for name, kind in names.items() if kind == "table"}
         if "outbox" not in tables and "journal" in tables:     # older than the outbox
             self.db.execute(TABLES["outbox"])
             tables.add("outbox")
-        if "outbox" in tables:
+        if "outbox" in tables and OUTBOX_INDEX_NAME not in names:
             self.db.execute(OUTBOX_INDEX)
         missing = sorted(set(TABLES) - tables - {"outbox"})
         if missing == ["meta"]:                     # made before the format was recorded
