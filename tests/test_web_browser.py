@@ -4,7 +4,9 @@ Debian's chromium, driven through chromedriver by selenium, loads the
 status page of `gateq serve` (its web service on a free port) and, without
 reloading, sees an item move to the head of its queue and land, a failing
 item marked with the job that failed, and a build's log grow. It saves the
-status page as docs/status-page.png. Not skipped when chromium is missing:
+status page under the test's temporary directory, and as docs/status-page.png
+when GATEQ_UPDATE_SCREENSHOT=1 (so a test run leaves the tree as it was).
+Not skipped when chromium is missing:
 `make test` installs it (.ci/system-packages).
 """
 from __future__ import annotations
@@ -21,7 +23,13 @@ from test_web_api import item_of, talking_gate
 from test_web_helpers import ServeProcess
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCREENSHOT = os.path.join(HERE, "docs", "status-page.png")
+DOCS_SCREENSHOT = os.path.join(HERE, "docs", "status-page.png")
+
+
+def screenshot_path() -> str:
+    if os.environ.get("GATEQ_UPDATE_SCREENSHOT") == "1":
+        return DOCS_SCREENSHOT
+    return os.path.join(tempfile.mkdtemp(prefix="gateq-screenshot-"), "status-page.png")
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 # Known to work here as root: no sandbox, and nothing reaching for the network.
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -85,7 +93,7 @@ def test_the_status_page_follows_the_gate_live(tmp_path, browser):
             const running = [...document.querySelectorAll('tr.state-running td:nth-child(3)')];
             return running.length >= 2 && running.every(td => td.textContent != '0s');"""),
             "two running builds, a second or more into their run", timeout=30)
-        browser.save_screenshot(SCREENSHOT)
+        assert browser.save_screenshot(screenshot_path())
 
         g.release("fix-1")                           # fix-1 lands; fix-2 leaves; fix-3 heads
         wait_until(lambda: position(browser, "fix-3") == 0, "fix-3 at the head of the page's queue")
