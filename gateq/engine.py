@@ -23,7 +23,7 @@ from .core.events import BuildCompleted, Event, LandCompleted, MergeCompleted
 from .core.snapshot import is_idle, live_builds, snapshot
 from .core.types import JobResult, MergeFailure
 from .executor import BuildSpec, LocalExecutor
-from .git.land import land
+from .git.land import LandingInterrupted, finish_interrupted, land_all
 from .git.merger import BranchMissing, ChangeMissing, Merger, MergeConflict
 from .git.repo import GitError
 from .git.workspace import prepare_workspace
@@ -89,6 +89,7 @@ class Engine:
             self.lock()
         for build in orphans.kill_leftovers(self.config.state_dir):
             log.warning("killed build %s left running by a previous engine", build)
+        self.finish_landing()
         if self.artifacts:
             repaired = self.artifacts.recover()
             if repaired:
@@ -108,6 +109,17 @@ class Engine:
             self.log_enqueued(first_new)
         self.execute(self.scheduler.resume())
         self.publish_status()
+
+    @property
+    def landing_journal(self) -> str:
+        return os.path.join(self.config.state_dir, "landing.json")
+
+    def finish_landing(self) -> None:
+        """A landing of several branches cut short is made whole before
+        anything is published (git/land.py)."""
+        done = finish_interrupted(self.config.repo_path, self.landing_journal)
+        if done:
+            log.warning("%s", done)
 
     def stop(self) -> None:
         self.executor.shutdown()
@@ -204,8 +216,10 @@ class Engine:
         held, deferred = self.pause.take()
         for event in held:
             self.record(event)
+        if deferred and not self.pause.active:
+            self.finish_landing()           # a landing cut short by the full disk
         if self.artifacts and deferred and not self.pause.active:
-            self.artifacts.recover()        # a landing cut short by the full disk
+            self.artifacts.recover()
         self.execute(deferred)
         if self.pause.active:
             return False
@@ -278,8 +292,9 @@ class Engine:
 
     def do_merge(self, action: act.PrepareMerge) -> None:
         try:
-            state, base_commit = self.merger.merge(action)
-            event = MergeCompleted(self.clock(), action.item, action.generation, state, base_commit)
+            state, base_commit, bases = self.merger.merge_item(action)
+            event = MergeCompleted(self.clock(), action.item, action.generation, state, base_commit,
+                                   bases=bases)
         except (MergeConflict, GitError) as exc:
             if disk_full_reason(exc):
                 raise                          # not the change's fault: put off, retried
@@ -291,8 +306,9 @@ class Engine:
     def do_land(self, action: act.Land) -> None:
         def move_branch() -> tuple[bool, str | None]:
             try:
-                return land(self.config.repo_path(action.project), action.branch,
-                            action.old, action.new)
+                return land_all(self.config.repo_path, action.moves, self.landing_journal)
+            except LandingInterrupted:
+                raise                          # some branches moved: finished at the next start
             except GitError as exc:
                 return False, str(exc)
         if self.artifacts:
@@ -302,8 +318,8 @@ class Engine:
             (ok, reason), snapshots = move_branch(), ()
         if ok:
             published = "".join(f", published {repo} snapshot {n}" for repo, n in snapshots)
-            log.info("item %d landed %s on %s/%s as %s%s", action.item, action.change.name if
-                     action.change else "", action.project, action.branch, action.new[:12], published)
+            log.info("item %d landed %s on %s%s", action.item, ", ".join(c.name for c in action.changes),
+                     ", ".join(f"{m.project}/{m.branch} as {m.new[:12]}" for m in action.moves), published)
         else:
             log.warning("item %d could not land on %s/%s: %s", action.item, action.project,
                         action.branch, reason)
@@ -385,6 +401,7 @@ class Engine:
             "GATEQ_CHANGE": action.change.ref, "GATEQ_PIPELINE": action.pipeline,
             "GATEQ_JOB": action.job, "GATEQ_ITEM": str(action.item), "GATEQ_BUILD": action.build,
             "GATEQ_CHANGES": " ".join(action.chain),
+            "GATEQ_ITEM_CHANGES": " ".join(f"{c.project}:{c.ref}" for c in (action.change, *action.more)),
         })
         return env
 

@@ -148,12 +148,15 @@ class Artifacts:
         clear_intent(self.intent_path)
 
     def manifest_extra(self, action: act.Land) -> dict:
-        c = action.change
+        """Every change the landing brings (a batch brings several), each with
+        the commit its branch moves to."""
+        tips = {(m.project, m.branch): m.new for m in action.moves}
         return {
             "projects": [{"project": p, "branch": b, "commit": commit}
                          for p, b, commit in action.state if self.builds_from(p, b, action)],
             "changes": [{"project": c.project, "change": c.ref, "revision": c.revision,
-                         "commit": action.new, "item": action.item}],
+                         "commit": tips[(c.project, c.branch)], "item": action.item}
+                        for c in action.changes],
         }
 
     def builds_from(self, project: str, branch: str, action: act.Land) -> bool:

@@ -11,7 +11,7 @@ from .lifecycle import cancel_builds, describe, reset, result_record
 from .lookup import Lookup
 from .state import ChangeQueue, Item, Member, PipelineState, Stage, State
 from .tracking import QueueTracker
-from .types import Change, ItemResult
+from .types import Change, ItemResult, state_dict
 
 
 class Queues:
@@ -214,12 +214,22 @@ class Queues:
         for neighbour in {queue.at(position), queue.at(queue.window - 1) if position < queue.window else None}:
             if neighbour is not None:       # the one behind, and one that came into the window
                 self.touch(neighbour)
-        for member in item.members:
-            actions.append(Report(result_record(item, member, result, reason, commit, self.state.now,
+        for member, landed_as in zip(item.members, self.commits(item, commit)):
+            actions.append(Report(result_record(item, member, result, reason, landed_as, self.state.now,
                                                 snapshot)))
         for member in item.members:
             actions += self.drop_dependents(member, result)
         return actions
+
+    @staticmethod
+    def commits(item: Item, commit: str | None) -> list[str | None]:
+        """What each change of the item landed as: `commit` on the first
+        change's branch, the item's tested commit on any other."""
+        if commit is None or len(item.members) == 1:
+            return [commit] * len(item.members)
+        spec, first = state_dict(item.spec), (item.change.project, item.change.branch)
+        return [commit if (c.project, c.branch) == first else spec.get((c.project, c.branch))
+                for c in item.changes]
 
     def remove_change(self, item: Item, member: Member, result: ItemResult, reason: str | None) -> list[Action]:
         """Take one change out of its queue, report it and drop its dependents;

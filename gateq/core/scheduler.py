@@ -72,15 +72,14 @@ class Scheduler:
         return []
 
     def on_dequeue(self, event: ev.DequeueRequested) -> list[Action]:
-        found = self.find_change(event.pipeline, event.project, event.ref)
+        found = self.find_member(event.pipeline, event.project, event.ref)
         if found is None or found[0].stage is Stage.LANDING:
             return []
         return self.queues.remove_change(*found, ItemResult.DEQUEUED, "dequeued by request")
 
     def on_promote(self, event: ev.PromoteRequested) -> list[Action]:
-        found = self.find_change(event.pipeline, event.project, event.ref)
-        if found is not None:
-            item = found[0]
+        item = self.find_change(event.pipeline, event.project, event.ref)
+        if item is not None:
             queue = self.state.queue_of(item)
             moving = set(self.ahead_dependencies(item)) | {item.id}
             landing = [i for i in queue.items if i.stage is Stage.LANDING and i.id not in moving]
@@ -137,7 +136,7 @@ class Scheduler:
     def enqueue(self, pipeline: str, change: Change) -> list[Action]:
         """Add the change to the pipeline; a new revision replaces the old item."""
         actions: list[Action] = []
-        found = self.find_change(pipeline, change.project, change.ref, change.branch)
+        found = self.find_member(pipeline, change.project, change.ref, change.branch)
         if found is not None:
             old, member = found
             if member.change.revision == change.revision or old.stage is Stage.LANDING:
@@ -147,6 +146,12 @@ class Scheduler:
         return actions + self.queues.add(pipeline, change)
 
     def find_change(self, pipeline: str, project: str, ref: str,
+                    branch: str | None = None) -> Item | None:
+        """The item holding that change (in a batch, maybe not as its first)."""
+        found = self.queues.find(pipeline, project, ref, branch)
+        return found[0] if found else None
+
+    def find_member(self, pipeline: str, project: str, ref: str,
                     branch: str | None = None) -> tuple[Item, Member] | None:
         return self.queues.find(pipeline, project, ref, branch)
 

@@ -2,7 +2,8 @@
 
 Merges run on git objects only (`merge-tree --write-tree` + `commit-tree`),
 never in a working tree, and exactly once per item: the base state already
-holds every change ahead, so nothing is replayed. New commits go into the
+holds every change ahead, so nothing is replayed. An item of several
+changes (a batch) merges them in turn onto the state so far. New commits go into the
 project's own object store, so landing is a bare `update-ref`.
 """
 from __future__ import annotations
@@ -53,23 +54,38 @@ class Merger:
 
     def merge(self, action: PrepareMerge) -> tuple[SpecState, str]:
         """Return (the item's full state, the commit its change merged onto)."""
-        change = action.change
-        key = (change.project, change.branch)
+        state, base, _ = self.merge_item(action)
+        return state, base
+
+    def merge_item(self, action: PrepareMerge) -> tuple[SpecState, str, SpecState]:
+        """Merge every change of the item in turn (a batch has several); return
+        its full state, the commit its first change's branch was at below
+        them, and (project, branch, commit) the same for every other branch
+        they changed."""
         state = state_dict(action.base)
-        self._add_tips(state, [*action.need, key])
-        if key not in state:
-            raise BranchMissing(f"project {change.project}: branch {change.branch} does not "
-                                "exist (deleted?)")
-        base = state[key]
+        self._add_tips(state, [*action.need, *((c.project, c.branch) for c, _ in action.steps)])
+        below: dict[tuple[str, str], str] = {}
+        for change, mode in action.steps:
+            key = (change.project, change.branch)
+            if key not in state:
+                raise BranchMissing(f"project {change.project}: branch {change.branch} does not "
+                                    "exist (deleted?)")
+            below.setdefault(key, state[key])
+            state[key] = self._merge_one(state[key], change, mode)
+        first = (action.change.project, action.change.branch)
+        moved = tuple(sorted((p, b, c) for (p, b), c in below.items()
+                             if (p, b) != first and state[(p, b)] != c))
+        return state_tuple(state), below[first], moved
+
+    def _merge_one(self, base: str, change: Change, mode: MergeMode) -> str:
         path = self.path(change.project)
         try:
-            state[key] = MODES[action.mode](path, base, change)
+            return MODES[mode](path, base, change)
         except GitError:
             if not has_commit(path, change.revision):
                 raise ChangeMissing(f"project {change.project}: commit {change.revision[:12]} of "
                                     f"{change.ref} is gone from the repository") from None
             raise
-        return state_tuple(state), base
 
     def _add_tips(self, state: dict[tuple[str, str], str],
                   keys: list[tuple[str, str]]) -> None:

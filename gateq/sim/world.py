@@ -51,6 +51,7 @@ class Run:
     clock: float | None = None
     ended: float | None = None
     cancelled: bool = False
+    changes: tuple[str, ...] = ()     # its item's changes (a batch has several), in order
 
     @property
     def seconds(self) -> float:
@@ -171,7 +172,8 @@ class World:
         run = Run(action.build, action.item, action.pipeline, change, action.job, action.state,
                   tuple(name.split(":", 1)[1] for name in action.chain[:-len(changes)]), now, ready,
                   self.luck.outcome(changes, action.job, action.state),
-                  batch_seconds(changes, action.job) + (self.costs.publish if post else 0.0))
+                  batch_seconds(changes, action.job) + (self.costs.publish if post else 0.0),
+                  changes=tuple(c.id for c in changes))
         self.result.runs.append(run)
         self.running[run.id] = run
         if self.strategy.export_waits_for_head and spec.export and not post:
