@@ -401,7 +401,9 @@ class Engine:
             "GATEQ_CHANGE": action.change.ref, "GATEQ_PIPELINE": action.pipeline,
             "GATEQ_JOB": action.job, "GATEQ_ITEM": str(action.item), "GATEQ_BUILD": action.build,
             "GATEQ_CHANGES": " ".join(action.chain),
-            "GATEQ_ITEM_CHANGES": " ".join(f"{c.project}:{c.ref}" for c in (action.change, *action.more)),
+            "GATEQ_ITEM_CHANGES": "" if action.control else
+                                  " ".join(f"{c.project}:{c.ref}" for c in (action.change, *action.more)),
+            "GATEQ_CONTROL": "1" if action.control else "",
         })
         return env
 

@@ -22,7 +22,8 @@ RESUME = "resume"          # not an event: the engine restarted
 
 def random_layout(rng: random.Random, newer: bool = False) -> Layout:
     """`newer`: also the settings the old full pass (tests/core_reference.py)
-    does not know: jobs retried (attempts), batches (batch_size, batch_kind)."""
+    does not know: jobs retried (attempts), batches (batch_size, batch_kind),
+    failures its base shares excused (excuse_base_failures)."""
     jobs = [f"j{i}" for i in range(rng.randint(1, 3))]
     repos = ("r1", "r2")[:rng.randint(0, 2)]
     job_defs = {}
@@ -51,7 +52,8 @@ def random_layout(rng: random.Random, newer: bool = False) -> Layout:
                          merge_on_success=rng.random() < 0.8, window=window(),
                          fail_fast=rng.random() < 0.6, merge_in_window_only=rng.random() < 0.4,
                          batch_size=rng.choice((1, 2, 4)) if newer else 1,
-                         batch_kind=rng.choice(tuple(BatchKind)) if newer else BatchKind.ANY),
+                         batch_kind=rng.choice(tuple(BatchKind)) if newer else BatchKind.ANY,
+                         excuse_base_failures=newer and rng.random() < 0.5),
         "check": Pipeline("check", Manager.INDEPENDENT, (Trigger("git", "proposed"),),
                           fail_fast=rng.random() < 0.6),
         "post": Pipeline("post", Manager.DEPENDENT, (Trigger("git", "approved"),),

@@ -16,14 +16,14 @@ from gateq.core.types import Change, JobResult, MergeFailure, state_dict, state_
 
 def layout(jobs=("unit",), window=Window(), projects=("nova", "ceilometer"), voting=None,
            deps=None, export=None, requires=None, fail_fast=True, merge_in_window_only=False,
-           attempts=None, batch_size=1, batch_kind=BatchKind.ANY) -> Layout:
+           attempts=None, batch_size=1, batch_kind=BatchKind.ANY, excuse=False) -> Layout:
     voting, deps, export, requires = voting or {}, deps or {}, export or {}, requires or {}
     attempts = attempts or {}
     return Layout(
         pipelines={"gate": Pipeline("gate", Manager.DEPENDENT, (Trigger("git", "approved"),),
                                     merge_on_success=True, window=window, fail_fast=fail_fast,
                                     merge_in_window_only=merge_in_window_only, batch_size=batch_size,
-                                    batch_kind=batch_kind),
+                                    batch_kind=batch_kind, excuse_base_failures=excuse),
                    "check": Pipeline("check", Manager.INDEPENDENT, (Trigger("git", "proposed"),))},
         jobs={j: Job(j, "/bin/true", voting=voting.get(j, True), dependencies=tuple(deps.get(j, ())),
                      export=export.get(j), requires=tuple(requires.get(j, ())),
@@ -63,10 +63,13 @@ class World:
         change = Change(project, ref, "main", f"rev-{ref}", frozenset({f"rev-{ref}", *commits}))
         self.feed(ev.TriggerEvent(self.tick(), "git", "approved", change))
 
-    def finish(self, ref: str, job: str = "unit", result: JobResult = JobResult.SUCCESS) -> None:
-        """End the running build of `job` for the item holding `ref` (first or not)."""
+    def finish(self, ref: str, job: str = "unit", result: JobResult = JobResult.SUCCESS,
+               control: bool = False) -> None:
+        """End the running build of `job` for the item holding `ref` (first or
+        not); `control`: its control build on the item's base instead."""
         build = next(b for b in self.running.values()
-                     if ref in (b.change.ref, *(c.ref for c in b.more)) and b.job == job)
+                     if ref in (b.change.ref, *(c.ref for c in b.more)) and b.job == job
+                     and b.control is control)
         del self.running[build.build]
         self.feed(ev.BuildCompleted(self.tick(), build.build, result))
 

@@ -9,9 +9,9 @@ against the state they are derived from.
 import pytest
 
 from gateq.core import actions as act
+from gateq.core.jobgraph import running as running_builds
 from gateq.core.scheduler import Scheduler
 from gateq.core.state import Stage
-from gateq.core.types import BuildState
 
 from core_drive import RESUME, Drive
 from core_reference import Reference
@@ -24,7 +24,7 @@ def plain(actions: list) -> list:
             for a in actions]
 
 
-NEWER_JOB_KEYS = ("started_at", "finished_at", "duration", "attempts", "retried")
+NEWER_JOB_KEYS = ("started_at", "finished_at", "duration", "attempts", "retried", "excused", "control")
 
 
 def without_times(record: dict) -> dict:
@@ -69,7 +69,7 @@ def check_books(s: Scheduler) -> None:
             nnfi = nnfi if item.failing else item
     startable = [i for i in s.state.index.values() if start_candidates(s, i)]
     assert not startable or len(s.state.builds) >= s.slots, f"builds left unstarted: {startable}"
-    running = {b.id for i in s.state.index.values() for b in i.builds.values() if b.state is BuildState.RUNNING}
+    running = {b.id for i in s.state.index.values() for b in running_builds(i)}
     assert running == set(s.state.builds)
 
 

@@ -214,3 +214,39 @@ def test_the_engine_finishes_a_landing_of_two_branches_when_it_starts(tmp_path):
     assert rc == 0
     assert "finished an interrupted landing of nova/main, ceilometer/main" in err
     assert (g.tip("nova"), g.tip("ceilometer")) == (nova.new, ceilometer.new)
+
+
+# Fails wherever the tree holds BROKEN (pushed onto main outside gateq);
+# notes each run: its build, whether it is a control build, what it tested.
+BROKEN_TIP_JOB = """\
+#!/bin/sh
+set -eu
+echo "$GATEQ_BUILD control=$GATEQ_CONTROL changes=$GATEQ_CHANGES" >> "$MARKS/runs"
+if [ -f BROKEN ]; then echo "broken"; exit 1; fi
+"""
+
+
+@pytest.mark.parametrize("excuse, expected", [(True, "merged"), (False, "failed")])
+def test_a_branch_broken_outside_gateq_excuses_the_failure_it_causes(tmp_path, excuse, expected):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    g = gate_with(tmp_path, f"excuse-base-failures: {str(excuse).lower()}", project_jobs=("tests",),
+                  jobs=f"- job: {{name: tests, run: jobs/tests.sh, vars: {{MARKS: {marks}}}}}\n")
+    g.write_job("tests.sh", BROKEN_TIP_JOB)
+    g.commit("nova", {"BROKEN": "1"}, "Broken outside gateq")
+    git("push", "-q", "origin", "main", cwd=g.work("nova"))
+    g.change("nova", "fix", {"fix.txt": "fix\n"})
+    g.approve("nova", "fix")
+    g.run()
+    fix = result_of(g, "fix")
+    assert fix["result"] == expected
+    runs = open(marks / "runs").read().splitlines()
+    if excuse:
+        item = fix["item"]
+        assert runs == [f"{item}-0-tests control= changes=nova:fix",
+                        f"{item}-0-tests@base control=1 changes="]
+        assert (fix["jobs"][0]["excused"], fix["jobs"][0]["control"]) == (
+            "it fails on the item's base too", f"{item}-0-tests@base")
+        assert g.landed() == ["fix"]
+    else:
+        assert len(runs) == 1 and fix["jobs"][0]["excused"] is None

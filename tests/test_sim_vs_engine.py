@@ -56,9 +56,10 @@ def simulated(s: Scenario, seed: int = 0, flake: float = 0.0):
 
 
 def pipeline_settings(strategy: Strategy) -> str:
-    names = {"batch_size": "batch-size", "batch_kind": "batch-kind"}
-    return "\n".join(f"{names[k]}: {v.value if isinstance(v, BatchKind) else v}"
-                     for k, v in strategy.pipeline.items())
+    """The strategy's pipeline settings as the layout writes them."""
+    def value(v):
+        return v.value if isinstance(v, BatchKind) else str(v).lower() if isinstance(v, bool) else v
+    return "\n".join(f"{k.replace('_', '-')}: {value(v)}" for k, v in strategy.pipeline.items())
 
 
 def real(tmp_path, s: Scenario, job: str = "check", jobs: str = ""):
@@ -92,6 +93,10 @@ SCENARIOS = {
     "batch": Scenario((Change("a"), Change("b", bad=True), Change("c"), Change("d")),
                       STRATEGIES["gateq-batch"], workers=1, landed=("a", "c", "d"),
                       outcomes={"a": "merged", "b": "failed", "c": "merged", "d": "merged"}),
+    # b fails before a's result is known: a's own result (it passes) decides that b is to blame
+    "excuse": Scenario((Change("a", 1.5), Change("b", 0.2, bad=True), Change("c", 0.5)),
+                       Strategy("gateq-excuse", "", ExportAt.GATE, {"excuse_base_failures": True}),
+                       landed=("a", "c"), outcomes={"a": "merged", "b": "failed", "c": "merged"}),
     # a patch series a <- b <- c with c bad, and x on its own: [a b c] is one item, x another
     "series": Scenario((Change("a"), Change("b", needs="a"), Change("c", bad=True, needs="b"), Change("x")),
                        STRATEGIES["gateq-series"], workers=1, landed=("a", "b", "x"),

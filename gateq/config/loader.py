@@ -375,6 +375,7 @@ def build_pipeline(p: dict) -> Pipeline:
         merge_in_window_only=p["merge-in-window-only"],
         batch_size=p["batch-size"],
         batch_kind=p["batch-kind"],
+        excuse_base_failures=p["excuse-base-failures"],
     )
 
 

@@ -89,6 +89,9 @@ class Pipeline:
     # joins it. A batch that fails is split in halves, tested again.
     batch_size: int = 1
     batch_kind: BatchKind = BatchKind.ANY
+    # True: a voting job (not an export) that fails on an item fails it only
+    # if the same job passes on the item's base (core/blame.py decides).
+    excuse_base_failures: bool = False
 
     @property
     def dependent(self) -> bool:

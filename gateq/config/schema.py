@@ -194,6 +194,7 @@ def pipeline_schema(names: Names) -> object:
         Optional("merge-in-window-only", default=False): flag,
         Optional("batch-size", default=1): count,
         Optional("batch-kind", default="any"): enum_choice(BatchKind),
+        Optional("excuse-base-failures", default=False): flag,
         Optional("window-decrease-factor", default=2): count,
     }, pipeline_rules)
 

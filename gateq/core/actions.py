@@ -44,6 +44,7 @@ class StartBuild:
     chain: tuple[str, ...]          # project:change, head first, this item's changes last
     artifacts: tuple[tuple[str, str], ...] = ()   # (repository, export build) visible, head first
     more: tuple[Change, ...] = ()   # a batch's other changes, tested with `change`
+    control: bool = False           # the job alone on the item's base, without its changes (blame.py)
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,14 @@ class JobRecord:
     duration: float | None = None        # the job's own run time, where known
     attempts: int = 1                    # runs made (Job.attempts): `retried` failed before `build`
     retried: tuple[str, ...] = ()
+    excused: str | None = None           # it failed, and so did `control`, the job on the item's base
+    control: str | None = None
 
     def as_dict(self) -> dict:
         return {"name": self.name, "result": self.result.value, "build": self.build,
                 "started_at": self.started_at, "finished_at": self.finished_at,
-                "duration": self.duration, "attempts": self.attempts, "retried": list(self.retried)}
+                "duration": self.duration, "attempts": self.attempts, "retried": list(self.retried),
+                "excused": self.excused, "control": self.control}
 
 
 @dataclass(frozen=True)

@@ -45,12 +45,17 @@ def _item(item: Item) -> dict:
         "spec": [list(t) for t in item.spec], "base_commit": item.base_commit,
         "bases": [list(t) for t in item.bases], "sealed": item.sealed,
         "failing": item.failing,
-        "builds": [{"id": b.id, "job": b.job, "state": b.state.value,
-                    "result": b.result.value if b.result else None,
-                    "started_at": b.started_at, "finished_at": b.finished_at,
-                    "duration": b.duration, "attempt": b.attempt, "retried": list(b.retried)}
-                   for b in item.builds.values()],
+        "builds": [_build(b) for b in item.builds.values()],
+        "controls": [_build(b) for b in item.controls.values()],
     }
+
+
+def _build(b: Build) -> dict:
+    return {"id": b.id, "job": b.job, "state": b.state.value,
+            "result": b.result.value if b.result else None,
+            "started_at": b.started_at, "finished_at": b.finished_at,
+            "duration": b.duration, "attempt": b.attempt, "retried": list(b.retried),
+            "review": b.review, "excused": b.excused}
 
 
 def _member(m: Member) -> dict:
@@ -151,12 +156,12 @@ def _load_item(f: Field, pipeline: str, queue: str, state: State) -> Item:
         sealed=_flag(f.get("sealed")),
         failing=f["failing"].of(str, none=True))
     for b in f["builds"].items():
-        build = Build(b["id"].of(str), b["job"].of(str), b["state"].enum(BuildState),
-                      b["result"].enum(JobResult, none=True), b["started_at"].number(none=True),
-                      b["finished_at"].number(none=True), b.get("duration").number(none=True),
-                      b.get("attempt").of(int, none=True) or 1,
-                      tuple(b["retried"].strings()) if b.get("retried").value is not None else ())
+        build = _load_build(b)
         item.builds[build.job] = build
+    controls = f.get("controls")
+    for b in controls.items() if controls.value is not None else ():
+        build = _load_build(b)
+        item.controls[build.job] = build
     if item.id in state.index:
         raise f["id"].fail(f"item {item.id} appears twice")
     state.index[item.id] = item
@@ -165,6 +170,17 @@ def _load_item(f: Field, pipeline: str, queue: str, state: State) -> Item:
             raise f["id"].fail(f"change {member.id} appears twice")
         state.holders[member.id] = item
     return item
+
+
+def _load_build(b: Field) -> Build:
+    """A build; the fields after `duration` came in later forms of version 2."""
+    retried = b.get("retried")
+    return Build(b["id"].of(str), b["job"].of(str), b["state"].enum(BuildState),
+                 b["result"].enum(JobResult, none=True), b["started_at"].number(none=True),
+                 b["finished_at"].number(none=True), b.get("duration").number(none=True),
+                 b.get("attempt").of(int, none=True) or 1,
+                 tuple(retried.strings()) if retried.value is not None else (),
+                 _flag(b.get("review")), b.get("excused").of(str, none=True))
 
 
 def _load_member(f: Field, member_id: int) -> Member:

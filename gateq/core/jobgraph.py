@@ -30,6 +30,17 @@ def _dependencies(item: Item, build: Build, jobs: Mapping[str, Job]) -> list[Bui
     return [item.builds[d] for d in jobs[build.job].dependencies if d in item.builds]
 
 
+def passed(build: Build) -> bool:
+    """It succeeded, or failed as it does on the item's base (excused)."""
+    return build.result is JobResult.SUCCESS or build.excused is not None
+
+
+def excusable(job: Job) -> bool:
+    """Jobs whose failure the base may share: voting ones that export nothing
+    (an export must succeed: its artifacts are what the landing publishes)."""
+    return job.voting and not job.export
+
+
 def skip_unreachable(item: Item, jobs: Mapping[str, Job], blocked: Blocked = never) -> None:
     """Skip waiting builds a dependency of which did not succeed, until none
     is left to skip. A skipped voting job fails the item: it cannot land
@@ -44,7 +55,7 @@ def skip_unreachable(item: Item, jobs: Mapping[str, Job], blocked: Blocked = nev
             if blocked is not never and any(map(blocked, job.requires)):
                 continue
             failed = [d for d in _dependencies(item, build, jobs)
-                      if d.state is BuildState.DONE and d.result is not JobResult.SUCCESS]
+                      if d.state is BuildState.DONE and not passed(d) and not d.review]
             if failed:
                 finish(build, JobResult.SKIPPED, None)
                 skipped = True
@@ -53,16 +64,20 @@ def skip_unreachable(item: Item, jobs: Mapping[str, Job], blocked: Blocked = nev
 
 
 def runnable(item: Item, jobs: Mapping[str, Job], blocked: Blocked = never) -> list[Build]:
-    """Waiting builds whose dependencies all succeeded, in job order."""
+    """Waiting builds whose dependencies all passed, in job order; then the
+    waiting control builds (blame.py), which run their job alone."""
     builds, out = item.builds, []
     for build in builds.values():
         if build.state is BuildState.WAITING:
             job = jobs[build.job]
             if blocked is not never and any(map(blocked, job.requires)):
                 continue
-            if not job.dependencies or all(builds[d].result is JobResult.SUCCESS
-                                           for d in job.dependencies if d in builds):
+            if not job.dependencies or all(passed(builds[d]) for d in job.dependencies if d in builds):
                 out.append(build)
+    for build in item.controls.values() if item.controls else ():
+        if build.state is BuildState.WAITING and not (
+                blocked is not never and any(map(blocked, jobs[build.job].requires))):
+            out.append(build)
     return out
 
 
@@ -83,16 +98,21 @@ RETRIED = frozenset({JobResult.FAILURE, JobResult.TIMED_OUT})
 
 def record_result(item: Item, build: Build, result: JobResult, at: float,
                   jobs: Mapping[str, Job], detail: str | None = None,
-                  duration: float | None = None) -> None:
+                  duration: float | None = None, review: bool = False) -> None:
     """A build ended: a failed run with attempts left runs again on the same
-    state; otherwise a voting job that did not succeed fails the item at once."""
+    state; otherwise a voting job that did not succeed fails the item at once,
+    unless `review` (the pipeline excuses failures its base shares) holds
+    the verdict until the base's result for that job is known."""
     if result in RETRIED and build.attempt < jobs[build.job].attempts:
         build.retry()
         return
     finish(build, result, at)
     build.duration = duration
     if result is not JobResult.SUCCESS and jobs[build.job].voting and not item.failing:
-        item.failing = f"job {build.job} {result.value}" + (f": {detail}" if detail else "")
+        if review and result in RETRIED and excusable(jobs[build.job]):
+            build.review = True         # blame.py: its base's result for the job decides
+        else:
+            item.failing = f"job {build.job} {result.value}" + (f": {detail}" if detail else "")
 
 
 def all_done(item: Item) -> bool:
@@ -100,13 +120,15 @@ def all_done(item: Item) -> bool:
 
 
 def succeeded(item: Item, jobs: Mapping[str, Job]) -> bool:
-    """Every build finished and every voting one succeeded."""
+    """Every build finished and every voting one passed."""
     return all_done(item) and not item.failing and all(
-        b.result is JobResult.SUCCESS for b in item.builds.values() if jobs[b.job].voting)
+        passed(b) for b in item.builds.values() if jobs[b.job].voting)
 
 
 def running(item: Item) -> list[Build]:
-    return [b for b in item.builds.values() if b.state is BuildState.RUNNING]
+    """Its running builds, control builds included."""
+    builds = [b for b in item.builds.values() if b.state is BuildState.RUNNING]
+    return builds + [b for b in item.controls.values() if b.state is BuildState.RUNNING] if item.controls else builds
 
 
 def unfinished_exports(item: Item, jobs: Mapping[str, Job]) -> list[str]:

@@ -20,9 +20,9 @@ def describe(result: ItemResult) -> str:
 
 
 def cancel_builds(item: Item, now: float) -> list[CancelBuild]:
-    """Running builds are cancelled, waiting ones skipped."""
+    """Running builds are cancelled, waiting ones skipped (control builds too)."""
     cancels = []
-    for build in item.builds.values():
+    for build in (*item.builds.values(), *item.controls.values()):
         if build.state is BuildState.RUNNING:
             cancels.append(CancelBuild(build.id))
             jobgraph.finish(build, JobResult.CANCELLED, now)
@@ -46,7 +46,7 @@ def reset(item: Item, base: Item | None, now: float) -> list[CancelBuild]:
     cancels = cancel_builds(item, now)
     item.generation += 1
     item.move(Stage.QUEUED)
-    item.spec, item.base_commit, item.builds = (), None, {}
+    item.spec, item.base_commit, item.builds, item.controls = (), None, {}, {}
     return cancels
 
 
@@ -70,8 +70,10 @@ def job_records(item: Item) -> tuple[JobRecord, ...]:
         else:
             result = build.result or (JobResult.CANCELLED if build.state is BuildState.RUNNING
                                       else JobResult.SKIPPED)
+            control = item.controls.get(job)
             out.append(JobRecord(job, result, build.id, build.started_at, build.finished_at,
-                                 build.duration, build.attempt, build.retried))
+                                 build.duration, build.attempt, build.retried, build.excused,
+                                 control.id if control else None))
     return tuple(out)
 
 

@@ -115,6 +115,15 @@ class Queues:
             if item is not None:
                 self.touch(item)
 
+    def touch_built_on(self, item: Item) -> None:
+        """The items whose speculative state is built on this one: the one
+        behind, and past it while they are failing (NNFI passes over them)."""
+        queue = self.state.queue_of(item)
+        for other in queue.items[queue.position(item) + 1:]:
+            self.touch(other)
+            if not other.failing:
+                break
+
     def touch_window(self, queue: ChangeQueue, start: int, end: int) -> None:
         """Items at positions [start, end) have just come inside the window."""
         for item in queue.items[start:end]:
@@ -291,7 +300,8 @@ class Queues:
             path.append(current)
             current = self.state.index.get(current.base) if current.base is not None else None
         for link in reversed(path):
-            names += tuple(m.change.name for m in link.members)
+            members = link.members
+            names += (members[0].change.name,) if len(members) == 1 else tuple(m.change.name for m in members)
             self.chains[link.id] = ((link.generation, link.base, link.base_generation, epoch), names)
         return names
 

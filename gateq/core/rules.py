@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..config.model import BatchKind, Layout, Pipeline
-from . import jobgraph
+from . import blame, jobgraph
 from .actions import Action, Land, Move, PrepareMerge
 from .lifecycle import cancel_builds, reset
 from .state import Item, Member, Stage
@@ -72,6 +72,8 @@ def dependent(item: Item, around: Surroundings, pipeline: Pipeline, layout: Layo
         out.actions += request_merge(item, base, layout, keys)
     if item.merged and in_window:
         jobgraph.set_up(item)
+        if pipeline.excuse_base_failures:
+            blame.review(item, base)
         jobgraph.skip_unreachable(item, layout.jobs, around.blocked)
     if item.failing and pipeline.fail_fast:
         out.actions += cancel_builds(item, now)

@@ -107,11 +107,16 @@ class Scheduler:
         item_id = self.state.builds.pop(event.build, None)
         item = self.state.index.get(item_id) if item_id is not None else None
         if item is not None:
-            build = next((b for b in item.builds.values() if b.id == event.build), None)
+            build = next((b for b in (*item.builds.values(), *item.controls.values())
+                          if b.id == event.build), None)
             if build is not None and build.state is BuildState.RUNNING:
+                pipeline = self.layout.pipelines[item.pipeline]
+                excusing = pipeline.excuse_base_failures and pipeline.dependent
                 jobgraph.record_result(item, build, event.result, event.at, self.layout.jobs,
-                                       event.detail, event.duration)
+                                       event.detail, event.duration, review=excusing)
                 self.queues.touch(item)
+                if excusing:            # the items built on it may be waiting for this result
+                    self.queues.touch_built_on(item)
         return []
 
     def on_land(self, event: ev.LandCompleted) -> list[Action]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..config.model import Layout
-from . import jobgraph
+from . import blame, jobgraph
 from .actions import Action, StartBuild
 from .queues import Queues
 from .state import Build, Item
@@ -87,8 +87,13 @@ def start(queues: Queues, item: Item, build: Build) -> StartBuild:
     build.started_at = state.now
     state.builds[build.id] = item.id
     item.sealed = True                  # a batch takes no more changes once it runs
+    control = build is item.controls.get(build.job)
     artifacts = ()
     if queues.layout.queue_repositories(item.queue):
-        artifacts = tuple(a for i in queues.chain_items(item) for a in jobgraph.exported(i, queues.layout.jobs))
+        chain = queues.chain_items(item)[:-1] if control else queues.chain_items(item)
+        artifacts = tuple(a for i in chain for a in jobgraph.exported(i, queues.layout.jobs))
+    if control:                         # the job alone on what the item's changes were merged onto
+        return StartBuild(build.id, item.id, item.pipeline, build.job, item.change, blame.base_state(item),
+                          queues.chain(item)[:-len(item.members)], artifacts, control=True)
     return StartBuild(build.id, item.id, item.pipeline, build.job, item.change, item.spec,
                       queues.chain(item), artifacts, item.changes[1:])

@@ -61,6 +61,8 @@ class Build:
     duration: float | None = None    # the job's own, as its executor measured it
     attempt: int = 1
     retried: tuple[str, ...] = ()
+    review: bool = False             # it failed; the job's result on the item's base decides (blame.py)
+    excused: str | None = None       # it failed, and fails on the base too: not held against the item
 
     def retry(self) -> None:
         """Wait to run again on the same state, under the id of the next attempt."""
@@ -115,6 +117,7 @@ class Item:
     order: int = 0
     bases: SpecState = ()
     sealed: bool = False             # no change joins it: it started a build, or came from a split
+    controls: dict[str, Build] = field(default_factory=dict)   # a job run on its base (blame.py)
 
     def build_id(self, job: str) -> str:
         return f"{self.id}-{self.generation}-{job}"
