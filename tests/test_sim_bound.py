@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from gateq.sim.bound import bound, fates
-from gateq.sim.compare import Settings, compare
+from gateq.sim.compare import Settings, bound_kind, compare
 from gateq.sim.costs import FREE, Costs
 from gateq.sim.recheck import Recheck
 from gateq.sim.strategies import STRATEGIES, ExportAt, pick
@@ -94,8 +94,7 @@ def test_no_strategy_lands_a_good_change_before_its_bound(block):
         trace, workers, costs, recheck = random_trace(case)
         arrival = {c.id: c.at for c in trace.changes}
         for strategy in STRATEGIES.values():
-            b = bound(trace, workers, costs, export_in_gate=strategy.export is not ExportAt.POST,
-                      batch=strategy.batch)
+            b = bound(trace, workers, costs, *bound_kind(strategy))
             run = simulate(trace, strategy, workers, case, costs, recheck)
             for change, records in run.reports.items():
                 landed = [r["finished_at"] for r in records if r["result"] == "merged"]
@@ -178,3 +177,15 @@ def test_costs_add_a_merge_workspaces_and_the_publishing_to_a_change_alone():
 
 def trace(*lines):
     return parse_trace("\n".join(json.dumps(x) for x in lines), "t.jsonl")
+
+
+def test_a_batch_shares_its_builds_so_the_work_term_counts_each_change_for_its_share():
+    t = trace(one("a", 0, 600), one("b", 0, 600), one("c", 0, 600))
+    assert bound(t, 1, FREE, batch=3).landed == {"a": 600, "b": 600, "c": 600}
+    assert bound(t, 1, FREE, batch=2).landed == {"a": 600, "b": 600, "c": 900}
+    landed = {c: r[-1]["finished_at"] for c, r in simulate(t, STRATEGIES["gateq-batch"], 1).reports.items()}
+    assert landed == {"a": 600, "b": 600, "c": 600}      # [a b c]: one build on the one worker
+    # a series batch holds only the changes of one series: none here, so no sharing
+    assert bound(t, 1, FREE, batch=3, series=True).landed == bound(t, 1, FREE).landed
+    s = trace(one("a", 0, 600), one("b", 0, 600, depends=["a"]), one("c", 0, 600))
+    assert bound(s, 1, FREE, batch=3, series=True).landed == {"a": 600, "b": 600, "c": 1200}

@@ -14,7 +14,8 @@ every strategy and every flake (the proof is in docs/simulator.md):
 - work: with W workers, the work each earlier change of its queue must do
   before it leaves, and its own, all start after their arrival; when a
   strategy tests up to K changes as one item (a batch), a build serves up
-  to K changes, so each change's work counts for 1/K of it.
+  to K changes, so each change's work counts for 1/K of it (for batches of
+  a series only, 1/min(K, the changes of its series)).
 """
 from __future__ import annotations
 
@@ -99,9 +100,11 @@ def ordered(jobs: list[TraceJob]) -> list[TraceJob]:
 
 
 def bound(trace: Trace, workers: int | None, costs: Costs, export_in_gate: bool = True,
-          batch: int = 1) -> Bound:
+          batch: int = 1, series: bool = False) -> Bound:
     """`export_in_gate` False: the export job runs after landing (zuul-post);
-    `batch`: the most changes a strategy tests as one item."""
+    `batch`: the most changes a strategy tests as one item; `series`: only
+    changes of one series (linked by `depends`) share an item."""
+    sharing = shares(trace, batch, series)
     good, _ = fates(trace)
     good_ids = {c.id for c in good}
     partners = conflict_partners(trace)
@@ -126,14 +129,36 @@ def bound(trace: Trace, workers: int | None, costs: Costs, export_in_gate: bool 
         publishes = export_in_gate and any(j.export for j in gated)
         own = INF if s.fails else ready + s.critical + (costs.publish if publishes else 0.0)
         q = queues.setdefault(c.queue, QueueBound(workers))
-        earliest = max(own, q.left, q.work_bound(ready, s.work / batch))
+        earliest = max(own, q.left, q.work_bound(ready, s.work / sharing[c.id]))
         if c.id in good_ids:
             landed[c.id] = earliest
             job_seconds += s.work
         needs_nothing_else = own_removal < INF and all(removal_from[d] == INF for d in c.depends)
         work = s.work if removal == INF else (s.fail_work if needs_nothing_else and not conflicts else 0.0)
-        q.add(min(earliest, removal), ready, work / batch)
+        q.add(min(earliest, removal), ready, work / sharing[c.id])
     return Bound(landed, {c.id: c.at for c in trace.changes if c.id not in good_ids}, job_seconds)
+
+
+def shares(trace: Trace, batch: int, series: bool) -> dict[str, int]:
+    """How many changes at most share each change's builds. A series batch
+    holds changes linked by `depends` only (each joins needing one already
+    in it), so no more than its series has."""
+    if batch == 1 or not series:
+        return {c.id: batch for c in trace.changes}
+    group = {c.id: c.id for c in trace.changes}
+
+    def root(cid: str) -> str:
+        while group[cid] != cid:
+            group[cid] = group[group[cid]]
+            cid = group[cid]
+        return cid
+    for c in trace.changes:
+        for d in c.depends:
+            group[root(d)] = root(c.id)
+    sizes: dict[str, int] = {}
+    for c in trace.changes:
+        sizes[root(c.id)] = sizes.get(root(c.id), 0) + 1
+    return {c.id: min(batch, sizes[root(c.id)]) for c in trace.changes}
 
 
 class QueueBound:

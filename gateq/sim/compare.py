@@ -36,12 +36,12 @@ def workers_for(trace: Trace, workers: int | None) -> int | None:
 def compare(trace: Trace, strategies: list[Strategy], settings: Settings = Settings(),
             seed: int = 0) -> dict:
     workers = workers_for(trace, settings.workers)
-    kinds = {bound_kind(s) for s in strategies} | {(True, 1)}
-    bounds = {kind: bound(trace, workers, settings.costs, export_in_gate=kind[0], batch=kind[1])
-              for kind in kinds}
+    plain = (True, 1, False)
+    kinds = {bound_kind(s) for s in strategies} | {plain}
+    bounds = {kind: bound(trace, workers, settings.costs, *kind) for kind in kinds}
     out = {"trace": trace.path, "changes": len(trace.changes), "workers": workers or "unlimited",
-           "seed": seed, "bound": bound_figures(trace, bounds[(True, 1)]), "strategies": {}}
-    for kind in sorted(kinds - {(True, 1)}, key=lambda k: (not k[0], k[1])):
+           "seed": seed, "bound": bound_figures(trace, bounds[plain]), "strategies": {}}
+    for kind in sorted(kinds - {plain}, key=lambda k: (not k[0], k[1], k[2])):
         out[bound_name(kind)] = bound_figures(trace, bounds[kind])
     for strategy in strategies:
         b = bounds[bound_kind(strategy)]
@@ -50,16 +50,19 @@ def compare(trace: Trace, strategies: list[Strategy], settings: Settings = Setti
     return out
 
 
-def bound_kind(strategy: Strategy) -> tuple[bool, int]:
+def bound_kind(strategy: Strategy) -> tuple[bool, int, bool]:
     """Which bound holds for the strategy: with the export in the gate or
-    not (zuul-post), and the most changes it tests as one item."""
-    return strategy.export is not ExportAt.POST, strategy.batch
+    not (zuul-post), the most changes it tests as one item, and whether
+    only a series' changes share one."""
+    batch = strategy.batch
+    return strategy.export is not ExportAt.POST, batch, batch > 1 and strategy.series
 
 
-def bound_name(kind: tuple[bool, int]) -> str:
-    """The result key of a bound other than the plain one: bound_post, bound_batch4."""
-    in_gate, batch = kind
-    return "bound" + ("" if in_gate else "_post") + (f"_batch{batch}" if batch > 1 else "")
+def bound_name(kind: tuple[bool, int, bool]) -> str:
+    """The result key of a bound other than the plain one: bound_post, bound_batch4, bound_series2."""
+    in_gate, batch, series = kind
+    shared = "" if batch == 1 else f"_{'series' if series else 'batch'}{batch}"
+    return "bound" + ("" if in_gate else "_post") + shared
 
 
 def speedup(result: dict, slower: str, faster: str, figure: str = "land_mean") -> float | None:

@@ -69,8 +69,9 @@ def render(result: dict) -> str:
         lines.append("bound-post: the same without the export job, which zuul-post runs after "
                      "landing; zuul-post's ratios are over it")
     for key in result:
-        if "_batch" in key:
-            lines.append(f"{key.replace('_', '-')}: the same for strategies testing up to "
-                         f"{key.rsplit('batch', 1)[1]} changes as one item (a build serves them "
-                         "all); their ratios are over it")
+        for kind, what in (("_batch", "changes"), ("_series", "changes of one series")):
+            if kind in key:
+                lines.append(f"{key.replace('_', '-')}: the same for strategies testing up to "
+                             f"{key.rsplit(kind[1:], 1)[1]} {what} as one item (a build serves "
+                             "them all); their ratios are over it")
     return "\n".join(lines)

@@ -48,6 +48,11 @@ class Strategy:
         return int(self.pipeline.get("batch_size", 1))
 
     @property
+    def series(self) -> bool:
+        """Only a series' changes share an item (Pipeline.batch_kind)."""
+        return self.pipeline.get("batch_kind") is BatchKind.SERIES
+
+    @property
     def export_waits_for_head(self) -> bool:
         return self.export is ExportAt.HEAD
 
@@ -76,9 +81,9 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("gateq", "gateq's defaults (config.model.Pipeline: window 20, floor 3, -2 on failure, "
              "fail-fast, merges ahead of the window); the export runs speculatively, jobs requiring "
              "it wait for the exports ahead, landing publishes", ExportAt.GATE),
-    Strategy("gateq-series", "gateq's defaults, and a patch series is tested as one item "
-             "(batch-kind series, batch-size 4), split in halves when it fails",
-             ExportAt.GATE, {"batch_size": 4, "batch_kind": BatchKind.SERIES}),
+    Strategy("gateq-series", "gateq's defaults, and two changes of a patch series are tested as one "
+             "item (batch-kind series, batch-size 2), split when it fails",
+             ExportAt.GATE, {"batch_size": 2, "batch_kind": BatchKind.SERIES}),
     Strategy("gateq-batch", "gateq's defaults, and up to 4 changes arriving while the tail of the "
              "queue waits are tested as one item (batch-size 4), split in halves when it fails",
              ExportAt.GATE, {"batch_size": 4}),
