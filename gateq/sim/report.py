@@ -18,6 +18,7 @@ ROWS = (
     ("wasted_job_minutes", "wasted job-minutes", False),
     ("wasted_pct", "  as % of all job-minutes", False),
     ("reset_job_minutes", "  of which discarded by resets", False),
+    ("retried_job_minutes", "  of which failed runs retried", False),
     ("wrongly_rejected", "good changes not landed", False),
     ("rechecks", "rechecks (re-approvals)", False),
     ("snapshots", "snapshots published", False),
