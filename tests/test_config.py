@@ -16,7 +16,7 @@ from config_fixture import make_repository
 from gateq.config.loader import ConfigError, load_config
 from gateq.config.model import (Config, GitConnection, Job, Manager, MergeMode, Pipeline, Project,
                                 WindowDecrease, WindowIncrease,
-                                Repository, SandboxMode, Trigger, Window)
+                                Reporter, Repository, SandboxMode, Trigger, Window)
 
 SERVER = """\
 connections:
@@ -135,7 +135,8 @@ def test_full_config_builds_every_object(tmp_path):
     assert list(layout.pipelines) == ["gate", "check"]
     gate = layout.pipelines["gate"]
     assert gate == Pipeline("gate", Manager.DEPENDENT, (Trigger("distgit", "approved"),),
-                            merge_on_success=True, window=Window())
+                            merge_on_success=True, window=Window(),
+                            success=(Reporter("distgit", merge=True),))
     assert gate.dependent
     assert layout.pipelines["check"].merge_on_success is False
     assert layout.jobs["unit"] == Job(
@@ -499,10 +500,13 @@ def test_server_errors(tmp_path):
     server = """\
     connections:
       distgit:
-        driver: gerrit
+        driver: gitlab
         root: missing
       local:
         root: repos
+      other:
+        driver: git
+        root: missing
     state: {path: 12}
     executor:
       slots: 0
@@ -510,13 +514,14 @@ def test_server_errors(tmp_path):
     scheduler: {}
     """
     assert errors_of(make(tmp_path, server=server)) == [
-        "gateq.yaml:3: connection 'distgit': attribute 'driver': expected one of git, got 'gerrit'",
-        "gateq.yaml:4: connection 'distgit': attribute 'root': directory 'missing' does not exist",
+        "gateq.yaml:3: connection 'distgit': attribute 'driver': unknown driver 'gitlab' "
+        "(one of git, gerrit)",
         "gateq.yaml:5: connection 'local': missing required attribute 'driver'",
-        "gateq.yaml:7: state: attribute 'path': expected a non-empty string, got 12",
-        "gateq.yaml:9: executor: attribute 'slots': expected an integer >= 1, got 0",
-        "gateq.yaml:10: publish: attribute 'root': expected a non-empty string, got ['a']",
-        "gateq.yaml:11: unknown attribute 'scheduler'",
+        "gateq.yaml:9: connection 'other': attribute 'root': directory 'missing' does not exist",
+        "gateq.yaml:10: state: attribute 'path': expected a non-empty string, got 12",
+        "gateq.yaml:12: executor: attribute 'slots': expected an integer >= 1, got 0",
+        "gateq.yaml:13: publish: attribute 'root': expected a non-empty string, got ['a']",
+        "gateq.yaml:14: unknown attribute 'scheduler'",
     ]
 
 

@@ -16,8 +16,10 @@ from voluptuous import MultipleInvalid, Schema
 
 from . import schema
 from .errors import ConfigError, Errors, LineDict, LineList, line_at, one_line, quote
+from ..drivers import registry
 from .model import (NOOP, Config, GitConnection, Job, Layout, LogRetention, Manager, Pipeline,
-                    Project, Repository, Trigger, WebSettings, WebToken, Window)
+                    Project, QueueSettings, RemoteConnection, Reporter, Repository, Requirement,
+                    Trigger, WebSettings, WebToken, Window)
 from .project_repos import repository_problem
 from .reader import UNREADABLE, read_yaml
 
@@ -76,7 +78,7 @@ def load_config(path: str, check_places: bool = True) -> Config:
     server = None if raw is UNREADABLE else validate_server(raw, shown, config_dir, check_places,
                                                             errors)
     items, warnings = read_layouts(config_dir, shown, errors)
-    names = collect_names(items, connection_names(raw), errors)
+    names = collect_names(items, connection_names(raw), connection_drivers(raw), errors)
     validate_items(items, names, config_dir, errors)
     check_job_graph(items, names, errors)
     check_untested_landings(items, errors)
@@ -122,17 +124,29 @@ def connection_names(raw: object) -> tuple[str, ...] | None:
     return tuple(name for name in connections if isinstance(name, str))
 
 
+def connection_drivers(raw: object) -> dict[str, str]:
+    """The driver each connection names, where it names one, so that a
+    pipeline's parts for it are checked with that driver's schemas."""
+    connections = raw.get("connections") if isinstance(raw, dict) else None
+    return {name: c["driver"] for name, c in (connections.items() if isinstance(connections, dict)
+                                              else ()) if isinstance(c, dict)
+            and isinstance(c.get("driver"), str) and c["driver"] in registry.DRIVERS}
+
+
 def connection_roots(raw: object, config_dir: str) -> dict[str, str]:
-    """Roots of the connections valid on their own, so that a mistake
-    elsewhere in gateq.yaml does not hide the projects' repository errors."""
+    """Roots of the git connections valid on their own, so that a mistake
+    elsewhere in gateq.yaml does not hide the projects' repository errors.
+    (A remote connection's repositories are mirrors, made at start.)"""
     connections = raw.get("connections") if isinstance(raw, dict) else None
     check = Schema(schema.connection_schema(config_dir))
     roots = {}
     for name, connection in (connections.items() if isinstance(connections, dict) else ()):
         try:
-            roots[name] = check(connection)["root"]
+            checked = check(connection)
         except MultipleInvalid:
-            pass
+            continue
+        if "root" in checked:
+            roots[name] = checked["root"]
     return roots
 
 
@@ -202,7 +216,8 @@ def layout_items(document: object, file: str, errors: Errors) -> list[Item]:
     return items
 
 
-def collect_names(items: list[Item], connections: tuple[str, ...] | None, errors: Errors) -> schema.Names:
+def collect_names(items: list[Item], connections: tuple[str, ...] | None,
+                  drivers: dict[str, str], errors: Errors) -> schema.Names:
     """Names defined by each kind of object; a second definition is an error."""
     first: dict[tuple[str, str], Item] = {}
     for item in items:
@@ -218,6 +233,7 @@ def collect_names(items: list[Item], connections: tuple[str, ...] | None, errors
         return [name for k, name in first if k == kind]
     return schema.Names(
         connections=connections,
+        drivers=drivers,
         pipelines=tuple(defined("pipeline")),
         jobs=frozenset(defined("job")) | {NOOP.name},
         queues=frozenset(defined("queue")),
@@ -325,7 +341,8 @@ def build_config(config_file: str, server: dict, layout: Layout, warnings: tuple
     return Config(
         config_dir=os.path.dirname(os.path.abspath(config_file)),
         path=os.path.abspath(config_file),
-        connections={name: GitConnection(name, c["root"]) for name, c in server["connections"].items()},
+        connections={name: build_connection(name, c, server["state"]["path"])
+                     for name, c in server["connections"].items()},
         state_dir=server["state"]["path"],
         slots=server["executor"]["slots"],
         layout=layout,
@@ -339,6 +356,13 @@ def build_config(config_file: str, server: dict, layout: Layout, warnings: tuple
         warnings=warnings,
         web=build_web(server["web"]),
     )
+
+
+def build_connection(name: str, c: dict, state_dir: str) -> GitConnection | RemoteConnection:
+    if registry.DRIVERS[c["driver"]].local:
+        return GitConnection(name, c["root"])
+    return RemoteConnection(name, c["driver"], registry.mirror_root(name, c, state_dir), dict(c),
+                            c.get("web-url"))
 
 
 def build_web(w: dict) -> WebSettings:
@@ -355,6 +379,8 @@ def build_layout(items: list[Item], names: schema.Names) -> Layout:
         jobs={**{j["name"]: build_job(j) for j in data("job")}, NOOP.name: NOOP},
         projects={p["name"]: build_project(p, names.pipelines) for p in data("project")},
         queues=frozenset(q["name"] for q in data("queue")),
+        queue_settings={q["name"]: QueueSettings(q["name"], q["allow-circular-dependencies"])
+                        for q in data("queue")},
         repositories={r["name"]: Repository(r["name"], r["type"], r["keep"])
                       for r in data("repository")},
     )
@@ -364,9 +390,10 @@ def build_pipeline(p: dict) -> Pipeline:
     return Pipeline(
         name=p["name"],
         manager=p["manager"],
-        triggers=tuple(Trigger(connection, t["event"])
-                       for connection, events in p["trigger"].items() for t in events),
-        merge_on_success=any(s["merge"] for s in p["success"].values()),
+        triggers=tuple(Trigger(connection, t["events"][0], tuple(t["events"]), t["branch"],
+                               tuple(t["approvals"]), t["comment"])
+                       for connection, entries in p["trigger"].items() for t in entries),
+        merge_on_success=any(s["merge"] or s["submit"] for s in p["success"].values()),
         window=Window(
             initial=p["window"], floor=p["window-floor"], ceiling=p["window-ceiling"],
             increase_type=p["window-increase-type"], increase_factor=p["window-increase-factor"],
@@ -376,7 +403,17 @@ def build_pipeline(p: dict) -> Pipeline:
         batch_size=p["batch-size"],
         batch_kind=p["batch-kind"],
         excuse_base_failures=p["excuse-base-failures"],
+        requirements=tuple(Requirement(c, tuple(r["approvals"]), r["open"], r["current-patchset"],
+                                       r["wip"]) for c, r in p["require"].items()),
+        start=build_reporters(p["start"]),
+        success=build_reporters(p["success"]),
+        failure=build_reporters(p["failure"]),
     )
+
+
+def build_reporters(reporters: dict) -> tuple[Reporter, ...]:
+    return tuple(Reporter(c, tuple(r["labels"]), r["submit"], r["merge"])
+                 for c, r in reporters.items())
 
 
 def build_job(j: dict) -> Job:

@@ -9,7 +9,7 @@ import enum
 import functools
 import os
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import ClassVar, Mapping
 
 
 class Manager(enum.Enum):
@@ -64,10 +64,60 @@ class Window:
     decrease_factor: int = 2
 
 
+Approvals = tuple[tuple[str, int], ...]    # (label, value) pairs, e.g. (("Code-Review", 2),)
+
+
 @dataclass(frozen=True)
 class Trigger:
+    """One entry of a pipeline's `trigger:` for a connection. `events` are
+    the driver's event names it matches (the git driver's proposed and
+    approved; Gerrit's patchset-created, comment-added...), `event` the
+    first of them. `branch` and `comment` are regular expressions (searched,
+    `re.search`); `approvals` the votes the event must carry."""
     connection: str
-    event: str                           # proposed | approved
+    event: str
+    events: tuple[str, ...] = ()
+    branch: str | None = None
+    approvals: Approvals = ()
+    comment: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.events:
+            object.__setattr__(self, "events", (self.event,))
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A pipeline's `require:` for one connection, checked when a change is
+    enqueued and again before it lands. None: not checked. An approval
+    {Code-Review: 2} is met by a current vote >= 2 (<= for a negative value)."""
+    connection: str
+    approvals: Approvals = ()
+    open: bool | None = None
+    current_patchset: bool | None = None
+    wip: bool | None = None
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """What a pipeline says on one connection at `start:`, on `success:` or
+    on `failure:`: votes, and whether success lands the change (`submit`
+    for gerrit, `merge` for git)."""
+    connection: str
+    labels: Approvals = ()
+    submit: bool = False
+    merge: bool = False
+
+    @property
+    def lands(self) -> bool:
+        return self.submit or self.merge
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """A `queue:` object's attributes; queues without one get the defaults."""
+    name: str
+    allow_circular_dependencies: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,7 +125,7 @@ class Pipeline:
     name: str
     manager: Manager
     triggers: tuple[Trigger, ...] = ()
-    merge_on_success: bool = False       # success: {CONN: {merge: true}}
+    merge_on_success: bool = False       # a success reporter has merge or submit: land it
     window: Window = field(default_factory=Window)
     # True: a failing item's running builds are cancelled at once. False
     # (Zuul's default): its builds, started or not, run to their end, and a
@@ -92,6 +142,10 @@ class Pipeline:
     # True: a voting job (not an export) that fails on an item fails it only
     # if the same job passes on the item's base (core/blame.py decides).
     excuse_base_failures: bool = False
+    requirements: tuple[Requirement, ...] = ()
+    start: tuple[Reporter, ...] = ()
+    success: tuple[Reporter, ...] = ()
+    failure: tuple[Reporter, ...] = ()
 
     @property
     def dependent(self) -> bool:
@@ -148,6 +202,11 @@ class Layout:
     projects: Mapping[str, Project]
     queues: frozenset[str] = frozenset()
     repositories: Mapping[str, Repository] = field(default_factory=dict)
+    queue_settings: Mapping[str, QueueSettings] = field(default_factory=dict)
+
+    def queue(self, name: str) -> QueueSettings:
+        """The queue's settings (the defaults for a project's own queue)."""
+        return self.queue_settings.get(name) or QueueSettings(name)
 
     def queue_projects(self, queue: str) -> tuple[str, ...]:
         """Projects sharing a change queue, in a stable order."""
@@ -173,13 +232,44 @@ class Layout:
 
 @dataclass(frozen=True)
 class GitConnection:
+    """A `git` connection: local repositories under `root`, which are both
+    the system and gateq's copy of it."""
     name: str
     root: str                            # absolute directory
+    driver: ClassVar[str] = "git"
 
     def repo_path(self, project: str) -> str:
         """Project P is ROOT/P.git when that exists, else ROOT/P."""
         bare = os.path.join(self.root, project + ".git")
         return bare if os.path.isdir(bare) else os.path.join(self.root, project)
+
+    def change_url(self, project: str, change: str) -> str | None:
+        return None                      # a ref has no page
+
+    @property
+    def settings(self) -> Mapping[str, object]:
+        return {"driver": self.driver, "root": self.root}
+
+
+@dataclass(frozen=True)
+class RemoteConnection:
+    """A connection to a review system elsewhere (gerrit): gateq keeps a
+    bare copy of each of its projects under `mirror`, made at start.
+    `settings` is the entry as its driver's schema completed it, for the
+    driver to build its Connection from (gateq/drivers/registry.py)."""
+    name: str
+    driver: str
+    mirror: str                          # absolute directory
+    settings: Mapping[str, object] = field(default_factory=dict)
+    web_url: str | None = None
+
+    def repo_path(self, project: str) -> str:
+        return os.path.join(self.mirror, project + ".git")
+
+    def change_url(self, project: str, change: str) -> str | None:
+        """The change's page, for a change named by its ref or number."""
+        from ..drivers.registry import change_url       # the driver knows its URLs
+        return change_url(self.driver, self.web_url, project, change)
 
 
 @dataclass(frozen=True)
@@ -220,7 +310,7 @@ class WebSettings:
 class Config:
     config_dir: str
     path: str                            # the gateq.yaml read
-    connections: Mapping[str, GitConnection]
+    connections: Mapping[str, GitConnection | RemoteConnection]
     state_dir: str
     slots: int
     layout: Layout

@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping
 
 from voluptuous import (All, Invalid, Marker, MultipleInvalid, Optional, Required,
                         RequiredFieldInvalid)
 
 from .. import sandbox
+from ..drivers import registry
 from .errors import quote
 from .model import (NOOP, AdminAction, BatchKind, Manager, MergeMode, SandboxMode, WindowDecrease,
                     WindowIncrease)
-from .values import (Unknown, choice, count, days, each, enum_choice, env_vars, existing_dir,
-                     flag, in_dir, known, listen_address, maybe, name, named, nonempty,
-                     project_name, script, sha256_hex, shown_path, size, text, unique,
-                     writable_dir)
+from .values import (Unknown, choice, count, days, each, enum_choice, env_vars, flag, in_dir,
+                     known, listen_address, maybe, name, named, named_by, nonempty, project_name,
+                     script, sha256_hex, shown_path, size, text, unique, writable_dir)
 
-TRIGGER_EVENTS = ("proposed", "approved")
-DRIVERS = ("git",)
+DRIVERS = tuple(registry.DRIVERS)
 REPOSITORY_TYPES = ("rpm", "files")
 PROJECT_ATTRIBUTES = ("name", "queue", "connection", "default-branch", "merge-mode")
 
@@ -34,6 +34,7 @@ PROJECT_ATTRIBUTES = ("name", "queue", "connection", "default-branch", "merge-mo
 class Names:
     """What the configuration defines, for checking references to it."""
     connections: tuple[str, ...] | None = ()   # None: unknown, gateq.yaml is unreadable
+    drivers: Mapping[str, str] = field(default_factory=dict)   # connection: its driver, where known
     pipelines: tuple[str, ...] = ()      # in definition order
     jobs: frozenset[str] = frozenset()
     queues: frozenset[str] = frozenset()
@@ -52,11 +53,9 @@ def bwrap_works(mode):
 
 # -- gateq.yaml -----------------------------------------------------------
 
-def connection_schema(config_dir: str) -> dict:
-    return {
-        Required("driver"): choice(DRIVERS),
-        Required("root"): existing_dir(config_dir),
-    }
+def connection_schema(config_dir: str):
+    """One connection: its `driver`, then that driver's attributes."""
+    return registry.connection_schema(config_dir)
 
 
 def server_schema(config_dir: str, check_places: bool = True) -> object:
@@ -143,7 +142,7 @@ def distinct_places(config_dir: str):
     found inside either would be both. Checked once the rest is valid."""
     def check(server: dict) -> dict:
         places = [(["connections", c, "root"], f"connections.{c}.root", conn["root"])
-                  for c, conn in server["connections"].items()]
+                  for c, conn in server["connections"].items() if "root" in conn]
         places += [(["state", "path"], "state.path", server["state"]["path"]),
                    (["publish", "root"], "publish.root", server["publish"]["root"])]
         errors = []
@@ -178,12 +177,11 @@ def pipeline_schema(names: Names) -> object:
     return All({
         Required("name"): All(name("pipeline"), not_reserved),
         Required("manager"): enum_choice(Manager),
-        Optional("trigger", default={}): {
-            connection: each({Required("event"): choice(TRIGGER_EVENTS)}),
-        },
-        Optional("success", default={}): {
-            connection: {Optional("merge", default=False): flag},
-        },
+        Optional("trigger", default={}): per_connection(names, "trigger"),
+        Optional("require", default={}): per_connection(names, "require"),
+        Optional("start", default={}): per_connection(names, "reporter"),
+        Optional("success", default={}): per_connection(names, "reporter"),
+        Optional("failure", default={}): per_connection(names, "reporter"),
         Optional("window", default=20): count,
         Optional("window-floor", default=3): count,
         Optional("window-ceiling", default=None): maybe(count),
@@ -197,6 +195,25 @@ def pipeline_schema(names: Names) -> object:
         Optional("excuse-base-failures", default=False): flag,
         Optional("window-decrease-factor", default=2): count,
     }, pipeline_rules)
+
+
+PARTS = {"trigger": "triggers", "require": "review requirements", "reporter": "reporters"}
+
+
+def per_connection(names: Names, part: str):
+    """{CONNECTION: ...}, what follows checked by the schema the
+    connection's driver has for `part` (gateq/drivers/*/schema.py)."""
+    connection = known("connection", names.connections)
+
+    def value_for(key: str):
+        driver = names.drivers.get(key)
+        if driver not in registry.DRIVERS:
+            return None                  # the connection itself is in error
+        schema = registry.DRIVERS[driver].layout_part(part)
+        if schema is None:
+            raise Invalid(f"connection {quote(key)} ({driver} driver) has no {PARTS[part]}")
+        return schema
+    return named_by(connection, value_for)
 
 
 def not_reserved(value):
@@ -226,14 +243,28 @@ def pipeline_rules(p: dict) -> dict:
     elif ceiling is not None and ceiling < window:
         errors.append(Invalid(f"window-ceiling {ceiling} is below window {window}",
                               path=["window-ceiling"]))
-    if p["manager"] is not Manager.DEPENDENT and any(s["merge"] for s in p["success"].values()):
-        errors.append(Invalid("merge needs manager 'dependent'", path=["success"]))
+    if p["manager"] is not Manager.DEPENDENT:
+        errors += [Invalid(f"{landing(s)} needs manager 'dependent'", path=["success"])
+                   for s in p["success"].values() if lands(s)][:1]
+    errors += [Invalid(f"{landing(s)} is only for success: (it lands the change)", path=[when, c])
+               for when in ("start", "failure") for c, s in p[when].items() if lands(s)]
     if errors:
         raise MultipleInvalid(errors)
     return p
 
 
-QUEUE = {Required("name"): name("queue")}
+def lands(reporter: object) -> bool:
+    return isinstance(reporter, dict) and bool(reporter.get("merge") or reporter.get("submit"))
+
+
+def landing(reporter: dict) -> str:
+    return "submit" if reporter.get("submit") else "merge"
+
+
+QUEUE = {
+    Required("name"): name("queue"),
+    Optional("allow-circular-dependencies", default=False): flag,
+}
 
 REPOSITORY = {
     Required("name"): name("repository"),

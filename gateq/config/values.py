@@ -232,6 +232,93 @@ def named(key, value):
     return check
 
 
+def named_by(key, value_for):
+    """Like `named`, with each value checked by `value_for(name)`'s schema
+    (None: taken as it is, the name's own errors being reported elsewhere)."""
+    schemas: dict[str, Schema] = {}
+
+    def check(mapping):
+        if not isinstance(mapping, dict):
+            raise Invalid("expected a dictionary")
+        checked, errors = {}, []
+        for k, v in mapping.items():
+            try:
+                key(k)
+                schema = value_for(k)
+            except Invalid as exc:
+                errors.append(type(exc)(exc.msg, path=[k]))
+                continue
+            if schema is None:
+                checked[k] = v
+                continue
+            try:
+                checked[k] = schemas.setdefault(k, Schema(schema))(v)
+            except MultipleInvalid as exc:
+                for error in exc.errors:
+                    error.prepend([k])
+                    errors.append(error)
+        if errors:
+            raise MultipleInvalid(errors)
+        return checked
+    return check
+
+
+def one_or_list(item):
+    """One value or a list of them, as a list (Zuul's `event: X` or `event: [X, Y]`)."""
+    listed = unique(item)
+    return lambda value: listed(value if isinstance(value, list) else [value])
+
+
+def regex(value):
+    """A regular expression, as Python's re reads it (returned as written)."""
+    text(value)
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise Invalid(f"not a valid regular expression: {exc}") from None
+    return value
+
+
+LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
+
+
+def vote(value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f"expected a vote such as 2 or -1, got {shown(value)}")
+    return value
+
+
+def label(value):
+    if not isinstance(value, str) or not LABEL.match(value):
+        raise Invalid(f"not a valid label name: {shown(value)}")
+    return value
+
+
+def approvals(value):
+    """[{Code-Review: 2}, {Workflow: 1}] (or one such mapping) as
+    ((label, value), ...), in order, each label once."""
+    entries = value if isinstance(value, list) else [value]
+    found: list[tuple[str, int]] = []
+    errors = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not entry:
+            errors.append(Invalid(f"expected a label and its vote such as {{Code-Review: 2}}, "
+                                  f"got {shown(entry)}", path=[index]))
+            continue
+        for name, given in entry.items():
+            try:
+                pair = (label(name), vote(given))
+            except Invalid as exc:
+                errors.append(Invalid(exc.msg, path=[index, name]))
+                continue
+            if any(seen == name for seen, _ in found):
+                errors.append(Invalid(f"label {quote(name)} is listed twice", path=[index, name]))
+            found.append(pair)
+    if errors:
+        raise MultipleInvalid(errors)
+    return tuple(found)
+
+
 def nonempty(what: str):
     def check(mapping):
         if not mapping:

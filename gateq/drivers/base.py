@@ -50,7 +50,7 @@ class TriggerQuery:
     """What one pipeline trigger asks of a connection, for reconciliation:
     open changes of `projects` whose current patch set carries `approvals`
     (the trigger's and the pipeline's required votes), on a branch matching
-    `branch` (a regular expression matched at the start, as Zuul does),
+    `branch` (a regular expression, searched),
     and, when `wip` is not None, with that work-in-progress state.
 
     A COMMENT trigger without approvals (a `recheck` comment) names a
@@ -67,7 +67,8 @@ class TriggerQuery:
         return not (self.kind is ReviewEventKind.COMMENT and not self.approvals)
 
     def wants_branch(self, branch: str | None) -> bool:
-        return self.branch is None or (branch is not None and re.match(self.branch, branch) is not None)
+        """The branch regex is searched, as the core matches triggers."""
+        return self.branch is None or (branch is not None and re.search(self.branch, branch) is not None)
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,24 @@ class Connection(abc.ABC):
     @abc.abstractmethod
     def branch_tips(self, project: str, branches: Sequence[str]) -> dict[str, str]:
         """Tips of the branches that exist, brought up to date in the mirror."""
+
+    # -- names: the driver's words for events and changes -------------------
+
+    def event_name(self, kind: ReviewEventKind) -> str:
+        """The name a pipeline trigger gives events of `kind` on this system."""
+        return kind.value
+
+    def event_kind(self, name: str) -> ReviewEventKind | None:
+        """The kind of a trigger's event name (None: not one of this driver's)."""
+        return next((k for k in ReviewEventKind if self.event_name(k) == name), None)
+
+    def comment_text(self, event: ReviewEvent) -> str | None:
+        """What the person wrote, as a trigger's `comment` regex reads it."""
+        return event.comment
+
+    def change_ref(self, change: str) -> ChangeRef:
+        """A change as a user names it on the command line (a ref, for git)."""
+        return ChangeRef(change)
 
     @abc.abstractmethod
     def land(self, request: LandRequest) -> LandResult:

@@ -7,7 +7,6 @@ events, mirror.py for fetching, lander.py and reporter.py.
 """
 from __future__ import annotations
 
-import os
 import time
 from typing import Iterable, Mapping, Sequence
 
@@ -28,7 +27,8 @@ from .reporter import GerritReporter
 from .schema import LandMode
 from .source import GerritSource
 from .ssh import GerritSSH
-from .translate import change_info
+from .links import parse_change, patchset_ref
+from .translate import EVENT_NAMES, change_info, user_comment
 
 NO_FETCH = (ReviewEventKind.ABANDONED, ReviewEventKind.MERGED)
 
@@ -59,12 +59,31 @@ class GerritConnection(Connection):
                       web_urls: Mapping[str, str]) -> "GerritConnection":
         ssh = SSHSettings(settings["server"], settings["user"], settings["sshkey"],
                           settings["known-hosts"], settings["port"])
-        mirror = settings.get("mirror") or os.path.join(state_dir, "mirrors", name)
+        from ..registry import mirror_root
+        mirror = mirror_root(name, settings, state_dir)
         return cls(name, ssh, settings["git-url"], settings["web-url"], mirror, settings["land"],
                    settings["reconcile-interval"], web_urls)
 
     def repo_path(self, project: str) -> str:
         return self.mirror.ensure(project)
+
+    # -- names --------------------------------------------------------------
+
+    def event_name(self, kind: ReviewEventKind) -> str:
+        return next(name for name, k in EVENT_NAMES.items() if k is kind) \
+            if kind in EVENT_NAMES.values() else kind.value
+
+    def comment_text(self, event: ReviewEvent) -> str | None:
+        return user_comment(event.comment)
+
+    def change_ref(self, change: str) -> ChangeRef:
+        """1234, 1234,2 or refs/changes/34/1234/2 (a ref stays a ref otherwise)."""
+        found = parse_change(change)
+        if found is None:
+            return ChangeRef(change)
+        number, patchset = found
+        return ChangeRef(patchset_ref(number, patchset) if patchset else None, None, number,
+                         patchset)
 
     def serves(self, project: str) -> bool:
         return self.projects is None or project in self.projects
@@ -132,7 +151,8 @@ class GerritConnection(Connection):
         patchsets = record.patchsets or ()
         found = next((ps for ps in patchsets if ps.revision == change.revision), None)
         if found is None and change.revision is None:
-            found = next((ps for ps in patchsets if ps.number == record.patchset), None)
+            wanted = change.patchset or record.patchset
+            found = next((ps for ps in patchsets if ps.number == wanted), None)
         if found is None:
             raise NotFound(f"gerrit {self.settings.name}: change {change.target} has no patch "
                            f"set {change.revision or ''}".rstrip())
@@ -145,8 +165,11 @@ class GerritConnection(Connection):
         except GerritError as exc:
             raise Unreachable(str(exc)) from None
 
-    def _one(self, project: str, query: str, options: Sequence[str] = OPTIONS) -> ChangeRecord:
-        found = [r for r in self._query(query, options) if r.project in (None, project)]
+    def _one(self, project: str | None, query: str, options: Sequence[str] = OPTIONS
+             ) -> ChangeRecord:
+        """The change `query` finds in `project` (None: wherever it is)."""
+        found = [r for r in self._query(query, options)
+                 if project is None or r.project in (None, project)]
         if not found:
             raise NotFound(f"gerrit {self.settings.name}: no change {query} in {project}")
         return found[0]

@@ -1,8 +1,10 @@
 """`connections: {NAME: {driver: gerrit, ...}}`: the gerrit driver's
 attributes, as a voluptuous dict with every default. `git-url` and
 `web-url` default from the others, in `defaults` (run once the rest is
-valid), so the connection only builds objects. Imports nothing heavy:
-`gateq validate` reads it without loading paramiko.
+valid), so the connection only builds objects. Also what a pipeline may
+say about a gerrit connection, with Zuul's names: its triggers, `require:`
+and reporters (`layout_parts`). Imports nothing heavy: `gateq validate`
+reads it without loading paramiko.
 """
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ import os
 import re
 from urllib.parse import urlsplit
 
-from voluptuous import All, Invalid, Optional, Required
+from voluptuous import All, Extra, Invalid, MultipleInvalid, Optional, Required
 
 from ...config.errors import quote
-from ...config.values import count, enum_choice, in_dir, maybe, text
+from ...config.values import (approvals, choice, count, each, enum_choice, flag, in_dir, label,
+                              maybe, one_or_list, regex, text, vote)
 
 
 class LandMode(enum.Enum):
@@ -99,3 +102,54 @@ def fields(config_dir: str) -> dict:
 
 def schema(config_dir: str) -> object:
     return All(fields(config_dir), defaults)
+
+
+# -- what pipelines say about a gerrit connection --------------------------
+
+# Gerrit's event names a trigger may list. ref-updated moves a branch, not a
+# change: there is nothing for a queue to test, so it triggers nothing.
+TRIGGER_EVENTS = ("patchset-created", "comment-added", "change-merged", "change-abandoned",
+                  "change-restored", "wip-state-changed")
+
+
+def trigger(entry: dict) -> dict:
+    return {"events": entry["event"], "branch": entry["branch"], "approvals": entry["approval"],
+            "comment": entry["comment"]}
+
+
+def require(entry: dict) -> dict:
+    return {"approvals": entry["approval"], "open": entry["open"],
+            "current-patchset": entry["current-patchset"], "wip": entry["wip"]}
+
+
+def reporter(entry: dict) -> dict:
+    """{Verified: 2, submit: true}: every other key is a label and its vote."""
+    labels, errors = [], []
+    for key, value in entry.items():
+        if key == "submit":
+            continue
+        try:
+            labels.append((label(key), vote(value)))
+        except Invalid as exc:
+            errors.append(Invalid(exc.msg, path=[key]))
+    if errors:
+        raise MultipleInvalid(errors)
+    return {"labels": tuple(labels), "submit": entry.get("submit", False), "merge": False}
+
+
+def layout_parts() -> dict:
+    return {
+        "trigger": each(All({
+            Required("event"): one_or_list(choice(TRIGGER_EVENTS)),
+            Optional("branch", default=None): maybe(regex),
+            Optional("approval", default=[]): approvals,
+            Optional("comment", default=None): maybe(regex),
+        }, trigger)),
+        "require": All({
+            Optional("approval", default=[]): approvals,
+            Optional("open", default=None): maybe(flag),
+            Optional("current-patchset", default=None): maybe(flag),
+            Optional("wip", default=None): maybe(flag),
+        }, require),
+        "reporter": All({Optional("submit"): flag, Extra: object}, reporter),
+    }

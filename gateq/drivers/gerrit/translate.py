@@ -3,6 +3,7 @@ events as ReviewEvents, query results as ChangeInfo or as reconciled
 ReviewEvents. Pure: no I/O."""
 from __future__ import annotations
 
+import re
 from typing import Mapping, Sequence
 
 from .. import depends_on
@@ -28,6 +29,17 @@ EVENT_NAMES = {kind.value: review for kind, review in KINDS.items()}
 STATES = {ChangeStatus.NEW: ChangeState.OPEN, ChangeStatus.MERGED: ChangeState.MERGED,
           ChangeStatus.ABANDONED: ChangeState.ABANDONED, ChangeStatus.UNKNOWN: ChangeState.UNKNOWN}
 ZERO = "0" * 40
+
+
+# Gerrit starts a comment-added's text with a line of its own ("Patch Set 3:
+# Code-Review+2", maybe "(1 comment)" below it): not what the reviewer wrote.
+GERRIT_PREAMBLE = re.compile(r"\APatch Set \d+:[^\n]*(?:\n\s*\(\d+ (?:inline )?comments?\))?\s*")
+
+
+def user_comment(text: str | None) -> str | None:
+    """A comment-added's text without the lines Gerrit adds, so that a
+    trigger's `comment: (?i)^\s*recheck\s*$` matches a "recheck" comment."""
+    return None if text is None else GERRIT_PREAMBLE.sub("", text, count=1)
 
 
 def votes(approvals: Sequence[Approval]) -> tuple[Vote, ...]:
