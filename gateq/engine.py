@@ -260,11 +260,13 @@ class Engine:
                 self.pause.start(str(exc))
 
     def log_enqueued(self, first_new: int) -> None:
-        for item_id in range(first_new, self.scheduler.state.next_item):
-            item = self.scheduler.state.index.get(item_id)
+        for change_id in range(first_new, self.scheduler.state.next_item):
+            item = self.scheduler.state.holders.get(change_id)
             if item is not None:
-                log.info("item %d %s (%s) enqueued in %s, queue %s", item.id, item.change.name,
-                         item.change.revision[:12], item.pipeline, item.queue)
+                change = next(m.change for m in item.members if m.id == change_id)
+                joined = f", in the batch of item {item.id}" if change_id != item.id else ""
+                log.info("item %d %s (%s) enqueued in %s, queue %s%s", change_id, change.name,
+                         change.revision[:12], item.pipeline, item.queue, joined)
 
     def execute(self, actions: list[act.Action]) -> None:
         """Carry out actions in order; on a full disk put off the rest."""

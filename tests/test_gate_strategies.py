@@ -82,7 +82,8 @@ def test_a_batch_is_built_once_lands_both_projects_and_reports_each_change(tmp_p
     g.change("ceilometer", "c", {"c.txt": "c\n"})
     for project, ref in (("nova", "a"), ("nova", "b"), ("ceilometer", "c")):
         g.approve(project, ref)
-    g.run()                                # all three are queued before a starts: one batch
+    rc, _, err = g.gateq("run", "--until-idle")  # all three are queued before a starts: one batch
+    assert rc == 0 and "item 3 ceilometer:c" in err and ", in the batch of item 1" in err
     results = {r["change"]: r for r in g.results()}
     assert {ref: r["result"] for ref, r in results.items()} == {"a": "merged", "b": "merged", "c": "merged"}
     assert len({r["item"] for r in results.values()}) == 3
