@@ -251,3 +251,18 @@ def test_a_branch_broken_outside_gateq_excuses_the_failure_it_causes(tmp_path, e
         assert g.landed() == ["fix"]
     else:
         assert len(runs) == 1 and fix["jobs"][0]["excused"] is None
+
+
+@pytest.mark.parametrize("setting", ["batch-size: 2", "excuse-base-failures: true"])
+def test_strategy_settings_of_an_independent_pipeline_are_refused(tmp_path, setting):
+    g = Gate(tmp_path)
+    path = os.path.join(g.config, "layouts", "test.yaml")
+    text = open(path).read().replace("    manager: independent\n", f"    manager: independent\n    {setting}\n", 1)
+    open(path, "w").write(text)
+    rc, out, err = g.gateq("validate")
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if t.strip() == setting)
+    attr = setting.split(":")[0]
+    assert (rc, out) == (1, "")
+    assert err.strip() == (f"layouts/test.yaml:{line}: pipeline 'check': attribute '{attr}': {attr} needs "
+                           "manager 'dependent' (an independent pipeline tests each change alone, on the "
+                           "branch tips)")

@@ -246,6 +246,9 @@ def pipeline_rules(p: dict) -> dict:
     if p["manager"] is not Manager.DEPENDENT:
         errors += [Invalid(f"{landing(s)} needs manager 'dependent'", path=["success"])
                    for s in p["success"].values() if lands(s)][:1]
+        errors += [Invalid(f"{attr} needs manager 'dependent' (an independent pipeline tests "
+                           "each change alone, on the branch tips)", path=[attr])
+                   for attr, off in (("batch-size", 1), ("excuse-base-failures", False)) if p[attr] != off]
     errors += [Invalid(f"{landing(s)} is only for success: (it lands the change)", path=[when, c])
                for when in ("start", "failure") for c, s in p[when].items() if lands(s)]
     if errors:
