@@ -14,7 +14,7 @@ from gateq.sim.bound import bound, fates
 from gateq.sim.compare import Settings, bound_kind, compare
 from gateq.sim.costs import FREE, Costs
 from gateq.sim.recheck import Recheck
-from gateq.sim.strategies import STRATEGIES, ExportAt, pick
+from gateq.sim.strategies import STRATEGIES, pick
 from gateq.sim.trace import parse_trace
 from gateq.sim.world import simulate
 

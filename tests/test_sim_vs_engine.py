@@ -14,7 +14,7 @@ import pytest
 
 from gateq.config.model import BatchKind
 from gateq.sim.luck import draw
-from gateq.sim.repos import Repos, change_hash
+from gateq.sim.repos import change_hash
 from gateq.sim.strategies import STRATEGIES, ExportAt, Strategy
 from gateq.sim.trace import parse_trace
 from gateq.sim.world import simulate
@@ -121,9 +121,10 @@ def test_the_batch_scenario_is_tested_as_one_item_then_split(tmp_path):
     assert chains["d"] == ["nova:a nova:b nova:c nova:d", "nova:c nova:d"]
 
 
-def flaky_once_seed(attempts: int = 2) -> int:
-    """A seed whose first draw for `a` alone on the tip flakes and whose second does not."""
-    repos = Repos(parse_trace(json.dumps({"id": "a", "at": 0, "project": "nova", "jobs": {"flaky": 1}})))
+def flaky_once_seed() -> int:
+    """A seed whose first draw for `a` alone on the tip flakes and whose
+    second does not (the content of a state is the sum of its changes' hashes
+    and its branch's, see gateq/sim/repos.py)."""
     content = (change_hash("nova/main") + change_hash("a")) & (2 ** 64 - 1)
     return next(seed for seed in range(1000)
                 if draw(seed, content, "flaky", 0) < 0.5 <= draw(seed, content, "flaky", 1))
