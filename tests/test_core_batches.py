@@ -5,7 +5,9 @@ import json
 import pytest
 
 from gateq.config.model import BatchKind
+from gateq.core import actions as act
 from gateq.core import checkpoint
+from gateq.core.types import ItemResult
 from gateq.core.scheduler import Scheduler
 
 from core_drive import RESUME, Drive
@@ -173,6 +175,9 @@ def test_random_gates_with_batches_keep_their_books(seed):
             actions = s.step(event)
         check_books(s)
         check_holders(s)
+        for report in (a.record for a in actions if isinstance(a, act.Report)):
+            if report.result in (ItemResult.FAILED, ItemResult.MERGE_CONFLICT):
+                assert report.batch == (), f"seed {seed}: {report.change} {report.result.value} in a batch"
         drive.handle(actions)
 
 
@@ -185,3 +190,15 @@ def test_a_series_batch_takes_only_the_changes_that_need_one_of_its_own():
     w.approve("d", commits=("rev-b", "rev-c"))           # d needs c, but x is at the tail now
     assert [[c["change"] for c in w.item(r)["changes"]] for r in "abxd"] == [
         ["a"], ["b", "c"], ["x"], ["d"]]
+
+
+def test_a_batch_failed_by_a_skipped_job_is_split_too_never_reported_whole():
+    w = world(jobs=("lint", "unit"), voting={"lint": False}, deps={"unit": ["lint"]})
+    for ref in "abc":
+        w.approve(ref)                                    # a, then [b c]
+    w.finish("a", "lint")
+    w.finish("a")
+    w.fail("b", "lint")                                   # unit is skipped: [b c] fails
+    assert [r["change"] for r in w.results] == ["a"]
+    assert [c["change"] for c in w.item("b")["changes"]] == ["b"]
+    assert [c["change"] for c in w.item("c")["changes"]] == ["c"]

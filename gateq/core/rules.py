@@ -64,9 +64,6 @@ def dependent(item: Item, around: Surroundings, pipeline: Pipeline, layout: Layo
     if dep is not None and not item.failing:
         # Held until the needed change is tested again (a reset) or leaves.
         item.failing = f"needed change {dep.change.name} is failing: {dep.failing}"
-    elif dep is None and item.failing and len(item.members) > 1 and item.stage is not Stage.LANDING:
-        out.split = True                # one of its changes failed it, or conflicts
-        return out
     in_window = around.position < around.window
     if item.stage is Stage.QUEUED and (in_window or not pipeline.merge_in_window_only):
         out.actions += request_merge(item, base, layout, keys)
@@ -75,6 +72,9 @@ def dependent(item: Item, around: Surroundings, pipeline: Pipeline, layout: Layo
         if pipeline.excuse_base_failures:
             blame.review(item, base)
         jobgraph.skip_unreachable(item, layout.jobs, around.blocked)
+    if dep is None and item.failing and len(item.members) > 1 and item.stage is not Stage.LANDING:
+        out.split = True                # one of its changes failed it, or conflicts
+        return out
     if item.failing and pipeline.fail_fast:
         out.actions += cancel_builds(item, now)
     if around.position == 0 and item.stage is not Stage.LANDING:
