@@ -94,9 +94,10 @@ SCENARIOS = {
                       STRATEGIES["gateq-batch"], workers=1, landed=("a", "c", "d"),
                       outcomes={"a": "merged", "b": "failed", "c": "merged", "d": "merged"}),
     # b fails before a's result is known: a's own result (it passes) decides that b is to blame
-    "excuse": Scenario((Change("a", 1.5), Change("b", 0.2, bad=True), Change("c", 0.5)),
+    # (nothing behind b: its reset would meet a's landing, whose answer the engine may give later)
+    "excuse": Scenario((Change("a", 1.5), Change("b", 0.2, bad=True)),
                        Strategy("gateq-excuse", "", ExportAt.GATE, {"excuse_base_failures": True}),
-                       landed=("a", "c"), outcomes={"a": "merged", "b": "failed", "c": "merged"}),
+                       landed=("a",), outcomes={"a": "merged", "b": "failed"}),
     # a patch series a <- b <- c with c bad, and x on its own: [a b c] is one item, x another
     "series": Scenario((Change("a"), Change("b", needs="a"), Change("c", bad=True, needs="b"), Change("x")),
                        STRATEGIES["gateq-series"], workers=1, landed=("a", "b", "x"),
