@@ -141,9 +141,29 @@ class ResultRecord:
 
 
 @dataclass(frozen=True)
+class CheckChange:
+    """Ask the review system for the change's state now, before its item
+    lands in `pipeline` (one per change the pipeline's requirements cover);
+    answered by ChangeChecked for this generation."""
+    item: int
+    generation: int
+    change: Change
+    pipeline: str
+
+
+@dataclass(frozen=True)
+class ReportStart:
+    """The item was enqueued in a pipeline with `start:` reporters: say so
+    on each of `changes` (idempotent: replay repeats it)."""
+    item: int
+    pipeline: str
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True)
 class Report:
     """A finished item: written to the results store, keyed by item."""
     record: ResultRecord
 
 
-Action = PrepareMerge | StartBuild | CancelBuild | Land | Report
+Action = PrepareMerge | StartBuild | CancelBuild | Land | Report | CheckChange | ReportStart

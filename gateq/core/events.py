@@ -7,16 +7,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .types import Change, JobResult, MergeFailure, SpecState
+from .types import Approvals, Change, JobResult, MergeFailure, NeededChange, ReviewState, SpecState
 
 
 @dataclass(frozen=True)
 class TriggerEvent:
-    """A code-review event (proposed, approved) for a change."""
+    """A code-review event (the git driver's proposed, approved; Gerrit's
+    comment-added...) for a change. `approvals` are the votes the event
+    carries, `comment` what the reviewer wrote, `review` the change's state
+    now (None: the connection has no review state, as the git driver), and
+    `needed` every change it needs, transitively, each with its own needs."""
     at: float
     connection: str
     kind: str
     change: Change
+    approvals: Approvals = ()
+    comment: str | None = None
+    review: ReviewState | None = None
+    needed: tuple[NeededChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,5 +91,18 @@ class LandCompleted:
     snapshots: tuple[tuple[str, int], ...] = ()   # (repository, snapshot published)
 
 
+@dataclass(frozen=True)
+class ChangeChecked:
+    """The answer to CheckChange: the change's state now (`change`: its ref,
+    for an item of several changes). `review` None with a `reason`: the
+    check could not be made; None without one: nothing to check (git)."""
+    at: float
+    item: int
+    generation: int
+    review: ReviewState | None
+    reason: str | None = None
+    change: str = ""
+
+
 Event = (TriggerEvent | EnqueueRequested | DequeueRequested | PromoteRequested
-         | MergeCompleted | BuildCompleted | LandCompleted)
+         | MergeCompleted | BuildCompleted | LandCompleted | ChangeChecked)

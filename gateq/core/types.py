@@ -7,6 +7,22 @@ from dataclasses import dataclass
 # A speculative state: sorted (project, branch, commit) triples.
 SpecState = tuple[tuple[str, str, str], ...]
 
+# Votes: (label, value) pairs, e.g. (("Code-Review", 2),), as config.model has them.
+Approvals = tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class ChangeKey:
+    """A change whatever its patch set: its connection, its project and its
+    id there (the change number for Gerrit, else its full ref)."""
+    connection: str
+    project: str
+    id: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.project} change {self.id}" if self.id.isdigit() else f"{self.project}:{self.id}"
+
 
 @dataclass(frozen=True)
 class Change:
@@ -21,10 +37,67 @@ class Change:
     branch: str
     revision: str
     commits: frozenset[str] = frozenset()
+    number: int | None = None        # a review system's change number (Gerrit), else None
+    patchset: int | None = None
+    url: str | None = None           # its page on the review system
+    needs: tuple[ChangeKey, ...] = ()   # the changes it names as needed (Depends-On, its parents)
 
     @property
     def name(self) -> str:
         return f"{self.project}:{self.ref}"
+
+    @property
+    def key_id(self) -> str:
+        """Its ChangeKey's id: every patch set of a numbered change shares it."""
+        return str(self.number) if self.number is not None else full_ref(self.ref)
+
+    def key(self, connection: str) -> ChangeKey:
+        """Its key on `connection` (a Change does not name its connection:
+        its project's, or the event's that brought it, does)."""
+        return ChangeKey(connection, self.project, self.key_id)
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """A change's state on its review system now, for the requirements;
+    the git driver has none (None where one is expected: nothing applies)."""
+    open: bool
+    wip: bool
+    current_patchset: bool
+    approvals: Approvals = ()
+
+
+class NeedStatus(enum.Enum):
+    MERGED = "merged"
+    OPEN = "open"
+    ABANDONED = "abandoned"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class NeededChange:
+    """A change some change needs, as its connection told it: `change` is
+    pinned (with its own `needs`) when it is open; `reason` says why an
+    unknown one could not be looked up. `status` is taken by value too."""
+    key: ChangeKey
+    status: NeedStatus
+    change: Change | None = None
+    review: ReviewState | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.status, NeedStatus):
+            object.__setattr__(self, "status", NeedStatus(self.status))
+
+
+@dataclass(frozen=True)
+class CheckAnswer:
+    """What the review system said of one change of an item asked about
+    before landing: `met` None while the answer is awaited; `tries`, the
+    checks asked (one that could not be made is asked again, a few times)."""
+    met: bool | None = None
+    reason: str | None = None
+    tries: int = 1
 
 
 class JobResult(enum.Enum):
@@ -49,6 +122,7 @@ class ItemResult(enum.Enum):
     BRANCH_MISSING = "branch-missing"    # its target branch was deleted
     DEQUEUED = "dequeued"
     SUCCEEDED = "succeeded"
+    NOT_ENQUEUED = "not-enqueued"        # refused on arrival: a requirement or a needed change, said why
 
 
 class MergeFailure(enum.Enum):
