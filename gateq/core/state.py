@@ -12,7 +12,7 @@ import operator
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .types import BuildState, Change, JobResult, SpecState
+from .types import BuildState, Change, CheckAnswer, JobResult, SpecState
 
 
 class Stage(enum.Enum):
@@ -118,6 +118,7 @@ class Item:
     bases: SpecState = ()
     sealed: bool = False             # no change joins it: it started a build, or came from a split
     controls: dict[str, Build] = field(default_factory=dict)   # a job run on its base (blame.py)
+    checks: dict[str, CheckAnswer] = field(default_factory=dict)  # before landing: change name -> answer
 
     def build_id(self, job: str) -> str:
         return f"{self.id}-{self.generation}-{job}"
