@@ -1,35 +1,41 @@
 """The engine: wires the journal, the scheduler and the adapters together.
 
 It decides nothing. It replays the journal into the scheduler, feeds it each
-new event in journal order, and carries out the actions: merges and landings
-through git, builds through the executor, reports into the store. Every
-adapter answer is journaled before the scheduler sees it, so a restart
-replays exactly the same decisions.
+new event in journal order, and carries out the actions: merges through
+git, builds through the executor (builds.py), landings through the
+connections (landing.py), checks and reports through the review systems
+(review/hub.py). What may block runs off the loop and comes back as an
+answer the loop journals (workers.py). Every adapter answer is journaled
+before the scheduler sees it, so a restart replays exactly the same
+decisions.
 """
 from __future__ import annotations
 
 import fcntl
 import logging
 import os
-import shutil
 import time
 from typing import Callable
 
-from .config.model import Config
 from . import orphans, retention, sandbox
+from .builds import Builds
+from .config.model import Config
 from .core import actions as act
 from .core import checkpoint
 from .core.events import BuildCompleted, Event, LandCompleted, MergeCompleted
 from .core.snapshot import is_idle, live_builds, snapshot
-from .core.types import JobResult, MergeFailure
-from .executor import BuildSpec, LocalExecutor
-from .git.land import LandingInterrupted, finish_interrupted, land_all
+from .core.types import Change, MergeFailure
+from .executor import LocalExecutor
 from .git.merger import BranchMissing, ChangeMissing, Merger, MergeConflict
 from .git.repo import GitError
-from .git.workspace import prepare_workspace
+from .landing import Landed, Landing, Landings, Outcome
 from .replay import replay, restore
+from .review import contract
+from .review.connections import Connections
+from .review.hub import ReviewHub, config_change_url
 from .state import DiskFull, SqliteStore
 from .state.diskfull import DiskFullPause, disk_full_reason
+from .workers import Inbox
 
 log = logging.getLogger("gateq.engine")
 
@@ -40,22 +46,32 @@ class EngineBusy(Exception):
 
 RETRY_DISK_SECONDS = 1.0     # how often a paused engine checks whether space is back
 EXPIRE_LOGS_SECONDS = 600.0  # how often old build logs and workspaces are looked for
+STATUS_SECONDS = 1.0         # how often the connections' state is looked at for the status
 
 
 class Engine:
-    def __init__(self, config: Config, store: SqliteStore, clock: Callable[[], float] = time.time):
-        self.config = config
-        self.store = store
-        self.clock = clock
+    def __init__(self, config: Config, store: SqliteStore, clock: Callable[[], float] = time.time,
+                 connections: Connections | None = None):
+        self.config, self.store, self.clock = config, store, clock
+        self.connections = connections or Connections.build(config)
         self.executor = LocalExecutor(sandbox=self.make_sandbox(), max_output=config.logs.max_output,
                                       run_dir=orphans.run_dir(config.state_dir))
-        self.next_expiry = 0.0               # at the first loop pass, then every 10 minutes
-        self.merger = Merger(config.repo_path)
         self.artifacts = None
         if config.layout.repositories:        # rpm tooling only where it is used
             from .publishing import Artifacts
             self.artifacts = Artifacts(config)
-        self.builds: dict[str, act.StartBuild] = {}
+        change_url = config_change_url(config)
+        self.builds = Builds(config, self.executor, self.artifacts, change_url, clock)
+        self.merger = Merger(self.connections.repo_path)
+        self.inbox = Inbox()
+        self.landing = Landing(self.connections, self.artifacts,
+                               os.path.join(config.state_dir, "landing.json"), self.success_votes)
+        self.landings = Landings(self.landing, self.inbox, self.landed, self.put_off)
+        self.review = ReviewHub(config, store, self.connections, self.inbox, self.record,
+                                self.queued, self.pause_for, self.log_location, clock)
+        self.next_expiry = 0.0               # at the first loop pass, then every 10 minutes
+        self.next_status = 0.0
+        self.shown_links: dict | None = None
         self.garbage_due = False            # a landing may have left unreachable artifacts
         self._lock = None
         self.pause = DiskFullPause(self.clock, RETRY_DISK_SECONDS)
@@ -64,7 +80,7 @@ class Engine:
 
     def make_sandbox(self) -> sandbox.Sandbox | None:
         """Builds may not write to the state directory (the artifact store,
-        other builds) nor the publish root; do_start opens their workspace."""
+        other builds) nor the publish root; builds.py opens their workspace."""
         found, warning = sandbox.choose(
             self.config.sandbox, (self.config.state_dir, self.config.publish_dir))
         if warning:
@@ -84,44 +100,49 @@ class Engine:
             raise EngineBusy(f"another gateq engine is running on {self.config.state_dir}") from None
 
     def start(self) -> None:
-        """Replay the journal, resume what was in flight (lock() first)."""
+        """Replay the journal, resume what was in flight, start listening (lock() first)."""
         if self._lock is None:
             self.lock()
         for build in orphans.kill_leftovers(self.config.state_dir):
             log.warning("killed build %s left running by a previous engine", build)
+        if self.builds.remove_leftovers():
+            log.info("removed the workspaces a previous engine left")
         self.finish_landing()
         if self.artifacts:
             repaired = self.artifacts.recover()
             if repaired:
                 log.warning("%s", repaired)
         for record in self.pruned:           # the layout changed while the engine was down
-            if self.store.add_result(record.as_dict()):
-                log_result(record.as_dict())
+            self.report_record(record.as_dict())
+        self.replay_journal()
+        self.execute(self.scheduler.resume())
+        self.review.start()
+        self.publish_status()
+
+    def replay_journal(self) -> None:
         replayed = 0
         first_new = self.scheduler.state.next_item
         for seq, actions in replay(self.scheduler, self.store, self.cursor):
             for action in actions:
-                if isinstance(action, act.Report) and self.store.add_result(action.record.as_dict()):
-                    log_result(action.record.as_dict())   # new: the engine stopped before reporting it
+                if isinstance(action, act.Report):
+                    self.report_record(action.record.as_dict())  # new: stopped before reporting it
+                elif contract.ReportStart and isinstance(action, contract.ReportStart):
+                    self.review.report_start(action)           # queued once, by its key
             self.cursor, replayed = seq, replayed + 1
         if replayed:
             log.info("read %d journal events recorded since the last checkpoint", replayed)
             self.log_enqueued(first_new)
-        self.execute(self.scheduler.resume())
-        self.publish_status()
-
-    @property
-    def landing_journal(self) -> str:
-        return os.path.join(self.config.state_dir, "landing.json")
 
     def finish_landing(self) -> None:
         """A landing of several branches cut short is made whole before
-        anything is published (git/land.py)."""
-        done = finish_interrupted(self.config.repo_path, self.landing_journal)
+        anything is published (landing.py)."""
+        done = self.landing.finish_interrupted()
         if done:
             log.warning("%s", done)
 
     def stop(self) -> None:
+        self.review.stop()
+        self.landings.stop(10.0)
         self.executor.shutdown()
         if not self.pause.active:
             try:
@@ -139,8 +160,12 @@ class Engine:
                 self.collect_finished()
                 self.executor.wait(min(0.2, RETRY_DISK_SECONDS))
                 continue
+            self.take_answers()
+            self.review.poll()
+            self.landings.poll()
             self.drain()
             self.collect_finished()
+            self.take_answers()
             self.drain()
             idle = self.idle()
             if idle and self.checkpointed != self.cursor:
@@ -148,12 +173,25 @@ class Engine:
                 self.garbage_due = True          # what ejected items left, too
             elif self.cursor - self.checkpointed >= self.config.checkpoint_interval:
                 self.checkpoint()                # busy: replay stays bounded by the interval
-            if self.garbage_due:
+            if self.garbage_due and not self.landings.in_flight:
                 self.collect_garbage()
             self.expire_logs()
+            self.watch_connections()
             if idle and until_idle:
                 return
-            self.executor.wait(0.05 if self.executor.running() else 0.2)
+            self.wait(0.05 if self.executor.running() or not idle else 0.2)
+
+    def wait(self, timeout: float) -> None:
+        """Until a build may have ended, an answer came, or `timeout`."""
+        end = time.monotonic() + timeout
+        while not self.inbox.ready.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            began = time.monotonic()
+            self.executor.wait(min(left, 0.02))
+            if time.monotonic() - began < 0.005:     # the executor has something: look now
+                return
 
     def checkpoint(self) -> None:
         """Save the whole scheduler state at the cursor; the journal up to it is cut."""
@@ -171,7 +209,7 @@ class Engine:
             return
         self.next_expiry = now + EXPIRE_LOGS_SECONDS
         removed = retention.apply(self.config.state_dir, now, self.config.logs,
-                                  running=set(self.executor.running()) | set(self.builds))
+                                  running=set(self.executor.running()) | set(self.builds.running))
         if removed.paths or removed.failed:
             log.info("%s", removed.summary())
 
@@ -179,14 +217,20 @@ class Engine:
         for finished in self.executor.poll():
             if finished.error:
                 log.warning("build %s: %s", finished.build, finished.error)
-            result, detail = self.check_export(finished.build, finished.result)
+            result, detail = self.builds.check_export(finished.build, finished.result)
             self.record(BuildCompleted(self.clock(), finished.build, result, detail or finished.error,
                                        finished.duration))
-            self.cleanup_workspace(finished.build)
+            self.builds.finished(finished.build)
+
+    def take_answers(self) -> None:
+        """Run what the lanes answered (they journal through `record`)."""
+        for answer in self.inbox.take():
+            answer()
 
     def idle(self) -> bool:
         return (not self.pause.active and is_idle(self.scheduler)
-                and self.store.pending_count(self.cursor) == 0)
+                and self.store.pending_count(self.cursor) == 0 and not self.review.busy()
+                and not self.landings.in_flight)
 
     # -- a full disk: pause, keep everything, resume ---------------------------
 
@@ -211,7 +255,7 @@ class Engine:
     def try_resume(self) -> bool:
         """Journal the answers held back and carry out the actions put off,
         in order; True once nothing is held any more."""
-        if not self.pause.due() or self.free_space_short():
+        if not self.pause.due() or self.free_space_short() or self.landings.in_flight:
             return False
         held, deferred = self.pause.take()
         for event in held:
@@ -225,6 +269,9 @@ class Engine:
             return False
         log.info("disk space is back: the engine goes on")
         return True
+
+    def pause_for(self, reason: str) -> None:
+        self.pause.start(reason)
 
     # -- event flow -----------------------------------------------------------
 
@@ -284,11 +331,45 @@ class Engine:
                 self.pause.defer(actions[index:])
                 return
 
+    # -- the status snapshot --------------------------------------------------
+
     def publish_status(self) -> None:
         status = snapshot(self.scheduler)
+        self.annotate(status)
         status["cursor"] = self.cursor
         status["pending_events"] = self.store.pending_count(self.cursor)
+        status.update(self.review.status())
+        self.shown_links = status["connections"]
         self.store.write_status(status)
+
+    def annotate(self, status: dict) -> None:
+        """Each item and change of the snapshot gets when it was enqueued
+        and its page in its review system, where it has one."""
+        index, change_url = self.scheduler.state.index, config_change_url(self.config)
+        for pipeline in status["pipelines"]:
+            for queue in pipeline["queues"]:
+                for shown in queue["items"]:
+                    item = index.get(shown["item"])
+                    members = {m.id: m for m in item.members} if item else {}
+                    for change in shown.get("changes", ()):
+                        member = members.get(change["item"])
+                        change["enqueued_at"] = member.enqueued_at if member else None
+                        change["url"] = page(member.change if member else None, change_url)
+                    shown["enqueued_at"] = item.members[0].enqueued_at if item else None
+                    shown["url"] = page(item.change if item else None, change_url)
+
+    def watch_connections(self) -> None:
+        """A connection that went down or came up is shown without waiting
+        for the next journal event."""
+        now = self.clock()
+        if now < self.next_status or self.pause.active:
+            return
+        self.next_status = now + STATUS_SECONDS
+        if self.connections.status() != self.shown_links:
+            try:
+                self.publish_status()
+            except DiskFull as exc:
+                self.pause.start(str(exc))
 
     # -- adapters -------------------------------------------------------------
 
@@ -306,75 +387,56 @@ class Engine:
         self.record(event)
 
     def do_land(self, action: act.Land) -> None:
-        def move_branch() -> tuple[bool, str | None]:
-            try:
-                return land_all(self.config.repo_path, action.moves, self.landing_journal)
-            except LandingInterrupted:
-                raise                          # some branches moved: finished at the next start
-            except GitError as exc:
-                return False, str(exc)
-        if self.artifacts:
-            ok, reason, snapshots = self.artifacts.land(action, move_branch)
-            self.garbage_due |= bool(snapshots)   # a failed landing keeps an earlier one's due
-        else:
-            (ok, reason), snapshots = move_branch(), ()
+        self.landings.submit(action)
+
+    def landed(self, action: act.Land, landed: Landed) -> None:
+        """The landing lane's answer, on the loop."""
+        ok = landed.outcome is Outcome.LANDED
+        if landed.snapshots and not self.landings.in_flight:
+            self.collect_garbage()           # what the snapshots it pruned held (again when idle)
         if ok:
-            published = "".join(f", published {repo} snapshot {n}" for repo, n in snapshots)
-            log.info("item %d landed %s on %s%s", action.item, ", ".join(c.name for c in action.changes),
-                     ", ".join(f"{m.project}/{m.branch} as {m.new[:12]}" for m in action.moves), published)
+            published = "".join(f", published {repo} snapshot {n}" for repo, n in landed.snapshots)
+            note = f" ({landed.reason})" if landed.reason else ""
+            log.info("item %d landed %s on %s%s%s", action.item,
+                     ", ".join(c.name for c in action.changes),
+                     ", ".join(f"{m.project}/{m.branch} as {m.new[:12]}" for m in action.moves),
+                     published, note)
         else:
             log.warning("item %d could not land on %s/%s: %s", action.item, action.project,
-                        action.branch, reason)
+                        action.branch, landed.reason)
         self.record(LandCompleted(self.clock(), action.item, action.generation, ok,
-                                  action.new if ok else None, reason, snapshots))
+                                  (landed.commit or action.new) if ok else None, landed.reason,
+                                  landed.snapshots))
+
+    def put_off(self, action: act.Land, reason: str) -> None:
+        self.pause.start(reason)
+        self.pause.defer([action])
+
+    def success_votes(self, item: int, connection: str) -> tuple[tuple[str, int], ...]:
+        """The votes a pipeline's success reporter gives on `connection`
+        (Gerrit's submit needs them to make the change submittable)."""
+        found = self.scheduler.state.index.get(item)
+        pipeline = self.config.layout.pipelines.get(found.pipeline) if found else None
+        return tuple(v for r in (pipeline.success if pipeline else ()) if r.connection == connection
+                     for v in r.labels)
 
     def do_start(self, action: act.StartBuild) -> None:
-        job = self.config.layout.jobs[action.job]
-        if job.run is None:                  # noop: Zuul's explicit "nothing to run"
-            self.record(BuildCompleted(self.clock(), action.build, JobResult.SUCCESS))
-            return
-        workspace = os.path.join(self.config.state_dir, "work", action.build)
-        log_path = os.path.join(self.config.state_dir, "logs", f"{action.build}.log")
-        shutil.rmtree(workspace, ignore_errors=True)
-        try:
-            checkouts = prepare_workspace(workspace, action.state, self.config.repo_path,
-                                          self.branch_for(action))
-            env = self.job_env(action, workspace)
-            views = ()
-            if self.artifacts:
-                env["GATEQ_REPOS"] = os.path.join(workspace, "repos")
-                views = (env["GATEQ_REPOS"],)
-                self.artifacts.prepare_views(env["GATEQ_REPOS"], action.artifacts)
-                if job.export:
-                    env["GATEQ_ARTIFACTS"] = os.path.join(workspace, "artifacts")
-                    os.makedirs(env["GATEQ_ARTIFACTS"])
-        except (GitError, OSError) as exc:
-            if disk_full_reason(exc):
-                raise                          # not the change's fault: put off, retried
-            # The build cannot start: it fails with the reason in its log.
-            os.makedirs(os.path.dirname(log_path), exist_ok=True)
-            with open(log_path, "a") as f:
-                f.write(f"workspace preparation failed: {exc}\n")
-            self.record(BuildCompleted(self.clock(), action.build, JobResult.FAILURE,
-                                       f"workspace preparation failed: {exc}"))
-            return
-        self.builds[action.build] = action
-        self.executor.start(BuildSpec(
-            build=action.build, script=job.run, cwd=checkouts.get(action.change.project, workspace),
-            env=env, timeout=job.timeout, log_path=log_path,
-            writable=(workspace,), readonly=views))
+        ended = self.builds.start(action)
+        if ended is not None:
+            self.record(ended)
 
     def collect_garbage(self) -> None:
         """Remove the artifacts that no snapshot, running build's view or
-        queued item reaches. Only from this loop: never while a view, a
-        staging or an ingestion is being written. A failure is logged and
-        retried at the next landing; the gate goes on."""
+        queued item reaches. Only from this loop, and never while a landing
+        is under way: never while a view, a staging or an ingestion is being
+        written. A failure is logged and retried at the next landing; the
+        gate goes on."""
         self.garbage_due = False
         if not self.artifacts:
             return
-        views = [os.path.join(self.config.state_dir, "work", b, "repos") for b in self.builds]
         try:
-            collected = self.artifacts.collect_garbage(live_builds(self.scheduler), views)
+            collected = self.artifacts.collect_garbage(live_builds(self.scheduler),
+                                                       self.builds.view_roots())
         except (OSError, ValueError) as exc:      # ValueError: an unreadable set file
             log.warning("garbage collection failed, will retry: %s", exc)
             return
@@ -385,50 +447,39 @@ class Engine:
         self.executor.cancel(action.build)
 
     def do_report(self, action: act.Report) -> None:
-        if self.store.add_result(action.record.as_dict()):
-            log_result(action.record.as_dict())
+        self.report_record(action.record.as_dict())
 
-    def branch_for(self, action: act.StartBuild) -> dict[str, str]:
-        keys = {(p, b) for p, b, _ in action.state}
-        return {p: (action.change.branch if (p, action.change.branch) in keys
-                    else self.config.layout.projects[p].default_branch)
-                for p, _ in keys if p in self.config.layout.projects}
+    def report_record(self, record: dict) -> None:
+        if self.review.report_result(record):
+            log_result(record)
 
-    def job_env(self, action: act.StartBuild, workspace: str) -> dict[str, str]:
-        job = self.config.layout.jobs[action.job]
-        env = {str(k): str(v) for k, v in job.vars.items()}
-        env.update({
-            "GATEQ_WORKSPACE": workspace, "GATEQ_CONFIG_DIR": self.config.config_dir,
-            "GATEQ_PROJECT": action.change.project, "GATEQ_BRANCH": action.change.branch,
-            "GATEQ_CHANGE": action.change.ref, "GATEQ_PIPELINE": action.pipeline,
-            "GATEQ_JOB": action.job, "GATEQ_ITEM": str(action.item), "GATEQ_BUILD": action.build,
-            "GATEQ_CHANGES": " ".join(action.chain),
-            "GATEQ_ITEM_CHANGES": "" if action.control else
-                                  " ".join(f"{c.project}:{c.ref}" for c in (action.change, *action.more)),
-            "GATEQ_CONTROL": "1" if action.control else "",
-        })
-        return env
+    def do_check(self, action) -> None:
+        self.review.check(action)
 
-    def check_export(self, build: str, result: JobResult) -> tuple[JobResult, str | None]:
-        """A successful export build succeeds only if its artifacts are accepted."""
-        action = self.builds.get(build)
-        job = self.config.layout.jobs[action.job] if action else None
-        if result is not JobResult.SUCCESS or not job or not job.export or not self.artifacts:
-            return result, None
-        artifacts_dir = os.path.join(self.config.state_dir, "work", build, "artifacts")
-        try:
-            rejected = self.artifacts.accept_export(action, artifacts_dir)
-        except OSError as exc:
-            rejected = f"cannot store the artifacts: {exc}"
-        if rejected is None:
-            return result, None
-        with open(os.path.join(self.config.state_dir, "logs", f"{build}.log"), "a") as f:
-            f.write(f"export rejected: {rejected}\n")
-        return JobResult.FAILURE, f"export rejected: {rejected}"
+    def do_report_start(self, action) -> None:
+        self.review.report_start(action)
 
-    def cleanup_workspace(self, build: str) -> None:
-        self.builds.pop(build, None)
-        shutil.rmtree(os.path.join(self.config.state_dir, "work", build), ignore_errors=True)
+    def queued(self, pipeline: str, change: Change) -> bool:
+        """Whether the pipeline holds that very change (project, ref, revision)."""
+        return any(item.pipeline == pipeline and any(
+            (m.change.project, m.change.ref, m.change.revision)
+            == (change.project, change.ref, change.revision) for m in item.members)
+            for item in self.scheduler.state.index.values())
+
+    def log_location(self, build: str) -> str:
+        """Where a report says a build's log is: the web page if `serve`
+        runs one on a known port, else the file."""
+        listen = self.config.web.listen
+        if listen and listen[1]:
+            host = f"[{listen[0]}]" if ":" in listen[0] else listen[0]
+            return f"http://{host}:{listen[1]}/builds/{build}"
+        return self.builds.log_path(build)
+
+
+def page(change: Change | None, change_url) -> str | None:
+    if change is None:
+        return None
+    return getattr(change, "url", None) or change_url(change.project, change.ref)
 
 
 def log_result(record: dict) -> None:
@@ -448,4 +499,6 @@ EXECUTORS: dict[type, Callable[[Engine, object], None]] = {
     act.StartBuild: Engine.do_start,
     act.CancelBuild: Engine.do_cancel,
     act.Report: Engine.do_report,
+    **({contract.CheckChange: Engine.do_check} if contract.CheckChange else {}),
+    **({contract.ReportStart: Engine.do_report_start} if contract.ReportStart else {}),
 }

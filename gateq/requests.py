@@ -5,6 +5,11 @@ checked the same way whoever makes it: the project, pipeline, ref and
 branch must exist, a change already on its branch is refused, and a dequeue
 or promote must name a change the journal holds in that pipeline. Each
 accepted request is one journal row, durable once `record` returns.
+
+A change is pinned through its project's connection (gateq/drivers): a ref
+of the git driver, or a Gerrit change as 1234, 1234,2 or its patch set
+ref. An event also carries what the change needs (its Depends-On and the
+open changes it is based on, asked of their connections: review/needs.py).
 """
 from __future__ import annotations
 
@@ -14,9 +19,13 @@ from dataclasses import dataclass
 from .config.model import Config
 from .core import events as ev
 from .core.types import Change, full_ref
-from .git.changes import resolve_change
+from .drivers.base import DriverError
+from .drivers.records import ChangeRef, Origin, ReviewEvent, ReviewEventKind
 from .git.repo import GitError, resolve
 from .replay import current
+from .review.connections import Connections
+from .review.events import EventBuilder, Ignored
+from .review.needs import Resolver
 from .state import open_store
 
 ACTIONS = ("event", "enqueue", "dequeue", "promote")
@@ -62,14 +71,28 @@ def check(config: Config, request: Request) -> None:
 
 
 def event_request(config: Config, store, r: Request) -> tuple[ev.Event, str]:
-    change = pin(config, r)
+    connections = Connections.build(config)
+    change = pin(config, r, connections)
     project = config.layout.projects[r.project]
     pipelines = [p.name for p in config.layout.pipelines.values() if p.name in project.pipelines
-                 and any(t.connection == project.connection and t.event == r.kind for t in p.triggers)]
+                 and any(t.connection == project.connection and r.kind in t.events
+                         for t in p.triggers)]
     where = (f"enters {', '.join(pipelines)}" if pipelines else
              f"no pipeline of {project.name} triggers on {r.kind} events, so it enqueues nothing")
-    return (ev.TriggerEvent(time.time(), project.connection, r.kind, change),
+    return (trigger_event(connections, r, change),
             f"{r.kind} event for {describe(change)}: {where}")
+
+
+def trigger_event(connections: Connections, r: Request, change: Change) -> ev.TriggerEvent:
+    """The event with what the change needs, as its connections say now."""
+    connection = connections.of(r.project)
+    heard = ReviewEvent(connection.name, ReviewEventKind(r.kind), r.project, change.branch,
+                        ChangeRef(change.ref, change.revision, getattr(change, "number", None),
+                                  getattr(change, "patchset", None)), origin=Origin.HOOK)
+    try:
+        return EventBuilder(Resolver(connections), time.time).build(connection, heard).event
+    except (DriverError, Ignored, GitError, ValueError) as exc:
+        raise RequestError(str(exc)) from None
 
 
 def enqueue_request(config: Config, store, r: Request) -> tuple[ev.Event, str]:
@@ -101,12 +124,13 @@ BUILDERS = {"event": event_request, "enqueue": enqueue_request,
             "dequeue": dequeue_request, "promote": promote_request}
 
 
-def pin(config: Config, r: Request) -> Change:
+def pin(config: Config, r: Request, connections: Connections | None = None) -> Change:
     """The change the user names, pinned to the commit its ref points to now."""
     branch = r.branch or config.layout.projects[r.project].default_branch
+    connection = (connections or Connections.build(config)).of(r.project)
     try:
-        return resolve_change(config.repo_path(r.project), r.project, r.change, branch)
-    except (GitError, ValueError) as exc:     # ValueError: a NUL in the ref
+        return connection.pin(r.project, connection.change_ref(r.change), branch)
+    except (DriverError, GitError, ValueError) as exc:     # ValueError: a NUL in the ref
         raise RequestError(str(exc)) from None
 
 

@@ -9,7 +9,11 @@
 - `status`: the last snapshot the engine wrote, for `gateq status`.
 - `meta`: the format of the database.
 - `outbox`: reports for review systems, each delivered once by gateq/outbox.py
-  (added after format 1: made in place in a database without it).
+  (state/outbox.py);
+- `intake`: what the connections and hook scripts heard, before the engine
+  turns it into journal events (state/intake.py).
+The last two came after format 1: they are made in place in a database
+without them.
 
 A database that exists is never recreated: one that lost its tables or
 journal rows is refused (its events would be lost silently), and a new one
@@ -28,6 +32,8 @@ from typing import Iterator
 from ..core import codec
 from ..core.events import Event
 from .errors import RESTORE, NoState, StateError, from_os, from_sqlite
+from .intake import INTAKE_TABLES, IntakeTable
+from .outbox import OUTBOX_TABLES, OutboxTable
 
 DB_NAME = "gateq.db"
 FORMAT = 1
@@ -41,19 +47,12 @@ TABLES = {
     "status": "CREATE TABLE status (id INTEGER PRIMARY KEY CHECK (id = 1), "
               "snapshot TEXT NOT NULL, updated_at REAL NOT NULL)",
     "meta": "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    # state: pending | delivered | refused; attempts: started, so > 0 means "maybe sent".
-    "outbox": "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NOT NULL, "
-              "connection TEXT NOT NULL, target TEXT NOT NULL, report TEXT NOT NULL, "
-              "state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, "
-              "next_at REAL NOT NULL, created_at REAL NOT NULL, delivered_at REAL, last_error TEXT)",
 }
-OUTBOX_INDEX_NAME = "outbox_due"
-OUTBOX_INDEX = f"CREATE INDEX IF NOT EXISTS {OUTBOX_INDEX_NAME} ON outbox (connection, state, next_at)"
-OUTBOX_COLUMNS = ("id", "key", "connection", "target", "report", "state", "attempts", "next_at",
-                  "created_at", "delivered_at", "last_error")
+# Tables added after format 1, made in place in an older database.
+LATER_TABLES = {**OUTBOX_TABLES, **INTAKE_TABLES}
 
 
-class SqliteStore:
+class SqliteStore(OutboxTable, IntakeTable):
     """Invariant, checked at every open: the journal holds exactly the rows
     after the last checkpoint, without a gap, up to the last row ever added."""
 
@@ -93,7 +92,7 @@ class SqliteStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 with db:
                     db.execute("BEGIN")
-                    for ddl in TABLES.values():
+                    for ddl in (*TABLES.values(), *LATER_TABLES.values()):
                         db.execute(ddl)
                     db.executemany("INSERT INTO meta VALUES (?, ?)",
                                    [("format", str(FORMAT)), ("created", str(time.time()))])
@@ -124,12 +123,11 @@ class SqliteStore:
     def _check_in_transaction(self) -> None:
         names = {r[0]: r[1] for r in self.db.execute("SELECT name, type FROM sqlite_master")}
         tables = {name for name, kind in names.items() if kind == "table"}
-        if "outbox" not in tables and "journal" in tables:     # older than the outbox
-            self.db.execute(TABLES["outbox"])
-            tables.add("outbox")
-        if "outbox" in tables and OUTBOX_INDEX_NAME not in names:
-            self.db.execute(OUTBOX_INDEX)
-        missing = sorted(set(TABLES) - tables - {"outbox"})
+        for name, ddl in LATER_TABLES.items() if "journal" in tables else ():
+            if name not in names:          # older than the table (or index)
+                self.db.execute(ddl)
+                tables.add(name)
+        missing = sorted(set(TABLES) - tables)
         if missing == ["meta"]:                     # made before the format was recorded
             self.db.execute(TABLES["meta"])
             self.db.execute("ALTER TABLE journal ADD COLUMN crc INTEGER")
@@ -174,10 +172,13 @@ class SqliteStore:
     def append(self, event: Event) -> int:
         """Durable once this returns: the row is committed. On a full disk
         nothing is written (DiskFull)."""
-        text = codec.encode(event)
         with self._guard("record an event"):
-            return self.db.execute("INSERT INTO journal (event, crc) VALUES (?, ?)",
-                                   (text, zlib.crc32(text.encode()))).lastrowid
+            return self._insert_event(event)
+
+    def _insert_event(self, event: Event) -> int:
+        text = codec.encode(event)
+        return self.db.execute("INSERT INTO journal (event, crc) VALUES (?, ?)",
+                               (text, zlib.crc32(text.encode()))).lastrowid
 
     def events_after(self, seq: int, limit: int | None = None) -> Iterator[tuple[int, Event]]:
         with self._guard("read the journal"):
@@ -256,99 +257,6 @@ class SqliteStore:
         with self._guard("read the status"):
             row = self.db.execute("SELECT snapshot FROM status WHERE id = 1").fetchone()
         return self._json("the status", row[0]) if row else None
-
-    # -- outbox (gateq/outbox.py) --------------------------------------------
-
-    def add_result_with_reports(self, record: dict, reports: list[tuple[str, str, str, str]],
-                                now: float) -> bool:
-        """add_result and, in the same transaction, the reports it gives
-        rise to as (key, connection, target, report JSON); True if new."""
-        with self._guard("record a result"), self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            added = self.add_result(record)
-            if added:
-                self._outbox_insert(reports, now)
-            return added
-
-    def outbox_add(self, reports: list[tuple[str, str, str, str]], now: float) -> int:
-        """Queue reports (key, connection, target, report JSON); a key queued
-        before is left as it is. Returns how many were new."""
-        with self._guard("queue a report"), self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            return self._outbox_insert(reports, now)
-
-    def _outbox_insert(self, reports: list[tuple[str, str, str, str]], now: float) -> int:
-        added = 0
-        for key, connection, target, report in reports:
-            added += self.db.execute(
-                "INSERT INTO outbox (key, connection, target, report, next_at, created_at) "
-                "SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE key = ?)",
-                (key, connection, target, report, now, now, key)).rowcount
-        return added
-
-    def outbox_next(self, connection: str, now: float) -> dict | None:
-        """The pending report of `connection` due first, leaving out those
-        behind an earlier undelivered report on the same target (in order)."""
-        with self._guard("read the outbox"):
-            row = self.db.execute(
-                f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM outbox o WHERE connection = ? AND "
-                "state = 'pending' AND next_at <= ? AND NOT EXISTS (SELECT 1 FROM outbox p WHERE "
-                "p.connection = o.connection AND p.state = 'pending' AND p.target = o.target AND "
-                "p.id < o.id) ORDER BY next_at, id LIMIT 1", (connection, now)).fetchone()
-        return dict(zip(OUTBOX_COLUMNS, row)) if row else None
-
-    def outbox_due_at(self, connection: str) -> float | None:
-        """When the next pending report of `connection` is due, if any."""
-        with self._guard("read the outbox"):
-            return self.db.execute("SELECT MIN(next_at) FROM outbox WHERE connection = ? AND "
-                                   "state = 'pending'", (connection,)).fetchone()[0]
-
-    def outbox_attempt(self, row_id: int) -> None:
-        """An attempt starts: from now on the report may have been delivered."""
-        self._outbox_update("attempts = attempts + 1", (), row_id)
-
-    def outbox_delivered(self, row_id: int, now: float) -> None:
-        self._outbox_update("state = 'delivered', delivered_at = ?, last_error = NULL",
-                            (now,), row_id)
-
-    def outbox_retry(self, row_id: int, next_at: float, error: str) -> None:
-        self._outbox_update("next_at = ?, last_error = ?", (next_at, error), row_id)
-
-    def outbox_refused(self, row_id: int, now: float, error: str) -> None:
-        self._outbox_update("state = 'refused', delivered_at = ?, last_error = ?", (now, error),
-                            row_id)
-
-    def _outbox_update(self, assignments: str, values: tuple, row_id: int) -> None:
-        with self._guard("update the outbox"):
-            self.db.execute(f"UPDATE outbox SET {assignments} WHERE id = ?", (*values, row_id))
-
-    def outbox_rows(self, state: str | None = None) -> list[dict]:
-        with self._guard("read the outbox"):
-            rows = self.db.execute(f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM outbox"
-                                   + (" WHERE state = ?" if state else "") + " ORDER BY id",
-                                   (state,) if state else ()).fetchall()
-        return [dict(zip(OUTBOX_COLUMNS, row)) for row in rows]
-
-    def outbox_stats(self) -> dict[str, dict]:
-        """Per connection: pending, failing (pending after a failed attempt),
-        refused and delivered counts, the oldest pending report's creation
-        time, and the last error of a pending report."""
-        with self._guard("read the outbox"):
-            rows = self.db.execute(
-                "SELECT connection, SUM(state = 'pending'), SUM(state = 'pending' AND attempts > 0), "
-                "SUM(state = 'refused'), SUM(state = 'delivered'), "
-                "MIN(CASE WHEN state = 'pending' THEN created_at END), "
-                "(SELECT last_error FROM outbox e WHERE e.connection = o.connection AND "
-                "e.state = 'pending' AND e.last_error IS NOT NULL ORDER BY e.id DESC LIMIT 1) "
-                "FROM outbox o GROUP BY connection ORDER BY connection").fetchall()
-        keys = ("pending", "failing", "refused", "delivered", "oldest_pending_at", "last_error")
-        return {row[0]: dict(zip(keys, row[1:])) for row in rows}
-
-    def outbox_prune(self, before: float) -> int:
-        """Forget reports delivered or refused before `before`."""
-        with self._guard("prune the outbox"):
-            return self.db.execute("DELETE FROM outbox WHERE state != 'pending' AND "
-                                   "delivered_at < ?", (before,)).rowcount
 
     def _json(self, what: str, text: str) -> dict:
         try:

@@ -37,7 +37,7 @@ GERRIT_PREAMBLE = re.compile(r"\APatch Set \d+:[^\n]*(?:\n\s*\(\d+ (?:inline )?c
 
 
 def user_comment(text: str | None) -> str | None:
-    """A comment-added's text without the lines Gerrit adds, so that a
+    r"""A comment-added's text without the lines Gerrit adds, so that a
     trigger's `comment: (?i)^\s*recheck\s*$` matches a "recheck" comment."""
     return None if text is None else GERRIT_PREAMBLE.sub("", text, count=1)
 

@@ -1,0 +1,180 @@
+"""Starting the builds the scheduler asks for, and what follows their end.
+
+A build gets a fresh workspace with a checkout of every project of its
+item's speculative state, the job's environment (the GATEQ_* variables and
+its `vars`), the artifact views it may read, and its log. What changes
+together is kept together: `workspace`, `environment`, `views`; `start`
+only strings them along. A build that cannot be set up fails with the
+reason in its log, unless the disk is full (then it is put off, retried).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Callable
+
+from .config.model import Config
+from .core import actions as act
+from .core.events import BuildCompleted
+from .core.types import Change, JobResult
+from .executor import BuildSpec, LocalExecutor
+from .git.repo import GitError
+from .git.workspace import prepare_workspace
+from .state.diskfull import disk_full_reason
+
+ChangeUrl = Callable[[str, str], "str | None"]       # (project, change ref) -> its page
+
+
+class Builds:
+    """Invariant: `running` holds the StartBuild of every build handed to
+    the executor and not yet collected (their workspaces are in use)."""
+
+    def __init__(self, config: Config, executor: LocalExecutor, artifacts,
+                 change_url: ChangeUrl, clock: Callable[[], float]) -> None:
+        self.config = config
+        self.executor = executor
+        self.artifacts = artifacts           # publishing.Artifacts, or None
+        self.change_url = change_url
+        self.clock = clock
+        self.running: dict[str, act.StartBuild] = {}
+
+    def workspace_dir(self, build: str) -> str:
+        return os.path.join(self.config.state_dir, "work", build)
+
+    def log_path(self, build: str) -> str:
+        return os.path.join(self.config.state_dir, "logs", f"{build}.log")
+
+    def start(self, action: act.StartBuild) -> BuildCompleted | None:
+        """Hand the build to the executor; the event to journal when it
+        ended before it could start (noop, or a workspace that could not be
+        made). Raises what a full disk raises: the caller puts it off."""
+        job = self.config.layout.jobs[action.job]
+        if job.run is None:                  # noop: Zuul's explicit "nothing to run"
+            return BuildCompleted(self.clock(), action.build, JobResult.SUCCESS)
+        workspace = self.workspace_dir(action.build)
+        shutil.rmtree(workspace, ignore_errors=True)
+        try:
+            checkouts = prepare_workspace(workspace, action.state, self.config.repo_path,
+                                          self.branch_for(action))
+            env = self.environment(action, workspace)
+            views = self.views(action, workspace, env)
+        except (GitError, OSError) as exc:
+            if disk_full_reason(exc):
+                raise                          # not the change's fault: put off, retried
+            return self.cannot_start(action.build, f"workspace preparation failed: {exc}")
+        self.running[action.build] = action
+        self.executor.start(BuildSpec(
+            build=action.build, script=job.run,
+            cwd=checkouts.get(action.change.project, workspace), env=env, timeout=job.timeout,
+            log_path=self.log_path(action.build), writable=(workspace,), readonly=views))
+        return None
+
+    def cannot_start(self, build: str, reason: str) -> BuildCompleted:
+        """The build fails with the reason in its log."""
+        log_path = self.log_path(build)
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        with open(log_path, "a") as f:
+            f.write(reason + "\n")
+        return BuildCompleted(self.clock(), build, JobResult.FAILURE, reason)
+
+    def views(self, action: act.StartBuild, workspace: str, env: dict[str, str]
+              ) -> tuple[str, ...]:
+        """$GATEQ_REPOS (read-only for the build) and, for an export job, an
+        empty $GATEQ_ARTIFACTS."""
+        if not self.artifacts:
+            return ()
+        env["GATEQ_REPOS"] = os.path.join(workspace, "repos")
+        self.artifacts.prepare_views(env["GATEQ_REPOS"], action.artifacts)
+        if self.config.layout.jobs[action.job].export:
+            env["GATEQ_ARTIFACTS"] = os.path.join(workspace, "artifacts")
+            os.makedirs(env["GATEQ_ARTIFACTS"])
+        return (env["GATEQ_REPOS"],)
+
+    def branch_for(self, action: act.StartBuild) -> dict[str, str]:
+        keys = {(p, b) for p, b, _ in action.state}
+        return {p: (action.change.branch if (p, action.change.branch) in keys
+                    else self.config.layout.projects[p].default_branch)
+                for p, _ in keys if p in self.config.layout.projects}
+
+    def environment(self, action: act.StartBuild, workspace: str) -> dict[str, str]:
+        job = self.config.layout.jobs[action.job]
+        change = action.change
+        env = {str(k): str(v) for k, v in job.vars.items()}
+        env.update({
+            "GATEQ_WORKSPACE": workspace, "GATEQ_CONFIG_DIR": self.config.config_dir,
+            "GATEQ_PROJECT": change.project, "GATEQ_BRANCH": change.branch,
+            "GATEQ_CHANGE": change.ref, "GATEQ_PIPELINE": action.pipeline,
+            "GATEQ_JOB": action.job, "GATEQ_ITEM": str(action.item), "GATEQ_BUILD": action.build,
+            "GATEQ_CHANGES": " ".join(action.chain),
+            "GATEQ_ITEM_CHANGES": " ".join(f"{c.project}:{c.ref}" for c in (change, *action.more)),
+        })
+        env.update(self.review_environment(change))
+        # "1" for a control build: the job alone on the item's base (core/blame.py)
+        env["GATEQ_CONTROL"] = "1" if getattr(action, "control", False) else ""
+        return env
+
+    def review_environment(self, change: Change) -> dict[str, str]:
+        """The change as its review system names it; empty where it has no
+        number (a plain ref of the git driver)."""
+        number, patchset = change_number(change)
+        url = getattr(change, "url", None) or self.change_url(change.project, change.ref)
+        return {"GATEQ_CHANGE_NUMBER": "" if number is None else str(number),
+                "GATEQ_PATCHSET": "" if patchset is None else str(patchset),
+                "GATEQ_CHANGE_URL": url or ""}
+
+    def check_export(self, build: str, result: JobResult) -> tuple[JobResult, str | None]:
+        """A successful export build succeeds only if its artifacts are accepted."""
+        action = self.running.get(build)
+        job = self.config.layout.jobs[action.job] if action else None
+        if result is not JobResult.SUCCESS or not job or not job.export or not self.artifacts:
+            return result, None
+        artifacts_dir = os.path.join(self.workspace_dir(build), "artifacts")
+        try:
+            rejected = self.artifacts.accept_export(action, artifacts_dir)
+        except OSError as exc:
+            rejected = f"cannot store the artifacts: {exc}"
+        if rejected is None:
+            return result, None
+        with open(self.log_path(build), "a") as f:
+            f.write(f"export rejected: {rejected}\n")
+        return JobResult.FAILURE, f"export rejected: {rejected}"
+
+    def finished(self, build: str) -> None:
+        """The build was collected: its workspace goes."""
+        self.running.pop(build, None)
+        shutil.rmtree(self.workspace_dir(build), ignore_errors=True)
+
+    def remove_leftovers(self) -> int:
+        """At a start no build runs: a workspace left is that of a build a
+        killed engine had finished (its result journaled, its workspace not
+        yet removed) or is about to run again (made anew then). Removed, so
+        that the hard links its views hold keep nothing from the collector."""
+        work = os.path.join(self.config.state_dir, "work")
+        try:
+            names = os.listdir(work)
+        except FileNotFoundError:
+            return 0
+        for name in names:
+            shutil.rmtree(os.path.join(work, name), ignore_errors=True)
+        return len(names)
+
+    def view_roots(self) -> list[str]:
+        """The $GATEQ_REPOS of every build running (the collector keeps what they link)."""
+        return [os.path.join(self.workspace_dir(b), "repos") for b in self.running]
+
+
+def change_number(change: Change) -> tuple[int | None, int | None]:
+    """(number, patch set) of a change, from the change itself or its
+    refs/changes/NN/N/P ref (the layout Gerrit and the git driver share)."""
+    number = getattr(change, "number", None)
+    if number is not None:
+        return number, getattr(change, "patchset", None)
+    return ref_number(change.ref)
+
+
+def ref_number(ref: str) -> tuple[int | None, int | None]:
+    parts = ref.split("/")
+    if len(parts) == 5 and parts[:2] == ["refs", "changes"] and parts[3].isdigit() \
+            and parts[4].isdigit():
+        return int(parts[3]), int(parts[4])
+    return None, None

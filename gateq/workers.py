@@ -1,0 +1,92 @@
+"""Work the gate loop must not wait for, done on threads of its own.
+
+A Gerrit push or submit can take a minute, a query to a review system a
+few seconds: the loop hands such calls to a Lane (one thread, jobs in the
+order given) and goes on deciding. A job's answer comes back as a function
+posted to the Inbox, which the loop runs (only the loop journals and
+steps the scheduler, and SQLite connections stay in their thread). A job
+that raises posts the exception, raised again on the loop: the engine's
+crash edge says what went wrong, and the journal keeps everything.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable
+
+Answer = Callable[[], None]
+
+
+class Inbox:
+    """Answers for the loop, in the order they came."""
+
+    def __init__(self) -> None:
+        self._answers: "queue.SimpleQueue[Answer]" = queue.SimpleQueue()
+        self.ready = threading.Event()
+
+    def post(self, answer: Answer) -> None:
+        self._answers.put(answer)
+        self.ready.set()
+
+    def take(self) -> list[Answer]:
+        self.ready.clear()
+        found = []
+        while True:
+            try:
+                found.append(self._answers.get_nowait())
+            except queue.Empty:
+                return found
+
+
+class Lane(threading.Thread):
+    """One worker thread; `busy` counts the jobs given and not yet answered."""
+
+    def __init__(self, name: str, inbox: Inbox) -> None:
+        super().__init__(daemon=True, name=name)
+        self.inbox = inbox
+        self._jobs: "queue.SimpleQueue[Callable[[], Answer] | None]" = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._busy = 0
+
+    @property
+    def busy(self) -> int:
+        with self._lock:
+            return self._busy
+
+    def submit(self, job: Callable[[], Answer]) -> None:
+        """Run `job` on this lane; what it returns is posted for the loop."""
+        with self._lock:
+            self._busy += 1
+        if not self.is_alive() and not self.ident:
+            self.start()
+        self._jobs.put(job)
+
+    def run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                answer = job()
+            except BaseException as exc:       # raised again on the loop, at the edge
+                answer = _raiser(exc)
+            self.inbox.post(self._done(answer))
+
+    def _done(self, answer: Answer) -> Answer:
+        def done() -> None:
+            with self._lock:
+                self._busy -= 1
+            answer()
+        return done
+
+    def stop(self, timeout: float) -> None:
+        """Let the job under way end (its own timeout bounds it), then stop."""
+        if self.ident:
+            self._jobs.put(None)
+            self.join(timeout)
+
+
+def _raiser(exc: BaseException) -> Answer:
+    def answer() -> None:
+        raise exc
+    return answer
