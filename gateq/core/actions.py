@@ -1,7 +1,8 @@
 """Actions the scheduler asks the adapters to carry out.
 
-Adapters answer with events (MergeCompleted, BuildCompleted, LandCompleted);
-Report is fire-and-forget and must be idempotent, since replay repeats it.
+Adapters answer with events (MergeCompleted, BuildCompleted, LandCompleted,
+ChangeChecked); Report and ReportStart are fire-and-forget and must be
+idempotent, since replay repeats them.
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The whole scheduler State as plain JSON data, and back: a checkpoint.
 
 It holds every queue and item (its changes, stage, generation, base,
-speculative state, builds and their results so far, why it fails), the running builds, the
+speculative state, builds and their results so far, why it fails, the
+answers of its checks before landing), the running builds, the
 windows, the item counter and the time, so the engine may checkpoint while
 busy and replay only the journal after it: a Scheduler built on a loaded
 checkpoint decides exactly as the one it was taken from. What the scheduler
@@ -17,8 +18,9 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from . import codec
 from .state import Build, ChangeQueue, Item, Member, PipelineState, Stage, State
-from .types import BuildState, Change, JobResult
+from .types import BuildState, Change, ChangeKey, CheckAnswer, JobResult
 
 VERSION = 2
 
@@ -47,6 +49,8 @@ def _item(item: Item) -> dict:
         "failing": item.failing,
         "builds": [_build(b) for b in item.builds.values()],
         "controls": [_build(b) for b in item.controls.values()],
+        **({"checks": [{"change": name, "met": a.met, "reason": a.reason, "tries": a.tries}
+                       for name, a in item.checks.items()]} if item.checks else {}),
     }
 
 
@@ -59,9 +63,7 @@ def _build(b: Build) -> dict:
 
 
 def _member(m: Member) -> dict:
-    c = m.change
-    return {"change": {"project": c.project, "ref": c.ref, "branch": c.branch, "revision": c.revision,
-                       "commits": sorted(c.commits)},
+    return {"change": codec.change_plain(m.change),
             "enqueued_at": m.enqueued_at, "depends_on": list(m.depends_on)}
 
 
@@ -162,6 +164,13 @@ def _load_item(f: Field, pipeline: str, queue: str, state: State) -> Item:
     for b in controls.items() if controls.value is not None else ():
         build = _load_build(b)
         item.controls[build.job] = build
+    checks = f.get("checks")
+    for c in checks.items() if checks.value is not None else ():
+        met = c["met"]
+        if met.value is not None and not isinstance(met.value, bool):
+            raise met.fail(f"{met.value!r} is not true, false or null")
+        item.checks[c["change"].of(str)] = CheckAnswer(met.value, c["reason"].of(str, none=True),
+                                                       c["tries"].of(int))
     if item.id in state.index:
         raise f["id"].fail(f"item {item.id} appears twice")
     state.index[item.id] = item
@@ -185,10 +194,17 @@ def _load_build(b: Field) -> Build:
 
 def _load_member(f: Field, member_id: int) -> Member:
     c = f["change"]
+    needs = c.get("needs")
     change = Change(c["project"].of(str), c["ref"].of(str), c["branch"].of(str), c["revision"].of(str),
-                    frozenset(c["commits"].strings()))
+                    frozenset(c["commits"].strings()), c.get("number").of(int, none=True),
+                    c.get("patchset").of(int, none=True), c.get("url").of(str, none=True),
+                    tuple(_key(k) for k in needs.items()) if needs.value is not None else ())
     return Member(member_id, change, f["enqueued_at"].number(),
                   tuple(d.of(int) for d in f["depends_on"].items()))
+
+
+def _key(f: Field) -> ChangeKey:
+    return ChangeKey(f["connection"].of(str), f["project"].of(str), f["id"].of(str))
 
 
 def _flag(f: Field) -> bool:

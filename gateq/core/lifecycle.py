@@ -16,7 +16,7 @@ def describe(result: ItemResult) -> str:
     return {ItemResult.FAILED: "failed", ItemResult.MERGE_CONFLICT: "was ejected as a merge conflict",
             ItemResult.CHANGE_MISSING: "was ejected: its commit is missing",
             ItemResult.BRANCH_MISSING: "was ejected: its branch is missing",
-            ItemResult.DEQUEUED: "was dequeued"}.get(result, result.value)
+            ItemResult.DEQUEUED: "was dequeued", ItemResult.NOT_ENQUEUED: "was not enqueued"}.get(result, result.value)
 
 
 def cancel_builds(item: Item, now: float) -> list[CancelBuild]:
@@ -41,6 +41,7 @@ def reset(item: Item, base: Item | None, now: float) -> list[CancelBuild]:
     item.base = base.id if base else None
     item.base_generation = base.generation if base else None
     item.failing = None
+    item.checks = {}                    # answered for a state that is gone
     if item.stage is Stage.QUEUED:
         return []
     cancels = cancel_builds(item, now)
@@ -58,6 +59,7 @@ def resume(item: Item) -> None:
         item.move(Stage.TESTING)
     for build in jobgraph.running(item):
         build.state = BuildState.WAITING
+    item.checks = {name: a for name, a in item.checks.items() if a.met is not None}
 
 
 def job_records(item: Item) -> tuple[JobRecord, ...]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..config.model import Layout
 from . import jobgraph, rules
-from .actions import Action, CancelBuild, Report
+from .actions import Action, CancelBuild, Report, ReportStart
 from .lifecycle import cancel_builds, describe, reset, result_record
 from .lookup import Lookup
 from .state import ChangeQueue, Item, Member, PipelineState, Stage, State
@@ -24,7 +24,8 @@ class Queues:
         self.ranks = {name: i for i, name in enumerate(layout.pipelines)}
         self.exporting = any(job.export for job in layout.jobs.values())
         self.requiring = any(job.requires for job in layout.jobs.values())
-        self.lookup = Lookup(state.holders)
+        self.independent = frozenset(n for n, p in layout.pipelines.items() if not p.dependent)
+        self.lookup = Lookup(state.holders, self.independent)
         self.trackers: dict[tuple[str, str], QueueTracker] = {}
         self.dirty_queues: set[tuple[int, int, str, str]] = set()
         self.chains: dict[int, tuple[tuple, tuple[str, ...]]] = {}
@@ -35,7 +36,7 @@ class Queues:
 
     def rebuild(self) -> None:
         """Derive every book from the state alone (after loading a checkpoint)."""
-        self.lookup = Lookup(self.state.holders)
+        self.lookup = Lookup(self.state.holders, self.independent)
         self.trackers = {}
         for pstate in self.state.pipelines.values():
             for queue in pstate.queues.values():
@@ -140,33 +141,67 @@ class Queues:
 
     def add(self, pipeline: str, change: Change) -> list[Action]:
         """Enqueue the change: in a new item at the tail, or in the tail's batch."""
-        project = self.layout.projects[change.project]
+        return self.add_item(pipeline, (change,))
+
+    def add_item(self, pipeline: str, changes: tuple[Change, ...]) -> list[Action]:
+        """Enqueue changes as one item at the tail (several: a cycle, or in
+        an independent pipeline a change and what it needs); a single change
+        may join the tail's batch instead."""
+        spec = self.layout.pipelines[pipeline]
+        queue = self.queue_for(pipeline, changes[0])
+        ids = range(self.state.next_item, self.state.next_item + len(changes))
+        self.state.next_item += len(changes)
+        group = tuple(zip(changes, ids)) if spec.dependent else ()
+        members = tuple(Member(i, c, self.state.now, self.depends_on(pipeline, queue.name, c, i, group))
+                        if spec.dependent or i == ids[0] else Member(i, c, self.state.now)
+                        for c, i in zip(changes, ids))
+        tail = queue.items[-1] if queue.items else None
+        if len(members) == 1 and tail is not None and rules.joins(tail, members[0], spec):
+            return self.join(tail, members[0]) + self.report_start(tail, (members[0],))
+        item = Item(id=members[0].id, pipeline=pipeline, queue=queue.name, members=members,
+                    jobs=self.jobs_of(pipeline, changes), sealed=len(members) > 1)
+        queue.append(item)
+        self.state.index[item.id] = item
+        for member in members:
+            self.state.holders[member.id] = item
+        self.lookup.add(item)
+        self.touch(item)
+        return self.report_start(item, self.lookup.live(item))
+
+    def queue_for(self, pipeline: str, change: Change) -> ChangeQueue:
+        name = self.layout.projects[change.project].queue_name
         pstate = self.state.pipelines.setdefault(pipeline, PipelineState(pipeline))
-        name = project.queue_name
         if name not in pstate.queues:
             pstate.queues[name] = ChangeQueue(name, self.layout.pipelines[pipeline].window.initial)
             self.new_tracker(pipeline, pstate.queues[name])
-        queue = pstate.queues[name]
-        ahead = self.lookup.with_revisions(pipeline, name, change.project, change.branch,
+        return pstate.queues[name]
+
+    def depends_on(self, pipeline: str, queue: str, change: Change, member_id: int,
+                   group: tuple[tuple[Change, int], ...] = ()) -> tuple[int, ...]:
+        """The ids of the queued changes this one needs: those its commits
+        hold (a relation chain), then those it names (Depends-On), and in a
+        cycle item, the others of the item (`group`) it needs."""
+        ahead = self.lookup.with_revisions(pipeline, queue, change.project, change.branch,
                                            change.commits - {change.revision})
+        for key in change.needs:
+            ahead += [f for f in self.lookup.keyed(pipeline, key) if f[0].queue == queue]
         ahead.sort(key=lambda found: (found[0].order, found[0].members.index(found[1])))
-        member = Member(self.state.next_item, change, self.state.now, tuple(m.id for _, m in ahead))
-        self.state.next_item += 1
-        tail = queue.items[-1] if queue.items else None
-        if tail is not None and rules.joins(tail, member, self.layout.pipelines[pipeline]):
-            return self.join(tail, member)
-        item = Item(id=member.id, pipeline=pipeline, queue=name, members=(member,),
-                    jobs=self.jobs_of(pipeline, (change,)))
-        queue.append(item)
-        self.state.index[item.id] = item
-        self.state.holders[member.id] = item
-        self.lookup.add(item)
-        self.touch(item)
-        return []
+        found = [m.id for _, m in ahead]
+        named = {(k.project, k.id) for k in change.needs}
+        found += [i for other, i in group if other.revision in change.commits
+                  or (other.project, other.key_id) in named]
+        return tuple(dict.fromkeys(i for i in found if i != member_id))
+
+    def report_start(self, item: Item, members: tuple[Member, ...]) -> list[Action]:
+        """A pipeline with `start:` reporters says so for each change enqueued."""
+        if not self.layout.pipelines[item.pipeline].start:
+            return []
+        return [ReportStart(item.id, item.pipeline, tuple(m.change for m in members))]
 
     def jobs_of(self, pipeline: str, changes: tuple[Change, ...]) -> tuple[str, ...]:
-        """The jobs an item of these changes runs: each of their projects' once."""
-        if len(changes) == 1:
+        """The jobs an item of these changes runs: each of their projects' once
+        (in an independent pipeline, its first change's: the others are what it needs)."""
+        if len(changes) == 1 or pipeline in self.independent:
             return tuple(self.layout.projects[changes[0].project].pipelines.get(pipeline, ()))
         return tuple(dict.fromkeys(job for c in changes
                                    for job in self.layout.projects[c.project].pipelines.get(pipeline, ())))
@@ -223,9 +258,11 @@ class Queues:
         for neighbour in {queue.at(position), queue.at(queue.window - 1) if position < queue.window else None}:
             if neighbour is not None:       # the one behind, and one that came into the window
                 self.touch(neighbour)
+        live = self.lookup.live(item)
         for member, landed_as in zip(item.members, self.commits(item, commit)):
-            actions.append(Report(result_record(item, member, result, reason, landed_as, self.state.now,
-                                                snapshot)))
+            if member in live:
+                actions.append(Report(result_record(item, member, result, reason, landed_as,
+                                                    self.state.now, snapshot)))
         for member in item.members:
             actions += self.drop_dependents(member, result)
         return actions
@@ -242,8 +279,9 @@ class Queues:
 
     def remove_change(self, item: Item, member: Member, result: ItemResult, reason: str | None) -> list[Action]:
         """Take one change out of its queue, report it and drop its dependents;
-        a batch it leaves is tested again without it."""
-        if len(item.members) == 1:
+        a batch it leaves is tested again without it (in an independent
+        pipeline, the item goes: the others are only what it needs)."""
+        if len(item.members) == 1 or item.pipeline in self.independent:
             return self.remove(item, result, reason)
         actions: list[Action] = [Report(result_record(item, member, result, reason, None, self.state.now))]
         item.members = tuple(m for m in item.members if m is not member)
@@ -318,6 +356,16 @@ class Queues:
              branch: str | None = None) -> tuple[Item, Member] | None:
         """The first queued change of that ref (in queue order, then its place), with its item."""
         named = [(i, m) for i, m in self.lookup.named(pipeline, project, ref) if branch in (None, m.change.branch)]
+        if len(named) > 1:
+            named.sort(key=lambda f: (self.tracker_of(f[0]).rank, f[0].order, f[0].members.index(f[1])))
+        return named[0] if named else None
+
+    def find_same(self, pipeline: str, change: Change) -> tuple[Item, Member] | None:
+        """The queued change this one is a revision of: the same change number
+        (any patch set) for a review system's change, else the same ref and branch."""
+        if change.number is None:
+            return self.find(pipeline, change.project, change.ref, change.branch)
+        named = self.lookup.same_change(pipeline, change.project, change.key_id)
         if len(named) > 1:
             named.sort(key=lambda f: (self.tracker_of(f[0]).rank, f[0].order, f[0].members.index(f[1])))
         return named[0] if named else None

@@ -5,7 +5,10 @@ must be built on the nearest item ahead that is not failing; an item whose
 base differs is reset. Only the head reports or lands, and a merge conflict
 is final only there, where the base is the branch itself. Independent
 queues test each item alone on the branch tips and report it once decided.
-A batch (an item of several changes) that fails is split in halves.
+A batch (an item of several changes) that fails is split in halves; a
+cycle (changes that need each other, one item) is not: it fails whole. A
+head in a pipeline with requirements lands only once they are checked
+again (checks.py).
 
 The rules change only the item they judge, and return the actions that
 follow and whether it must leave its queue; settle.py keeps the books.
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..config.model import BatchKind, Layout, Pipeline
-from . import blame, jobgraph
+from . import blame, checks, jobgraph
 from .actions import Action, Land, Move, PrepareMerge
 from .lifecycle import cancel_builds, reset
 from .state import Item, Member, Stage
@@ -72,7 +75,8 @@ def dependent(item: Item, around: Surroundings, pipeline: Pipeline, layout: Layo
         if pipeline.excuse_base_failures:
             blame.review(item, base)
         jobgraph.skip_unreachable(item, layout.jobs, around.blocked)
-    if dep is None and item.failing and len(item.members) > 1 and item.stage is not Stage.LANDING:
+    if dep is None and item.failing and len(item.members) > 1 and item.stage is not Stage.LANDING \
+            and not is_cycle(item):
         out.split = True                # one of its changes failed it, or conflicts
         return out
     if item.failing and pipeline.fail_fast:
@@ -97,10 +101,22 @@ def judge_head(item: Item, pipeline: Pipeline, layout: Layout, out: Outcome) -> 
         if pipeline.fail_fast or not item.set_up or jobgraph.all_done(item):
             out.leave, out.reason, out.shrink = ItemResult.FAILED, item.failing, True
     elif item.merged and jobgraph.succeeded(item, layout.jobs):
-        if pipeline.merge_on_success:
-            out.actions.append(land(item, layout))
-        else:
+        if not pipeline.merge_on_success:
             out.leave = ItemResult.SUCCEEDED
+            return
+        asks, refused, ready = checks.before_landing(item, pipeline, layout)
+        out.actions += asks
+        if refused:
+            out.leave, out.reason = ItemResult.DEQUEUED, refused
+        elif ready:
+            out.actions.append(land(item, layout))
+
+
+def is_cycle(item: Item) -> bool:
+    """Its changes need each other (one needs a change after it in the item):
+    a cycle, which only lands whole. A batch's changes need only earlier ones."""
+    place = {m.id: n for n, m in enumerate(item.members)}
+    return any(place.get(d, -1) > n for n, m in enumerate(item.members) for d in m.depends_on)
 
 
 def land(item: Item, layout: Layout) -> Land:
