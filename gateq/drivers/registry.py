@@ -46,6 +46,10 @@ DRIVERS: dict[str, Driver] = {d.name: d for d in (
     Driver("gerrit", "gateq.drivers.gerrit.schema",
            "gateq.drivers.gerrit.connection:GerritConnection", "gateq.drivers.gerrit.links",
            local=False),
+    *(Driver(forge, f"gateq.drivers.{forge}.schema",
+             f"gateq.drivers.{forge}.connection:{cls}Connection", f"gateq.drivers.{forge}.links",
+             local=False)
+      for forge, cls in (("gitea", "Gitea"), ("github", "GitHub"), ("gitlab", "GitLab"))),
 )}
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ..config.errors import quote
 from ..config.model import Config
+from ..drivers import registry
 from .body import read_body
 from .errors import ApiError
 
@@ -44,10 +45,19 @@ class ConnectionHooks:
 
 
 def hooks_for(config: Config) -> ConnectionHooks:
-    """A payload handler for every connection that has one (`webhook`)."""
+    """A payload handler for every connection that has one (`webhook`, or
+    its driver's `webhook_receiver`: the forge drivers)."""
     hooks = ConnectionHooks()
     for name, connection in config.connections.items():
-        handler = getattr(connection, "webhook", None)
+        handler = getattr(connection, "webhook", None) or driver_webhook(config, name, connection)
         if handler is not None:
             hooks.register(name, handler)
     return hooks
+
+
+def driver_webhook(config: Config, name: str, connection) -> PayloadHandler | None:
+    driver = registry.DRIVERS.get(getattr(connection, "driver", None))
+    if driver is None or driver.local:
+        return None
+    receiver = getattr(driver.connection_class(), "webhook_receiver", None)
+    return receiver(name, dict(connection.settings), config.state_dir) if receiver else None

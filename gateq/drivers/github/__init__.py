@@ -1,0 +1,2 @@
+"""The github driver: GitHub and GitHub Enterprise, through the shared
+forge connection (gateq/drivers/forge/) and GitHub's Dialect here."""
