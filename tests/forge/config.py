@@ -4,6 +4,7 @@ gateq.yaml, as an operator keeps them."""
 from __future__ import annotations
 
 import os
+import re
 
 from .hooks import SECRET
 from .standin import TOKEN
@@ -24,3 +25,8 @@ def add_forge(g, flavour: str, url: str, git_url: str, name: str = "forge") -> N
              f"    webhook-secret: webhook-secret\n    reconcile-interval: 3600\n")
     with open(path, "w") as f:
         f.write(text.replace("connections:\n", entry, 1))
+    layout = os.path.join(g.config, "layouts", "test.yaml")     # two connections: say whose
+    with open(layout) as f:
+        text = f.read()
+    with open(layout, "w") as f:
+        f.write(re.sub(r"(\n    name: [^\n]+\n)(    queue:)", r"\1    connection: distgit\n\2", text))

@@ -11,9 +11,11 @@ Imports nothing heavy: `gateq validate` reads it.
 from __future__ import annotations
 
 from typing import Callable
+from urllib.parse import urlsplit
 
 from voluptuous import All, Invalid, Optional, Required
 
+from ...config.errors import quote
 from ...config.values import choice, count, each, flag, in_dir, maybe, one_or_list, regex, text
 from ..gerrit.schema import readable_file, url
 from .pulls import APPROVED, label_vote
@@ -32,12 +34,21 @@ def label_name(value):
     return value
 
 
+def git_url(value):
+    """Where git reaches the forge's repositories (file:// for a local copy)."""
+    text(value)
+    parts = urlsplit(value)
+    if parts.scheme not in GIT_SCHEMES or not (parts.netloc or parts.scheme == "file" and parts.path):
+        raise Invalid(f"{quote(value)} is not a {', '.join(GIT_SCHEMES)} URL")
+    return value.rstrip("/")
+
+
 def fields(config_dir: str, driver: str) -> dict:
     return {
         Required("driver"): driver,
         Required("url"): url(("https", "http")),          # the forge's web address
         Optional("api-url", default=None): maybe(url(("https", "http"))),
-        Optional("git-url", default=None): maybe(url(GIT_SCHEMES)),
+        Optional("git-url", default=None): maybe(git_url),
         Optional("web-url", default=None): maybe(url(("https", "http"))),
         Required("token"): readable_file(config_dir),      # a file holding the API token
         Required("webhook-secret"): readable_file(config_dir),

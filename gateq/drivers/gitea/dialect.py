@@ -64,6 +64,8 @@ class GiteaDialect(GitHubDialect):
 
     def events(self, connection: str, hook: Hook, payload: Mapping, web_url: str
                ) -> list[ReviewEvent]:
+        if hook.event not in PULL_EVENTS + REVIEW_EVENTS + ("issue_comment",):
+            return []                   # push, create, repository...: nothing for gateq
         project = field(payload, "repository", "full_name", kind=str)
         actor = optional(payload, "sender", "login")
         action = optional(payload, "action")

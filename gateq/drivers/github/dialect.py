@@ -92,6 +92,8 @@ class GitHubDialect(Dialect):
 
     def events(self, connection: str, hook: Hook, payload: Mapping, web_url: str
                ) -> list[ReviewEvent]:
+        if hook.event not in ("pull_request", "pull_request_review", "issue_comment"):
+            return []                   # ping, push...: nothing for gateq
         project = field(payload, "repository", "full_name", kind=str)
         actor = optional(payload, "sender", "login")
         action = optional(payload, "action")

@@ -97,6 +97,8 @@ class GitLabDialect(Dialect):
 
     def events(self, connection: str, hook: Hook, payload: Mapping, web_url: str
                ) -> list[ReviewEvent]:
+        if hook.event not in ("Merge Request Hook", "Note Hook"):
+            return []                   # Push Hook, Pipeline Hook...: nothing for gateq
         project = field(payload, "project", "path_with_namespace", kind=str)
         actor = optional(payload, "user", "username")
         if hook.event == "Merge Request Hook":
