@@ -126,6 +126,13 @@ class ReviewWorld(World):
             self.feed(ev.ChangeChecked(self.tick(), check.item, check.generation, state, reason,
                                        check.change.ref))
 
+    def finish_in(self, pipeline: str, ref: str, result=None) -> None:
+        """End the running build of the item holding `ref` as its first change in `pipeline`."""
+        from gateq.core.types import JobResult
+        build = next(b for b in self.running.values() if b.pipeline == pipeline and b.change.ref == ref)
+        del self.running[build.build]
+        self.feed(ev.BuildCompleted(self.tick(), build.build, result or JobResult.SUCCESS))
+
     # -- what tests look at -------------------------------------------------------
 
     def results_of(self, change: Change) -> list[dict]:
