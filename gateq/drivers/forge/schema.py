@@ -39,7 +39,8 @@ def git_url(value):
     text(value)
     parts = urlsplit(value)
     if parts.scheme not in GIT_SCHEMES or not (parts.netloc or parts.scheme == "file" and parts.path):
-        raise Invalid(f"{quote(value)} is not a {', '.join(GIT_SCHEMES)} URL")
+        raise Invalid(f"{quote(value)} is not a {', '.join(GIT_SCHEMES[:-1])} or "
+                      f"{GIT_SCHEMES[-1]} URL")
     return value.rstrip("/")
 
 
