@@ -76,8 +76,12 @@ def enqueue(store: SqliteStore, reports: Iterable[tuple[str, Report]],
 class Outbox:
     def __init__(self, state_dir: str, reporters: Mapping[str, Reporter],
                  settings: OutboxSettings = OutboxSettings(),
-                 clock: Callable[[], float] = time.time) -> None:
-        self.workers = {name: _Worker(state_dir, name, reporter, settings, clock)
+                 clock: Callable[[], float] = time.time,
+                 per_connection: Mapping[str, OutboxSettings] | None = None) -> None:
+        """`per_connection`: the settings of connections that set their own
+        (a report timeout, a retry delay), the others take `settings`."""
+        chosen = dict(per_connection or {})
+        self.workers = {name: _Worker(state_dir, name, reporter, chosen.get(name, settings), clock)
                         for name, reporter in reporters.items()}
 
     def start(self) -> None:

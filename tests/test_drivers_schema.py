@@ -39,7 +39,9 @@ def test_a_gerrit_connection_gets_every_default(config_dir):
                      "known-hosts": str(config_dir / "known_hosts"),
                      "git-url": "ssh://gateq@review.example.org:29418",
                      "web-url": "https://review.example.org", "land": LandMode.PUSH,
-                     "reconcile-interval": 300, "mirror": None}
+                     "reconcile-interval": 300, "mirror": None, "connect-timeout": 10,
+                     "command-timeout": 30, "keepalive": 15, "report-timeout": 30,
+                     "report-retry": 2, "reconnect-max": 60}
 
 
 def test_explicit_values_are_kept(config_dir):

@@ -101,6 +101,8 @@ class Connection(abc.ABC):
     driver: ClassVar[str]
     name: str
     reporter: Reporter | None = None
+    report_timeout: float = 30.0      # seconds one report attempt may take (the outbox's)
+    report_retry: float = 2.0         # seconds before a failed report is sent again, doubling
 
     @classmethod
     @abc.abstractmethod

@@ -20,7 +20,7 @@ from ..core.events import Event
 from ..core.types import Change
 from ..drivers.base import DriverError
 from ..drivers.records import ChangeRef, Origin
-from ..outbox import Outbox
+from ..outbox import Outbox, OutboxSettings
 from ..outbox import enqueue as enqueue_reports
 from ..outbox import rows as outbox_rows
 from ..state import DiskFull, SqliteStore
@@ -48,7 +48,10 @@ class ReviewHub:
                              self, clock)
         self.checks = {name: Lane(f"check {name}", inbox) for name in connections.by_name}
         reporters = connections.reporters()
-        self.outbox = Outbox(config.state_dir, reporters)
+        self.outbox = Outbox(config.state_dir, reporters, per_connection={
+            name: OutboxSettings(attempt_timeout=connections[name].report_timeout,
+                                 initial=connections[name].report_retry)
+            for name in reporters})
         self.reports = Reports(config, frozenset(reporters), config_change_url(config),
                                log_location)
         self.reported: set[Seen] = set()

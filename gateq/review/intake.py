@@ -112,11 +112,11 @@ class Intake:
                 event = connection.prepare(event)
             built = self.builder.build(connection, event)
         except Ignored as exc:
-            return lambda: self.sink.drop_review(row["id"], str(exc))
+            return lambda reason=str(exc): self.sink.drop_review(row["id"], reason)
         except Unreachable as exc:
-            return lambda: self.retry(row, str(exc))
+            return lambda reason=str(exc): self.retry(row, reason)
         except (NotFound, DriverError) as exc:
-            return lambda: self.sink.drop_review(row["id"], str(exc))
+            return lambda reason=str(exc): self.sink.drop_review(row["id"], reason)
         return lambda: self.done(row["id"], built)
 
     def done(self, row: int, built: Built) -> None:

@@ -58,11 +58,19 @@ class GerritConnection(Connection):
     def from_settings(cls, name: str, settings: dict, state_dir: str,
                       web_urls: Mapping[str, str]) -> "GerritConnection":
         ssh = SSHSettings(settings["server"], settings["user"], settings["sshkey"],
-                          settings["known-hosts"], settings["port"])
+                          settings["known-hosts"], settings["port"],
+                          connect_timeout=settings.get("connect-timeout", 10),
+                          command_timeout=settings.get("command-timeout", 30),
+                          keepalive=settings.get("keepalive", 15))
         from ..registry import mirror_root
         mirror = mirror_root(name, settings, state_dir)
-        return cls(name, ssh, settings["git-url"], settings["web-url"], mirror, settings["land"],
-                   settings["reconcile-interval"], web_urls)
+        connection = cls(name, ssh, settings["git-url"], settings["web-url"], mirror,
+                         settings["land"], settings["reconcile-interval"], web_urls,
+                         Backoff(initial=min(1.0, settings.get("reconnect-max", 60)),
+                                 maximum=settings.get("reconnect-max", 60)))
+        connection.report_timeout = settings.get("report-timeout", 30)
+        connection.report_retry = settings.get("report-retry", 2)
+        return connection
 
     def repo_path(self, project: str) -> str:
         return self.mirror.ensure(project)
@@ -228,5 +236,5 @@ class GerritConnection(Connection):
     def land(self, request: LandRequest) -> LandResult:
         if self.land_mode is LandMode.SUBMIT:
             return land_submit(self.ssh, self.mirror, request)
-        return land_push(self.mirror, request)
+        return land_push(self.mirror, request, self.ssh)
 

@@ -1,6 +1,8 @@
 """Landing on Gerrit, the two ways `land:` offers.
 
-push: `git push --force-with-lease=refs/heads/B:OLD` of the tested commit
+push: the success votes first (`gerrit review --label Verified=2 N,P`:
+  Gerrit takes no vote on a closed change, and reviewers expect to see it),
+  then `git push --force-with-lease=refs/heads/B:OLD` of the tested commit
   from the mirror, so the branch moves only if it is still where the commit
   was built (Gerrit itself checks the old value again as it updates). A
   refused lease is told apart by asking Gerrit for the branch: at the
@@ -31,7 +33,11 @@ SUBMIT_WAIT = 60.0           # seconds to see the branch move after a submit
 POLL = 0.2                   # seconds between two looks at the branch meanwhile
 
 
-def land_push(mirror: Mirror, request: LandRequest) -> LandResult:
+def land_push(mirror: Mirror, request: LandRequest, ssh: GerritSSH | None = None) -> LandResult:
+    if ssh is not None:
+        refused = _vote(ssh, request)
+        if refused is not None:
+            return refused
     ref = "refs/heads/" + request.branch
     try:
         result = mirror.run(request.project, ["push", "--porcelain",
@@ -50,6 +56,23 @@ def land_push(mirror: Mirror, request: LandRequest) -> LandResult:
         return _lost(mirror, request, summary)
     return LandResult(LandOutcome.REFUSED, reason=f"gerrit {mirror.ssh.name}: push to "
                       f"{request.project} {request.branch} refused: {summary}")
+
+
+def _vote(ssh: GerritSSH, request: LandRequest) -> LandResult | None:
+    """The success votes on the change before its commit lands; None when
+    given (or nothing to give, or the change merged already: a retry)."""
+    change = request.change
+    if not request.labels or change is None or change.number is None or change.patchset is None:
+        return None
+    try:
+        ssh.run(review_command(change.number, change.patchset, labels=dict(request.labels)))
+    except GerritError as exc:
+        if _status(ssh, change.number) is ChangeStatus.MERGED:
+            return None
+        outcome = (LandOutcome.REFUSED if isinstance(exc, GerritCommandError)
+                   else LandOutcome.UNREACHABLE)
+        return LandResult(outcome, reason=f"voting before the push: {exc}")
+    return None
 
 
 def _porcelain(stdout: str, ref: str) -> tuple[str | None, str]:

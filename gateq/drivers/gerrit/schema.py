@@ -49,6 +49,13 @@ def user(value):
     return value
 
 
+def seconds(value):
+    """A positive, finite number of seconds (fractions allowed)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e9:
+        raise Invalid(f"expected a number of seconds > 0, got {value!r}")
+    return value
+
+
 def readable_file(config_dir: str):
     """A file that exists and can be read (the SSH key, known-hosts)."""
     def check(value):
@@ -95,6 +102,14 @@ def fields(config_dir: str) -> dict:
         Optional("web-url", default=None): maybe(url(("https", "http"))),
         Optional("land", default="push"): enum_choice(LandMode),
         Optional("reconcile-interval", default=300): count,
+        # every SSH step has a deadline (a report that hangs holds up nothing
+        # else, and is retried from the outbox after report-retry, doubling)
+        Optional("connect-timeout", default=10): seconds,
+        Optional("command-timeout", default=30): seconds,
+        Optional("keepalive", default=15): seconds,
+        Optional("report-timeout", default=30): seconds,
+        Optional("report-retry", default=2): seconds,
+        Optional("reconnect-max", default=60): seconds,   # the longest wait between reconnections
         # gateq's own copy of each project; default: STATE/mirrors/NAME
         Optional("mirror", default=None): maybe(in_dir(config_dir)),
     }
