@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import abc
 import base64
+import re
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Mapping
 from urllib.parse import quote
@@ -14,6 +15,9 @@ from ..records import ReviewEvent
 from .pulls import PullRequest
 from .rest import Answer, link_next
 from .signature import Scheme
+
+
+HEAD_REF = re.compile(r"refs/(?:pull|merge-requests)/(?P<number>[1-9]\d*)/head\Z")
 
 
 class StatusState:
@@ -65,6 +69,11 @@ class Dialect(abc.ABC):
 
     @abc.abstractmethod
     def head_ref(self, number: int) -> str: ...
+
+    def number_of(self, ref: str | None) -> int | None:
+        """The pull request whose head `ref` is (None: not such a ref)."""
+        match = HEAD_REF.match(ref or "")
+        return int(match["number"]) if match and self.head_ref(int(match["number"])) == ref else None
 
     @abc.abstractmethod
     def pull_url(self, web_url: str, project: str, number: int) -> str: ...

@@ -63,11 +63,16 @@ class ForgeReporter(Reporter):
                                                f"gateq/{report.pipeline}", description,
                                                self.target_url(report)), timeout)
         if comments(report):
-            if change.number is None:
+            number = self.number(report)
+            if number is None:
                 raise ReportRefused(f"a comment needs the pull request's number, not "
                                     f"{change.target}")
-            self.send(self.dialect.comment_call(report.project, change.number,
-                                                message_of(report)), timeout)
+            self.send(self.dialect.comment_call(report.project, number, message_of(report)),
+                      timeout)
+
+    def number(self, report: Report) -> int | None:
+        """The change's number, else the one its head ref names (refs/pull/N/head)."""
+        return report.change.number or self.dialect.number_of(report.change.ref)
 
     def send(self, call, timeout: float) -> None:
         try:
@@ -78,9 +83,10 @@ class ForgeReporter(Reporter):
             raise ReportRefused(str(exc)) from None
 
     def delivered(self, report: Report, timeout: float) -> bool:
-        if not comments(report) or report.change.number is None:
+        number = self.number(report)
+        if not comments(report) or number is None:
             return False                # a status is set again harmlessly
         wanted = MARKER + report.id
-        path = self.dialect.comments_path(report.project, report.change.number)
+        path = self.dialect.comments_path(report.project, number)
         return any(wanted in self.dialect.comment_text(c).splitlines()
                    for c in self.client.pages(path) if isinstance(c, dict))
