@@ -93,8 +93,13 @@ def test_a_gated_pull_request_is_heard_prepared_landed_and_reported(setup):
     with pytest.raises(AlreadyOnBranch):
         connection.pin(PROJECT, opened.change, "main")
 
+
+def test_the_reporter_sets_statuses_and_writes_one_comment(setup):
+    g, forge, connection = setup
+    number = forge.open_pull(PROJECT, {"a.txt": "1\n"}, "Add a")
+    head = forge.head(PROJECT, number)
     reporter = connection.reporter
-    change_ref = ChangeRef(opened.change.ref, head, number, None, opened.change.url)
+    change_ref = ChangeRef(forge.head_ref(number), head, None, None, None)  # as results say it
     reporter.deliver(Report("r-start", "forge", PROJECT, change_ref, "gate",
                             "Starting gate jobs: check.", (("status", 0),)), 10)
     done = Report("r-done", "forge", PROJECT, change_ref, "gate",
@@ -111,6 +116,15 @@ def test_a_gated_pull_request_is_heard_prepared_landed_and_reported(setup):
     assert len(comments) == 1 and comments[0].startswith("Build succeeded, merged")
     assert comments[0].endswith("gateq-report: r-done")
     assert reporter.delivered(done, 10)
+    failed = forge.open_pull(PROJECT, {"b.txt": "2\n"}, "Add b")
+    failed_ref = ChangeRef(forge.head_ref(failed), forge.head(PROJECT, failed), failed)
+    reporter.deliver(Report("r-fail", "forge", PROJECT, failed_ref, "gate", "Build failed.",
+                            (("status", -1), ("comment", 1))), 10)
+    reporter.deliver(Report("r-dequeued", "forge", PROJECT, failed_ref, "gate", "Dequeued."), 10)
+    word = "failed" if forge.flavour == "gitlab" else "failure"
+    assert [s["state"] for s in forge.statuses[(PROJECT, failed_ref.revision)]] == [word]
+    assert [c.splitlines()[0] for c in forge.comments[(PROJECT, failed)]] == [
+        "Build failed.", "Dequeued."]                        # no verdict: a comment only
 
 
 def test_a_landing_that_lost_the_race_says_moved(setup):

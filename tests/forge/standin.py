@@ -13,7 +13,6 @@ branch, as the forges do after a push; the API answers in pages of
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import subprocess

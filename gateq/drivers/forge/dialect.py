@@ -49,8 +49,7 @@ class Dialect(abc.ABC):
     next_page: ClassVar[Callable[[Answer, str], str | None]] = staticmethod(link_next)
 
     def hook(self, headers: Mapping[str, str]) -> Hook:
-        first = lambda names: next((headers[n] for n in names if headers.get(n)), None)  # noqa: E731
-        return Hook(first(self.event_headers), first(self.delivery_headers))
+        return Hook(first(headers, self.event_headers), first(headers, self.delivery_headers))
 
     @staticmethod
     def path_of(project: str) -> str:
@@ -119,6 +118,11 @@ class Dialect(abc.ABC):
                ) -> list[ReviewEvent]:
         """The review events a webhook payload tells (none: nothing for gateq).
         Raises ValueError (one line) for a payload of the wrong shape."""
+
+
+def first(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    """The first of `names` the delivery has (Gitea's, then Forgejo's)."""
+    return next((headers[n] for n in names if headers.get(n)), None)
 
 
 def field(data: object, *path: str, kind: type = object):
