@@ -3,7 +3,7 @@ cycles) decides whether and how it is enqueued, in scenarios on the real
 Scheduler (ReviewWorld, from test_core_review.py)."""
 from __future__ import annotations
 
-from test_core_review import ReviewWorld, gerrit_change, review_layout, CR1, CR2, W1
+from test_core_review import CR1, CR2, ReviewWorld, gerrit_change, review_layout
 
 
 def gate_refs(w: ReviewWorld) -> list[str]:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..config.model import Layout, Pipeline
+from ..config.model import Layout
 from . import events as ev
-from . import checks, jobgraph, lifecycle, needs, requirements, triggers
-from .actions import Action, Report, ResultRecord
+from . import checks, jobgraph, lifecycle
+from .actions import Action
+from .arrivals import Arrivals
 from .queues import Queues
 from .settle import settle
 from .starts import by_priority, start_builds
 from .state import Item, Member, Stage, State
-from .types import BuildState, Change, ChangeKey, ItemResult
+from .types import BuildState, Change, ItemResult
 from .window import grow
 
 
@@ -30,6 +31,7 @@ class Scheduler:
         self.slots = slots
         self.state = state or State()
         self.queues = Queues(layout, self.state)
+        self.arrivals = Arrivals(layout, self.state, self.queues)
         self.priority = by_priority(layout)
         self._keys: dict[tuple[str, str, str], tuple[tuple[str, str], ...]] = {}
 
@@ -55,79 +57,7 @@ class Scheduler:
     # -- handlers ---------------------------------------------------------
 
     def on_trigger(self, event: ev.TriggerEvent) -> list[Action]:
-        project = self.layout.projects.get(event.change.project)
-        if project is None:
-            return []
-        if event.review is not None and not event.review.open:
-            return self.closed(event)
-        actions = self.supersede(event)
-        for pipeline in self.layout.pipelines.values():
-            if pipeline.name in project.pipelines and triggers.triggered(pipeline, event):
-                actions += self.admit(pipeline, event)
-        return actions
-
-    def closed(self, event: ev.TriggerEvent) -> list[Action]:
-        """The change was abandoned or merged outside the gate: it leaves every
-        pipeline (unless it is landing: then that is gateq's own merge)."""
-        actions: list[Action] = []
-        for pipeline in self.layout.pipelines:
-            for item, member in self.queues.lookup.same_change(pipeline, event.change.project,
-                                                              event.change.key_id):
-                if item.stage is not Stage.LANDING and member.id in self.state.holders:
-                    actions += self.queues.remove_change(item, member, ItemResult.DEQUEUED,
-                                                         f"no longer open ({event.kind})")
-        return actions
-
-    def supersede(self, event: ev.TriggerEvent) -> list[Action]:
-        """A review system's new patch set takes the older ones out of every
-        pipeline, whether or not it is enqueued itself (Zuul's default)."""
-        change = event.change
-        if event.review is None or not event.review.current_patchset or change.number is None:
-            return []
-        actions: list[Action] = []
-        for pipeline in self.layout.pipelines:
-            for item, member in self.queues.lookup.same_change(pipeline, change.project, change.key_id):
-                if member.change.revision != change.revision and item.stage is not Stage.LANDING \
-                        and member.id in self.state.holders and not newer(member.change, change):
-                    actions += self.queues.remove_change(item, member, ItemResult.DEQUEUED,
-                                                         superseded(change))
-        return actions
-
-    def admit(self, pipeline: Pipeline, event: ev.TriggerEvent) -> list[Action]:
-        """Enqueue the change if it may be, with what it needs ahead of it or
-        in its item (needs.py); else a not-enqueued result that says why."""
-        change = event.change
-        found = self.queues.find_same(pipeline.name, change)
-        if found is not None and found[1].change.revision == change.revision:
-            return []
-        connection = self.layout.projects[change.project].connection
-        reason = requirements.on_arrival(pipeline, connection, event.review)
-        plan = None
-        if reason is None:
-            plan = needs.plan(self.layout, pipeline, change, event.connection, event.needed,
-                              self.queued_in(pipeline.name))
-            reason = plan.refused
-        if reason is not None:
-            return [self.not_enqueued(pipeline.name, change, reason)]
-        actions: list[Action] = []
-        for group in plan.groups:
-            actions += self.enqueue(pipeline.name, group[0]) if len(group) == 1 \
-                else self.enqueue_group(pipeline.name, group)
-        return actions
-
-    def queued_in(self, pipeline: str) -> needs.QueuedIn:
-        def queue(key: ChangeKey, revision: str) -> str | None:
-            return next((item.queue for item, m in self.queues.lookup.keyed(pipeline, key)
-                         if m.change.revision == revision), None)
-        return queue
-
-    def not_enqueued(self, pipeline: str, change: Change, reason: str) -> Report:
-        """A result for a change refused on arrival, under an id of its own."""
-        item_id = self.state.next_item
-        self.state.next_item += 1
-        now = self.state.now
-        return Report(ResultRecord(item_id, pipeline, change.project, change.ref, change.branch,
-                                   change.revision, ItemResult.NOT_ENQUEUED, None, reason, (), now, now))
+        return self.arrivals.trigger(event)
 
     def on_enqueue(self, event: ev.EnqueueRequested) -> list[Action]:
         if event.pipeline in self.layout.pipelines and event.change.project in self.layout.projects:
@@ -211,28 +141,7 @@ class Scheduler:
 
     def enqueue(self, pipeline: str, change: Change) -> list[Action]:
         """Add the change to the pipeline; a new revision replaces the old item."""
-        actions: list[Action] = []
-        found = self.queues.find_same(pipeline, change)
-        if found is not None:
-            old, member = found
-            if member.change.revision == change.revision or old.stage is Stage.LANDING \
-                    or newer(member.change, change):
-                return actions
-            actions = self.queues.remove_change(old, member, ItemResult.DEQUEUED, superseded(change))
-        return actions + self.queues.add(pipeline, change)
-
-    def enqueue_group(self, pipeline: str, changes: tuple[Change, ...]) -> list[Action]:
-        """Add changes as one item (a cycle, or a change with what it needs in
-        an independent pipeline); older revisions of them leave first."""
-        actions: list[Action] = []
-        live = changes if self.layout.pipelines[pipeline].dependent else changes[:1]
-        for change in live:
-            found = self.queues.find_same(pipeline, change)
-            if found is not None:
-                if found[0].stage is Stage.LANDING:
-                    return actions
-                actions += self.queues.remove_change(*found, ItemResult.DEQUEUED, superseded(change))
-        return actions + self.queues.add_item(pipeline, changes)
+        return self.arrivals.enqueue(pipeline, change)
 
     def find_change(self, pipeline: str, project: str, ref: str,
                     branch: str | None = None) -> Item | None:
@@ -284,13 +193,3 @@ HANDLERS: dict[type, Callable[[Scheduler, object], list[Action]]] = {
     ev.ChangeChecked: Scheduler.on_checked,
 }
 
-
-def newer(queued: Change, arriving: Change) -> bool:
-    """The queued change is a later patch set than the one arriving (an old event)."""
-    return queued.patchset is not None and arriving.patchset is not None and queued.patchset > arriving.patchset
-
-
-def superseded(change: Change) -> str:
-    if change.patchset is not None:
-        return f"superseded by patch set {change.patchset}"
-    return f"superseded by new revision {change.revision[:12]}"
