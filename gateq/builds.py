@@ -1,16 +1,16 @@
 """Starting the builds the scheduler asks for, and what follows their end.
 
-A build gets a fresh workspace with a checkout of every project of its
-item's speculative state, the job's environment (the GATEQ_* variables and
-its `vars`), the artifact views it may read, and its log. What changes
-together is kept together: `workspace`, `environment`, `views`; `start`
-only strings them along. A build that cannot be set up fails with the
+A build gets a fresh workspace with a checkout, at its item's speculative
+state, of each project it needs (`needed_commits`), made and removed by
+git/workspace.py; the job's environment (the GATEQ_* variables and its
+`vars`), the artifact views it may read, and its log. What changes together
+is kept together: `workspace`, `environment`, `views`; `start` only strings
+them along. A build that cannot be set up fails with the
 reason in its log, unless the disk is full (then it is put off, retried).
 """
 from __future__ import annotations
 
 import os
-import shutil
 from typing import Callable
 
 from .config.model import Config
@@ -18,8 +18,8 @@ from .core import actions as act
 from .core.events import BuildCompleted
 from .core.types import Change, JobResult
 from .executor import BuildSpec, LocalExecutor
-from .git.repo import GitError
-from .git.workspace import prepare_workspace
+from .git.repo import GitError, resolve
+from .git.workspace import Workspaces, pick_commits, remove_tree
 from .state.diskfull import disk_full_reason
 
 ChangeUrl = Callable[[str, str], "str | None"]       # (project, change ref) -> its page
@@ -37,9 +37,10 @@ class Builds:
         self.change_url = change_url
         self.clock = clock
         self.running: dict[str, act.StartBuild] = {}
+        self.workspaces = Workspaces(config.state_dir, config.repo_path)
 
     def workspace_dir(self, build: str) -> str:
-        return os.path.join(self.config.state_dir, "work", build)
+        return self.workspaces.workspace_dir(build)
 
     def log_path(self, build: str) -> str:
         return os.path.join(self.config.state_dir, "logs", f"{build}.log")
@@ -52,22 +53,41 @@ class Builds:
         if job.run is None:                  # noop: Zuul's explicit "nothing to run"
             return BuildCompleted(self.clock(), action.build, JobResult.SUCCESS)
         workspace = self.workspace_dir(action.build)
-        shutil.rmtree(workspace, ignore_errors=True)
         try:
-            checkouts = prepare_workspace(workspace, action.state, self.config.repo_path,
-                                          self.branch_for(action))
+            prepared = self.workspaces.prepare(action.build, self.needed_commits(action))
             env = self.environment(action, workspace)
             views = self.views(action, workspace, env)
         except (GitError, OSError) as exc:
             if disk_full_reason(exc):
                 raise                          # not the change's fault: put off, retried
+            self.workspaces.remove(action.build)
             return self.cannot_start(action.build, f"workspace preparation failed: {exc}")
         self.running[action.build] = action
         self.executor.start(BuildSpec(
             build=action.build, script=job.run,
-            cwd=checkouts.get(action.change.project, workspace), env=env, timeout=job.timeout,
-            log_path=self.log_path(action.build), writable=(workspace,), readonly=views))
+            cwd=prepared.checkouts.get(action.change.project, workspace), env=env,
+            timeout=job.timeout, log_path=self.log_path(action.build), writable=(workspace,),
+            readonly=views, overlays=prepared.overlays))
         return None
+
+    def needed_commits(self, action: act.StartBuild) -> dict[str, str]:
+        """{project: commit} of what the build checks out: its own project,
+        every project changed in its speculative chain (its batch included),
+        and its job's required-projects, each at the item's speculative state
+        (a required project outside the queue: its branch as it is)."""
+        wanted = {action.change.project, *(c.project for c in action.more),
+                  *(entry.rsplit(":", 1)[0] for entry in action.chain),
+                  *self.config.layout.jobs[action.job].required_projects}
+        wanted &= set(self.config.layout.projects)
+        commits = pick_commits(tuple(s for s in action.state if s[0] in wanted),
+                               self.branch_for(action))
+        for project in wanted - commits.keys():
+            branch = self.config.layout.projects[project].default_branch
+            commit = resolve(self.config.repo_path(project), f"refs/heads/{branch}")
+            if commit is None:
+                raise GitError(f"required project {project} has no branch {branch}")
+            commits[project] = commit
+        return commits
 
     def cannot_start(self, build: str, reason: str) -> BuildCompleted:
         """The build fails with the reason in its log."""
@@ -140,23 +160,26 @@ class Builds:
         return JobResult.FAILURE, f"export rejected: {rejected}"
 
     def finished(self, build: str) -> None:
-        """The build was collected: its workspace goes."""
+        """The build was collected (nothing of it is left): its workspace goes."""
         self.running.pop(build, None)
-        shutil.rmtree(self.workspace_dir(build), ignore_errors=True)
+        self.remove_views(build)
+        self.workspaces.remove(build)
+
+    def remove_views(self, build: str) -> None:
+        """A view's hard links go at once, not with its workspace: the
+        collector counts them."""
+        remove_tree(os.path.join(self.workspace_dir(build), "repos"))
 
     def remove_leftovers(self) -> int:
         """At a start no build runs: a workspace left is that of a build a
         killed engine had finished (its result journaled, its workspace not
         yet removed) or is about to run again (made anew then). Removed, so
-        that the hard links its views hold keep nothing from the collector."""
-        work = os.path.join(self.config.state_dir, "work")
-        try:
-            names = os.listdir(work)
-        except FileNotFoundError:
-            return 0
-        for name in names:
-            shutil.rmtree(os.path.join(work, name), ignore_errors=True)
-        return len(names)
+        that the hard links its views hold keep nothing from the collector.
+        Kept checkouts stay, but those of projects no longer configured."""
+        work = self.workspaces.work
+        for build in os.listdir(work) if os.path.isdir(work) else ():
+            self.remove_views(build)
+        return self.workspaces.remove_leftovers(set(self.config.layout.projects))
 
     def view_roots(self) -> list[str]:
         """The $GATEQ_REPOS of every build running (the collector keeps what they link)."""

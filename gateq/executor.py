@@ -25,7 +25,7 @@ from . import orphans, processes
 from .buildlog import DEFAULT_MAX_OUTPUT, BuildLog, OutputPump, open_log, output_pipe
 from .core.types import JobResult
 from .processes import MARKER_VARIABLE, Leader
-from .sandbox import Sandbox, check_startable
+from .sandbox import Overlay, Sandbox, check_startable, overlay_command
 
 # How often `wait` looks at the children when no pidfd wakes it, and how
 # often a build's leftovers are looked for again while they die.
@@ -40,7 +40,8 @@ _CLOSE_PATIENCE = 30.0
 class BuildSpec:
     """Everything needed to run one build; `env` is merged over os.environ.
     In a sandbox, `writable` paths are writable inside its read-only ones,
-    and `readonly` paths read-only again inside those."""
+    and `readonly` paths read-only again inside those. `overlays` are mounted
+    for it alone (its checkouts over kept ones, git/workspace.py)."""
     build: str
     script: str
     cwd: str
@@ -49,6 +50,7 @@ class BuildSpec:
     log_path: str
     writable: tuple[str, ...] = ()
     readonly: tuple[str, ...] = ()
+    overlays: tuple[Overlay, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -203,9 +205,12 @@ class LocalExecutor:
 
     def _launch(self, spec: BuildSpec, leader: Leader, log: BuildLog) -> _Run:
         argv = [spec.script]
-        if self._sandbox:
+        if self._sandbox or spec.overlays:
             check_startable(spec.script)
+        if self._sandbox:
             argv = self._sandbox.command(argv, spec.cwd, spec.writable, spec.readonly)
+        if spec.overlays:
+            argv = overlay_command(spec.overlays, argv, spec.cwd)
         read_end, write_end = output_pipe()
         try:
             started = self._clock()

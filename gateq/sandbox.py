@@ -114,3 +114,73 @@ def choose(mode: SandboxMode, readonly: tuple[str, ...]) -> tuple[Sandbox | None
         return None, (f"builds run without a sandbox, so a job can damage the artifact store "
                       f"and published snapshots: {exc}; set executor.sandbox: none in gateq.yaml "
                       f"to run unsandboxed without this warning")
+
+
+# -- overlays: a build's checkout as its own layer over a kept one -----------------
+
+# A shell that mounts each overlay (LOWER UPPER WORK TARGET, then --), then
+# enters CWD (the mount covers it) and runs the rest. Unprivileged, it runs as
+# root of a user namespace of its own and maps the engine's user back after.
+_MOUNT_SCRIPT = """\
+opts=$1; shift
+while [ "$1" != -- ]; do
+    mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3$opts" "$4" || exit 126
+    shift 4
+done
+shift; cd "$1" || exit 126; shift
+exec "$@"
+"""
+# Characters mount's option list cannot carry in a path.
+_UNMOUNTABLE = (",", ":", "\\")
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """`target` shows `lower` read-only, with the build's writes in `upper`
+    (`work` is overlayfs's scratch directory beside it)."""
+    lower: str
+    upper: str
+    work: str
+    target: str
+
+
+def overlay_command(overlays: tuple[Overlay, ...], argv: list[str], cwd: str) -> list[str]:
+    """`argv` run in a mount namespace of its own where `overlays` are mounted.
+    Every process is exec'ed in turn, so the pid the executor holds stays the
+    build's leader (bwrap's, when `argv` is a sandbox's command)."""
+    mounts = [path for o in overlays for path in (o.lower, o.upper, o.work, o.target)]
+    if os.geteuid() == 0:
+        unshare, opts, back = ["unshare", "--mount", "--propagation", "private"], "", []
+    else:
+        unshare, opts = ["unshare", "--user", "--map-root-user", "--mount"], ",userxattr"
+        back = ["unshare", "--user", f"--map-user={os.getuid()}", f"--map-group={os.getgid()}", "--"]
+    return [*unshare, "--", "sh", "-c", _MOUNT_SCRIPT, "sh", opts, *mounts, "--", cwd, *back, *argv]
+
+
+def mountable(path: str) -> bool:
+    return not any(c in path for c in _UNMOUNTABLE)
+
+
+def probe_overlays(scratch: str) -> str | None:
+    """Why overlays cannot be mounted for builds here (a one-line reason),
+    or None when they can: tried once, in `scratch`, on the state's filesystem."""
+    if not mountable(scratch):
+        return f"{scratch} has a character mount options cannot carry"
+    dirs = {name: os.path.join(scratch, name) for name in ("lower", "upper", "work", "target")}
+    for path in dirs.values():
+        os.makedirs(path, exist_ok=True)
+    with open(os.path.join(dirs["lower"], "seen"), "w") as f:
+        f.write("lower\n")
+    argv = overlay_command((Overlay(**dirs),), ["sh", "-c", "cat seen && echo up > wrote"],
+                           dirs["target"])
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot run unshare: {exc}"
+    if done.returncode != 0 or done.stdout != "lower\n" \
+            or not os.path.exists(os.path.join(dirs["upper"], "wrote")):
+        said = done.stderr.strip().splitlines()
+        return "overlayfs cannot be mounted: " + (said[-1] if said else
+                                                  f"exit status {done.returncode}")
+    return None

@@ -238,6 +238,7 @@ def collect_names(items: list[Item], connections: tuple[str, ...] | None,
         jobs=frozenset(defined("job")) | {NOOP.name},
         queues=frozenset(defined("queue")),
         repositories=frozenset(defined("repository")),
+        projects=frozenset(defined("project")),
     )
 
 
@@ -419,7 +420,8 @@ def build_reporters(reporters: dict) -> tuple[Reporter, ...]:
 def build_job(j: dict) -> Job:
     return Job(name=j["name"], run=j["run"], timeout=j["timeout"], voting=j["voting"],
                dependencies=tuple(j["dependencies"]), vars=dict(j["vars"]),
-               export=j["export"], requires=tuple(j["requires"]), attempts=j["attempts"])
+               export=j["export"], requires=tuple(j["requires"]), attempts=j["attempts"],
+               required_projects=tuple(j["required-projects"]))
 
 
 def build_project(p: dict, pipelines: tuple[str, ...]) -> Project:

@@ -164,6 +164,8 @@ class Job:
     vars: Mapping[str, str] = field(default_factory=dict)
     export: str | None = None            # repository its artifacts are published to
     requires: tuple[str, ...] = ()       # repositories it installs from
+    # Projects checked out for it beyond its own and those its chain changes (Zuul's name).
+    required_projects: tuple[str, ...] = ()
     # Runs of a build on one state before its failure counts (Zuul's name):
     # a failed or timed-out run with attempts left is run again.
     attempts: int = 1

@@ -39,6 +39,7 @@ class Names:
     jobs: frozenset[str] = frozenset()
     queues: frozenset[str] = frozenset()
     repositories: frozenset[str] = frozenset()
+    projects: frozenset[str] = frozenset()
 
 
 def bwrap_works(mode):
@@ -287,6 +288,8 @@ def job_schema(names: Names, config_dir: str) -> dict:
         Optional("export", default=None): maybe(known("repository", names.repositories, "export")),
         Optional("requires", default=[]):
             unique(known("repository", names.repositories, "requires")),
+        Optional("required-projects", default=[]):
+            unique(known("project", names.projects, "required-projects")),
         Optional("attempts", default=1): count,
     }
 

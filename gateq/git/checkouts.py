@@ -1,0 +1,165 @@
+"""Checkouts kept per project, lent to builds as the read-only lower layer
+of their workspace's overlay, so that a build costs what its change touches.
+
+A kept checkout is a `--shared` clone at one detached commit under
+<state>/checkouts/<project>/<n>. Moving it to another commit rewrites only
+the files that differ. Builds of one commit share a checkout; a build of
+another commit gets another one, made once and kept. They outlive the
+engine: at a start every checkout is free, one cut short while moving (its
+UPDATING mark left) is repaired before it is lent again.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .repo import GitError, git
+
+UPDATING = ".gateq-updating"      # beside .git while a checkout moves; left by a crash
+KEEP_FREE = 2                     # free checkouts kept per project beyond those lent
+
+
+@dataclass
+class Kept:
+    """One kept checkout. Invariant: while `lent` > 0 it is not changed."""
+    path: str
+    commit: str | None               # None: unknown (a move was cut short)
+    lent: int = 0
+    used: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Lease:
+    project: str
+    path: str
+
+
+class KeptCheckouts:
+    """Lends kept checkouts at the commit a build asks for. Thread-safe:
+    builds may be prepared off the loop while others give theirs back."""
+
+    def __init__(self, root: str, repo_path: Callable[[str], str],
+                 discard: Callable[[str], None]) -> None:
+        self.root = root
+        self.repo_path = repo_path
+        self.discard = discard            # removes a tree, maybe later (Trash.throw)
+        self._kept: dict[str, list[Kept]] = {}
+        self._lock = threading.Lock()
+
+    def lend(self, project: str, commit: str) -> Lease:
+        """A checkout of `project` at `commit`, not changed until given back."""
+        with self._lock:
+            kept = self._pick(project, commit)
+            kept.lent += 1
+            moving = kept.commit != commit
+            if moving:
+                kept.commit = None           # no one shares it while it moves
+        if moving:
+            try:
+                self._move(project, kept, commit)
+            except BaseException:
+                with self._lock:
+                    kept.lent -= 1
+                    kept.commit = None
+                raise
+        return Lease(project, kept.path)
+
+    def give_back(self, lease: Lease) -> None:
+        """The build that held `lease` is over; surplus free checkouts go."""
+        with self._lock:
+            kept_list = self._kept.get(lease.project, [])
+            for kept in kept_list:
+                if kept.path == lease.path and kept.lent:
+                    kept.lent -= 1
+                    kept.used = time.monotonic()
+            free = sorted((k for k in kept_list if not k.lent), key=lambda k: k.used)
+            for kept in free[:max(0, len(free) - KEEP_FREE)]:
+                kept_list.remove(kept)
+                self.discard(kept.path)
+
+    def prune(self, projects: set[str]) -> None:
+        """Drop the checkouts of projects no longer configured (at a start)."""
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return
+        for name in names:
+            if urllib.parse.unquote(name) not in projects:
+                self.discard(os.path.join(self.root, name))
+
+    # -- choosing and moving -----------------------------------------------------
+
+    def _pick(self, project: str, commit: str) -> Kept:
+        """One at `commit` (shared), else the free one unused longest, else a new one."""
+        kept_list = self._known(project)
+        for kept in kept_list:
+            if kept.commit == commit:
+                return kept
+        free = [k for k in kept_list if not k.lent]
+        if free:
+            return min(free, key=lambda k: k.used)
+        taken = {os.path.basename(k.path) for k in kept_list}
+        n = next(str(i) for i in range(len(kept_list) + 1) if str(i) not in taken)
+        kept = Kept(os.path.join(self._project_dir(project), n), None)
+        kept_list.append(kept)
+        return kept
+
+    def _known(self, project: str) -> list[Kept]:
+        """The project's checkouts, read from disk the first time (after a restart)."""
+        if project not in self._kept:
+            directory = self._project_dir(project)
+            names = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+            self._kept[project] = [Kept(os.path.join(directory, n), head_commit(os.path.join(directory, n)))
+                                   for n in names]
+        return self._kept[project]
+
+    def _project_dir(self, project: str) -> str:
+        return os.path.join(self.root, urllib.parse.quote(project, safe=""))
+
+    def _move(self, project: str, kept: Kept, commit: str) -> None:
+        """Bring the checkout to `commit`, touching only the files that differ."""
+        mark = os.path.join(kept.path, UPDATING)
+        if not os.path.isdir(os.path.join(kept.path, ".git")):
+            self.discard(kept.path)               # half made: start again
+            os.makedirs(os.path.dirname(kept.path), exist_ok=True)
+            git(os.path.dirname(kept.path), "clone", "--quiet", "--shared", "--no-checkout",
+                os.path.abspath(self.repo_path(project)), kept.path)
+        broken = os.path.exists(mark)             # a move cut short, by a crash or an error
+        open(mark, "w").close()
+        if broken:
+            repair(kept.path)
+        git(kept.path, "checkout", "--quiet", "--force", "--detach", commit)
+        if broken:
+            git(kept.path, "clean", "-ffdxq", "--exclude", UPDATING)
+        os.unlink(mark)
+        with self._lock:
+            kept.commit = commit
+
+
+def head_commit(path: str) -> str | None:
+    """The commit a kept checkout is at; None if unknown or a move was cut short."""
+    if os.path.exists(os.path.join(path, UPDATING)):
+        return None
+    try:
+        with open(os.path.join(path, ".git", "HEAD")) as f:
+            head = f.read().strip()
+    except OSError:
+        return None
+    return head if len(head) in (40, 64) and all(c in "0123456789abcdef" for c in head) else None
+
+
+def repair(path: str) -> None:
+    """A checkout whose move a crash cut short: its index lock goes, its files
+    are reset to the index (the checkout that follows then moves them)."""
+    try:
+        os.unlink(os.path.join(path, ".git", "index.lock"))
+    except FileNotFoundError:
+        pass
+    try:
+        git(path, "reset", "--quiet", "--hard")
+    except GitError:
+        pass            # no commit checked out yet: the checkout writes everything
