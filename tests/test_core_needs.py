@@ -210,3 +210,33 @@ def test_an_independent_item_with_what_it_needs_leaves_whole_on_a_new_patch_set(
     [item] = w.scheduler.state.pipelines["check"].queues["integrated"].items
     assert [c.ref for c in item.changes] == [b2.ref, a.ref]
     assert [(r["change"], r["reason"]) for r in w.results] == [(b1.ref, "superseded by patch set 2")]
+
+
+def test_an_independent_pipeline_takes_what_a_change_needs_from_any_queue_but_not_from_no_layout():
+    from dataclasses import replace
+    from gateq.core.relayout import prune
+    lay = review_layout(other_queue=("swift",))
+    swift = replace(lay.projects["swift"], pipelines={"gate": ("unit",)})     # swift runs no check
+    w = ReviewWorld(replace(lay, projects={**lay.projects, "swift": swift}))
+    a = gerrit_change("swift", 10)
+    b = gerrit_change("glance", 20, needs=[("swift", 10)])
+    w.upload(b, needed=w.needed(a))
+    [item] = w.scheduler.state.pipelines["check"].queues["integrated"].items
+    assert [c.ref for c in item.changes] == [b.ref, a.ref]
+    assert prune(w.scheduler.state, w.scheduler.layout) == []      # kept at a restart
+    c = gerrit_change("glance", 21, needs=[("keystone", 5)])
+    w.upload(c, needed=w.needed(gerrit_change("keystone", 5)))
+    assert w.results_of(c)[0]["reason"] == "needs keystone:refs/changes/05/5/1, whose project keystone is in no layout"
+
+
+def test_in_an_independent_pipeline_a_change_does_not_hang_on_the_item_of_what_it_needs():
+    from gateq.core.types import JobResult
+    w = ReviewWorld()
+    a = gerrit_change("nova", 10)
+    b = gerrit_change("glance", 20, needs=[("nova", 10)])
+    w.upload(a)
+    w.upload(b, needed=w.needed(a))
+    w.finish_in("check", a.ref, JobResult.FAILURE)
+    assert w.results_of(a)[0]["result"] == "failed" and w.results_of(b) == []
+    w.finish_in("check", b.ref)
+    assert w.results_of(b)[0]["result"] == "succeeded"

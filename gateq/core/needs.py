@@ -100,11 +100,13 @@ class Planner:
             return f"needs {name}, which is abandoned"
         if node.status is NeedStatus.UNKNOWN or node.change is None:
             return f"needs {name}, which is unknown" + (f": {node.reason}" if node.reason else "")
+        project = self.layout.projects.get(node.change.project)
+        if project is None:
+            return f"needs {name}, whose project {node.change.project} is in no layout"
         if not self.pipeline.dependent:
             return None
         queued = self.queued_in(key, node.change.revision)
-        project = self.layout.projects.get(node.change.project)
-        if project is None or self.pipeline.name not in project.pipelines:
+        if self.pipeline.name not in project.pipelines:
             return f"needs {name}, whose project does not run in pipeline {self.pipeline.name}"
         if (queued or project.queue_name) != self.queue:
             return f"needs {name}, which is in another queue ({queued or project.queue_name})"

@@ -183,8 +183,9 @@ class Queues:
         cycle item, the others of the item (`group`) it needs."""
         ahead = self.lookup.with_revisions(pipeline, queue, change.project, change.branch,
                                            change.commits - {change.revision})
-        for key in change.needs:
-            ahead += [f for f in self.lookup.keyed(pipeline, key) if f[0].queue == queue]
+        if pipeline not in self.independent:       # there, an item holds what it needs itself
+            for key in change.needs:
+                ahead += [f for f in self.lookup.keyed(pipeline, key) if f[0].queue == queue]
         ahead.sort(key=lambda found: (found[0].order, found[0].members.index(found[1])))
         found = [m.id for _, m in ahead]
         named = {(k.project, k.id) for k in change.needs}
