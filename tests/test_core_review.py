@@ -362,3 +362,16 @@ def test_the_git_driver_is_unchanged_no_review_no_requirements():
     w.approve("a")
     w.finish("a")
     assert w.asked == [] and w.landed == ["a"]
+
+
+def test_a_change_joining_a_batch_is_reported_started_under_the_batch():
+    from dataclasses import replace
+    lay = review_layout()
+    w = ReviewWorld(replace(lay, pipelines={**lay.pipelines,
+                                            "gate": replace(lay.pipelines["gate"], batch_size=2)}))
+    w.hold_merges = True
+    a, b = gerrit_change("nova", 10), gerrit_change("glance", 20)
+    w.approve_change(a)
+    w.approve_change(b)
+    [item] = w.scheduler.state.pipelines["gate"].queues["integrated"].items
+    assert [(s.item, [c.ref for c in s.changes]) for s in w.starts] == [(item.id, [a.ref]), (item.id, [b.ref])]

@@ -145,3 +145,23 @@ def test_a_malformed_check_in_a_checkpoint_is_one_clear_error():
     with pytest.raises(ValueError, match=r"checkpoint: pipelines\[0\].queues\[0\].items\[0\].checks\[0\].met: "
                                          r"'yes' is not true, false or null"):
         checkpoint.load(data)
+
+
+def test_a_git_gates_checkpoint_is_written_as_before_and_reads_with_the_defaults():
+    from scheduler_world import World
+    w = World()
+    w.approve("a")
+    data = json.loads(json.dumps(checkpoint.save(w.scheduler.state)))
+    [item] = data["pipelines"][0]["queues"][0]["items"]
+    assert "checks" not in item
+    assert set(item["change"]) == {"project", "ref", "branch", "revision", "commits"}
+    [loaded] = checkpoint.load(data).index.values()
+    assert loaded.checks == {} and (loaded.change.number, loaded.change.needs) == (None, ())
+
+
+def test_a_review_change_keeps_its_number_patch_set_page_and_needs_in_a_checkpoint():
+    w = ReviewWorld()
+    w.state(20, CR2)
+    w.approve_change(A, needed=w.needed(gerrit_change("glance", 20)))
+    state = checkpoint.load(json.loads(json.dumps(checkpoint.save(w.scheduler.state))))
+    assert {i.change for i in state.index.values()} == {A, gerrit_change("glance", 20)}
