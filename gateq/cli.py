@@ -156,8 +156,22 @@ def cmd_status(config: Config, args) -> int:
         cursor = status.get("cursor", store.last_checkpoint()[0])
         status["pending_events"] = store.pending_count(cursor)
         store.close()
-    print(json.dumps(status, indent=2) if args.json else render_status(status))
+    print(json.dumps(status, indent=2) if args.json else
+          "\n".join([render_status(status), *render_connections(status.get("connections", {}))]))
     return Exit.OK
+
+
+def render_connections(connections: dict) -> list[str]:
+    """One line per connection that has a link (the git driver's is the
+    repository itself): its state, and why it is down."""
+    lines = []
+    for name, shown in sorted(connections.items()):
+        if shown.get("driver") == "git":
+            continue
+        error = f": {shown['last_error']}" if shown.get("last_error") and \
+            shown.get("state") != "up" else ""
+        lines.append(f"connection {name} ({shown.get('driver')}): {shown.get('state')}{error}")
+    return lines
 
 
 def cmd_results(config: Config, args) -> int:

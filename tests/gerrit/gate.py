@@ -17,6 +17,7 @@ import io
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -93,12 +94,13 @@ class GerritGate:
         self.write("gateq.yaml", self.server_yaml(connection))
         layout = pipelines + queue + jobs + (
             f"- job: {{name: check, run: jobs/check.sh, timeout: 60, vars: {{SEEN_DIR: {self.seen}}}}}\n")
+        names = re.findall(r"- pipeline:\n    name: (\S+)", pipelines)
         for p in self.projects:
             self.standin.create_project(p)
-            layout += self.project_yaml(p, "review")
+            layout += self.project_yaml(p, "review", names)
         for p in git_projects:
             self.make_git_repo(p)
-            layout += self.project_yaml(p, "distgit")
+            layout += self.project_yaml(p, "distgit", names)
         self.write("layouts/test.yaml", layout)
         self.proc: subprocess.Popen | None = None
         self.log_path = os.path.join(self.root, "engine.log")
@@ -125,9 +127,9 @@ class GerritGate:
             "  distgit: {driver: git, root: repos}\nexecutor: {slots: 4}\n"
 
     @staticmethod
-    def project_yaml(name: str, connection: str) -> str:
-        return (f"- project:\n    name: {name}\n    connection: {connection}\n"
-                f"    queue: shared\n    check: {{jobs: [check]}}\n    gate: {{jobs: [check]}}\n")
+    def project_yaml(name: str, connection: str, pipelines: list[str]) -> str:
+        return (f"- project:\n    name: {name}\n    connection: {connection}\n    queue: shared\n"
+                + "".join(f"    {p}: {{jobs: [check]}}\n" for p in pipelines))
 
     def write(self, name: str, text: str) -> None:
         with open(os.path.join(self.config, name), "w") as f:
