@@ -4,7 +4,9 @@ layout, the state and the event. No I/O and no clock: time comes in events.
 A handler applies the event to the items it names and touches them; then
 settle.py evaluates, in queue order, the touched items and whatever their
 evaluation touches in turn (rules.py decides for each), and starts.py
-starts builds by priority while slots are free.
+starts builds by priority while slots are free. A code-review event is
+arrivals.py's to judge (triggers, requirements, what the change needs);
+the answer to a check before landing, checks.py's.
 """
 from __future__ import annotations
 
