@@ -322,13 +322,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.rejected_out:
         rejected_out(args.seeds, args.processes)
-        return
-    if args.tune_windows:
+    elif args.tune_windows:
         tune_windows(args.seeds, args.processes)
-        return
-    if args.measure_costs:
+    elif args.measure_costs:
         measure_costs(rounds=9)
-        return
+    else:
+        strategy_table(args)
+
+
+def strategy_table(args: argparse.Namespace) -> None:
+    """The table of every preset and rate, then the goal lines."""
     started = time.perf_counter()
     cells = [(name, rate) for name in PRESETS for rate in args.rates]
     if GOAL not in cells:
