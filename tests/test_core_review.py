@@ -375,3 +375,15 @@ def test_a_change_joining_a_batch_is_reported_started_under_the_batch():
     w.approve_change(b)
     [item] = w.scheduler.state.pipelines["gate"].queues["integrated"].items
     assert [(s.item, [c.ref for c in s.changes]) for s in w.starts] == [(item.id, [a.ref]), (item.id, [b.ref])]
+
+
+def test_the_status_shows_the_checks_before_landing():
+    w = ReviewWorld()
+    a = gerrit_change("nova", 10)
+    w.approve_change(a)
+    assert w.item(a.ref)["checks"] == []
+    w.hold_checks = True
+    w.finish(a.ref)
+    assert w.item(a.ref)["checks"] == [{"change": a.name, "met": None, "reason": None}]
+    w.answer(reason="timed out")
+    assert w.item(a.ref)["checks"] == [{"change": a.name, "met": None, "reason": "timed out"}]

@@ -43,6 +43,7 @@ def describe_item(state: State, item: Item) -> dict:
         "generation": item.generation, "stage": item.stage.value,
         "merge": MERGE_FIELD.get(item.stage, "merged"), "failing": item.failing,
         "landing": item.stage is Stage.LANDING,
+        "checks": [{"change": name, "met": a.met, "reason": a.reason} for name, a in item.checks.items()],
         "jobs": [{"name": job, "build": b.id if b else None,
                   "state": (b.result.value if b and b.result else b.state.value if b else "waiting"),
                   "started_at": b.started_at if b else None,
