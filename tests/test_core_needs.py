@@ -240,3 +240,17 @@ def test_in_an_independent_pipeline_a_change_does_not_hang_on_the_item_of_what_i
     assert w.results_of(a)[0]["result"] == "failed" and w.results_of(b) == []
     w.finish_in("check", b.ref)
     assert w.results_of(b)[0]["result"] == "succeeded"
+
+
+def test_a_new_patch_set_of_a_cycle_member_replaces_the_cycle_item():
+    w = ReviewWorld(review_layout(circular=True))
+    a, b = cycle(w)
+    a2 = gerrit_change("nova", 10, 2, needs=[("glance", 20)])
+    w.state(10)
+    w.upload(a2, needed=w.needed(b))          # the gate's cycle item goes: a's votes are gone
+    assert gate_refs(w) == []
+    w.approve_change(a2, needed=w.needed(b))
+    [item] = w.scheduler.state.pipelines["gate"].queues["integrated"].items
+    assert [c.ref for c in item.changes] == [a2.ref, b.ref]
+    assert {(r["change"], r["reason"]) for r in w.results if r["pipeline"] == "gate"} == {
+        (a.ref, "superseded by patch set 2"), (b.ref, f"depends on {a.name} which was dequeued")}

@@ -112,14 +112,15 @@ class Arrivals:
     def enqueue_group(self, pipeline: str, changes: tuple[Change, ...]) -> list[Action]:
         """Add changes as one item (a cycle, or a change with what it needs in
         an independent pipeline); older revisions of them leave first."""
-        actions: list[Action] = []
         live = changes if self.layout.pipelines[pipeline].dependent else changes[:1]
-        for change in live:
-            found = self.queues.find_same(pipeline, change)
-            if found is not None:
-                if found[0].stage is Stage.LANDING:
-                    return actions
-                actions += self.queues.remove_change(*found, ItemResult.DEQUEUED, superseded(change))
+        older = [(c, f) for c in live if (f := self.queues.find_same(pipeline, c)) is not None]
+        if any(item.stage is Stage.LANDING for _, (item, _) in older):
+            return []                   # as for one change: the landing decides first
+        actions: list[Action] = []
+        for change, (item, member) in older:
+            if member.id in self.state.holders:     # not gone with an earlier one
+                actions += self.queues.remove_change(self.state.holders[member.id], member,
+                                                     ItemResult.DEQUEUED, superseded(change))
         return actions + self.queues.add_item(pipeline, changes)
 
 
