@@ -55,8 +55,12 @@ class Planner:
         if reason is not None:
             return refuse(reason)
         components = strongly_connected(self.graph, self.root)
+        for component in components:
+            reason = self.cycle_refused(component)
+            if reason is not None:
+                return refuse(reason)
         if self.pipeline.dependent:
-            return self.dependent(components)
+            return Plan(tuple(tuple(self.changes[k] for k in c) for c in components))
         return self.independent(components)
 
     def walk(self, key: ChangeKey) -> str | None:
@@ -123,20 +127,9 @@ class Planner:
         subject = "is part of" if self.root in component else "needs changes that form"
         return f"{subject} a dependency cycle ({names}) and queue {self.queue} does not allow them"
 
-    def dependent(self, components: list[tuple[ChangeKey, ...]]) -> Plan:
-        for component in components:
-            reason = self.cycle_refused(component)
-            if reason is not None:
-                return refuse(reason)
-        return Plan(tuple(tuple(self.changes[k] for k in c) for c in components))
-
     def independent(self, components: list[tuple[ChangeKey, ...]]) -> Plan:
         """One item: the change first, then what it needs, dependencies
         first, leaving out those its own commits (or another's) hold."""
-        for component in components:
-            reason = self.cycle_refused(component)
-            if reason is not None:
-                return refuse(reason)
         others = [self.changes[k] for c in components for k in c if k != self.root]
         change = self.changes[self.root]
         held = (change, *others)
