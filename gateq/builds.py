@@ -137,7 +137,7 @@ class Builds:
         """The change as its review system names it; empty where it has no
         number (a plain ref of the git driver)."""
         number, patchset = change_number(change)
-        url = getattr(change, "url", None) or self.change_url(change.project, change.ref)
+        url = change.url or self.change_url(change.project, change.ref)
         return {"GATEQ_CHANGE_NUMBER": "" if number is None else str(number),
                 "GATEQ_PATCHSET": "" if patchset is None else str(patchset),
                 "GATEQ_CHANGE_URL": url or ""}
@@ -189,9 +189,9 @@ class Builds:
 def change_number(change: Change) -> tuple[int | None, int | None]:
     """(number, patch set) of a change, from the change itself or its
     refs/changes/NN/N/P ref (the layout Gerrit and the git driver share)."""
-    number = getattr(change, "number", None)
+    number = change.number
     if number is not None:
-        return number, getattr(change, "patchset", None)
+        return number, change.patchset
     return ref_number(change.ref)
 
 

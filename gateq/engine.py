@@ -30,7 +30,6 @@ from .git.merger import BranchMissing, ChangeMissing, Merger, MergeConflict
 from .git.repo import GitError
 from .landing import Landed, Landing, Landings, Outcome
 from .replay import replay, restore
-from .review import contract
 from .review.connections import Connections
 from .review.hub import ReviewHub, config_change_url
 from .state import DiskFull, SqliteStore
@@ -126,7 +125,7 @@ class Engine:
             for action in actions:
                 if isinstance(action, act.Report):
                     self.report_record(action.record.as_dict())  # new: stopped before reporting it
-                elif contract.ReportStart and isinstance(action, contract.ReportStart):
+                elif isinstance(action, act.ReportStart):
                     self.review.report_start(action)           # queued once, by its key
             self.cursor, replayed = seq, replayed + 1
         if replayed:
@@ -453,10 +452,10 @@ class Engine:
         if self.review.report_result(record):
             log_result(record)
 
-    def do_check(self, action) -> None:
+    def do_check(self, action: act.CheckChange) -> None:
         self.review.check(action)
 
-    def do_report_start(self, action) -> None:
+    def do_report_start(self, action: act.ReportStart) -> None:
         self.review.report_start(action)
 
     def queued(self, pipeline: str, change: Change) -> bool:
@@ -479,7 +478,7 @@ class Engine:
 def page(change: Change | None, change_url) -> str | None:
     if change is None:
         return None
-    return getattr(change, "url", None) or change_url(change.project, change.ref)
+    return change.url or change_url(change.project, change.ref)
 
 
 def log_result(record: dict) -> None:
@@ -499,6 +498,6 @@ EXECUTORS: dict[type, Callable[[Engine, object], None]] = {
     act.StartBuild: Engine.do_start,
     act.CancelBuild: Engine.do_cancel,
     act.Report: Engine.do_report,
-    **({contract.CheckChange: Engine.do_check} if contract.CheckChange else {}),
-    **({contract.ReportStart: Engine.do_report_start} if contract.ReportStart else {}),
+    act.CheckChange: Engine.do_check,
+    act.ReportStart: Engine.do_report_start,
 }

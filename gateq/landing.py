@@ -167,7 +167,7 @@ class Landing:
         if change is not None:
             number, patchset = change_number(change)
             ref = ChangeRef(change.ref, change.revision, number, patchset,
-                            getattr(change, "url", None))
+                            change.url)
         return LandRequest(move.project, move.branch, move.old, move.new, ref,
                            self.labels(action.item, connection))
 

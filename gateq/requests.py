@@ -87,8 +87,8 @@ def trigger_event(connections: Connections, r: Request, change: Change) -> ev.Tr
     """The event with what the change needs, as its connections say now."""
     connection = connections.of(r.project)
     heard = ReviewEvent(connection.name, ReviewEventKind(r.kind), r.project, change.branch,
-                        ChangeRef(change.ref, change.revision, getattr(change, "number", None),
-                                  getattr(change, "patchset", None)), origin=Origin.HOOK)
+                        ChangeRef(change.ref, change.revision, change.number,
+                                  change.patchset), origin=Origin.HOOK)
     try:
         return EventBuilder(Resolver(connections), time.time).build(connection, heard).event
     except (DriverError, Ignored, GitError, ValueError) as exc:

@@ -15,9 +15,9 @@ from typing import Callable
 
 from ..config.model import Layout
 from ..core.events import TriggerEvent
+from ..core.types import Change
 from ..drivers.base import AlreadyOnBranch, Connection
 from ..drivers.records import ChangeInfo, ChangeRef, ChangeState, Origin, ReviewEvent, ReviewEventKind
-from . import contract
 from .needs import Resolver, key_id, needs_of, pin, review_state, with_needs
 
 
@@ -66,7 +66,7 @@ class EventBuilder:
         needs = needs_of(info, self.layout, connection.name, info.branch or branch)
         found = self.resolver.resolve(needs)
         change = with_needs(change, self.resolver.keys(needs, found))
-        built = contract.trigger_event(
+        built = TriggerEvent(
             at=self.clock(), connection=connection.name, kind=connection.event_name(event.kind),
             change=change, approvals=votes, comment=comment,
             review=review_state(connection, info, event.change.patchset),
@@ -82,7 +82,7 @@ class EventBuilder:
             except AlreadyOnBranch:
                 pass
         ref = complete(ref, info)
-        return contract.change(project=info.project, ref=ref.ref or key_id(ref),
+        return Change(project=info.project, ref=ref.ref or key_id(ref),
                                branch=info.branch, revision=ref.revision or "",
                                commits=frozenset(), number=ref.number, patchset=ref.patchset,
                                url=ref.url)

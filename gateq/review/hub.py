@@ -16,7 +16,8 @@ import time
 from typing import Callable
 
 from ..config.model import Config
-from ..core.events import Event
+from ..core.actions import CheckChange, ReportStart
+from ..core.events import ChangeChecked, Event
 from ..core.types import Change
 from ..drivers.base import DriverError
 from ..drivers.records import ChangeRef, Origin
@@ -25,7 +26,6 @@ from ..outbox import enqueue as enqueue_reports
 from ..outbox import rows as outbox_rows
 from ..state import DiskFull, SqliteStore
 from ..workers import Answer, Inbox, Lane
-from . import contract
 from .connections import Connections
 from .events import Built, EventBuilder
 from .intake import Intake
@@ -118,29 +118,28 @@ class ReviewHub:
 
     # -- checks before a landing ------------------------------------------------
 
-    def check(self, action) -> None:
+    def check(self, action: CheckChange) -> None:
         """CheckChange: the change's state now, asked off the loop; the
         answer (ChangeChecked) is journaled by the loop."""
         project = self.config.layout.projects.get(action.change.project)
         connection = self.connections[project.connection] if project else None
         if connection is None:
-            self.record(contract.ChangeChecked(self.clock(), action.item, action.generation, None,
-                                               f"project {action.change.project} is in no layout"))
+            self.record(ChangeChecked(self.clock(), action.item, action.generation, None,
+                                      f"project {action.change.project} is in no layout",
+                                      action.change.name))
             return
         self.checks[connection.name].submit(lambda: self.checked(connection, action))
 
-    def checked(self, connection, action) -> Answer:
+    def checked(self, connection, action: CheckChange) -> Answer:
         change = action.change
-        number = getattr(change, "number", None)
-        patchset = getattr(change, "patchset", None)
-        ref = ChangeRef(change.ref, change.revision, number, patchset)
+        ref = ChangeRef(change.ref, change.revision, change.number, change.patchset)
         try:
             info = connection.change_info(change.project, ref, change.branch)
-            review, reason = review_state(connection, info, patchset), None
+            review, reason = review_state(connection, info, change.patchset), None
         except DriverError as exc:
             review, reason = None, str(exc)
-        event = contract.ChangeChecked(self.clock(), action.item, action.generation, review,
-                                       reason)
+        event = ChangeChecked(self.clock(), action.item, action.generation, review, reason,
+                              change.name)
         return lambda: self.record(event)
 
     # -- reports ----------------------------------------------------------------
@@ -155,7 +154,7 @@ class ReviewHub:
             self.outbox.wake()
         return added
 
-    def report_start(self, action) -> None:
+    def report_start(self, action: ReportStart) -> None:
         reports = self.reports.for_start(action.item, action.pipeline, action.changes)
         if reports and enqueue_reports(self.store, reports, self.clock()):
             self.outbox.wake()

@@ -15,11 +15,10 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from ..core.types import Change, full_ref
+from ..core.types import Change, ChangeKey, NeededChange, NeedStatus, ReviewState, full_ref
 from ..drivers.base import AlreadyOnBranch, Connection, DriverError, NotFound
 from ..drivers.depends_on import GerritChange, GitRef
 from ..drivers.records import ChangeInfo, ChangeRef, ChangeState
-from . import contract
 
 if TYPE_CHECKING:
     from .connections import Connections
@@ -40,10 +39,10 @@ class Need:
 @dataclass
 class Found:
     """A needed change as its connection answered."""
-    key: object
-    status: str                     # merged | open | abandoned | unknown
+    key: ChangeKey
+    status: NeedStatus
     change: Change | None = None
-    review: object = None           # contract.ReviewState, for an open gerrit change
+    review: ReviewState | None = None   # for an open change of a review system
     reason: str | None = None
     needs: list[Need] = field(default_factory=list)
 
@@ -102,25 +101,26 @@ class Resolver:
     def ask(self, need: Need) -> Found:
         if need.connection is None or need.connection not in self.connections.by_name:
             reason = need.reason or f"no connection {need.connection}"
-            return Found(contract.key(need.connection or "", need.project or "",
-                                      key_id(need.change)), "unknown", reason=reason)
+            return Found(ChangeKey(need.connection or "", need.project or "",
+                                   key_id(need.change)), NeedStatus.UNKNOWN, reason=reason)
         connection = self.connections[need.connection]
         try:
             info = self.info(connection, need)
         except DriverError as exc:      # Unreachable too: the core says why it cannot enqueue
-            return Found(contract.key(need.connection, need.project or "", key_id(need.change)),
-                         "unknown", reason=str(exc))
-        key = contract.key(need.connection, info.project, key_id(info.change))
+            return Found(ChangeKey(need.connection, need.project or "", key_id(need.change)),
+                         NeedStatus.UNKNOWN, reason=str(exc))
+        key = ChangeKey(need.connection, info.project, key_id(info.change))
         needs = needs_of(info, self.layout, need.connection, info.branch)
         if info.state is not ChangeState.OPEN:
-            return Found(key, info.state.value, needs=[])
+            return Found(key, NeedStatus(info.state.value), needs=[])
         try:
             pinned = pin(connection, info)
         except AlreadyOnBranch:
-            return Found(key, ChangeState.MERGED.value)
+            return Found(key, NeedStatus.MERGED)
         except DriverError as exc:
-            return Found(key, "unknown", reason=str(exc), needs=needs)
-        return Found(key, "open", pinned, review_state(connection, info, None), needs=needs)
+            return Found(key, NeedStatus.UNKNOWN, reason=str(exc), needs=needs)
+        return Found(key, NeedStatus.OPEN, pinned, review_state(connection, info, None),
+                     needs=needs)
 
     def info(self, connection: Connection, need: Need) -> ChangeInfo:
         """The git driver needs a branch: the depending change's, else the
@@ -134,20 +134,15 @@ class Resolver:
                 raise
             return connection.change_info(need.project, need.change, project.default_branch)
 
-    def needed(self, found: dict[tuple, Found]) -> tuple:
+    def needed(self, found: dict[tuple, Found]) -> tuple[NeededChange, ...]:
         """TriggerEvent.needed: each change found, with its own needs set."""
-        if contract.NeededChange is None:
-            return ()
         out = []
         for answer in found.values():
             change = answer.change
             if change is not None:
                 change = with_needs(change, self.keys(answer.needs, found))
-            values = dict(key=answer.key, status=answer.status, change=change,
-                          review=answer.review)
-            if "reason" in contract.NeededChange.__dataclass_fields__:
-                values["reason"] = answer.reason
-            out.append(contract.NeededChange(**values))
+            out.append(NeededChange(answer.key, answer.status, change, answer.review,
+                                    answer.reason))
         return tuple(out)
 
 
@@ -156,23 +151,22 @@ def pin(connection: Connection, info: ChangeInfo, change: ChangeRef | None = Non
     system knows of it: number, patch set, page."""
     ref = change or info.change
     pinned = connection.pin(info.project, ref, info.branch)
-    return contract.change(**{**pinned.__dict__, "number": ref.number or info.change.number,
-                              "patchset": ref.patchset, "url": ref.url or info.change.url})
+    return replace(pinned, number=ref.number or info.change.number, patchset=ref.patchset,
+                   url=ref.url or info.change.url)
 
 
-def with_needs(change: Change, needs: tuple) -> Change:
-    if "needs" not in change.__dataclass_fields__:
-        return change
+def with_needs(change: Change, needs: tuple[ChangeKey, ...]) -> Change:
     return replace(change, needs=needs)
 
 
-def review_state(connection: Connection, info: ChangeInfo, patchset: int | None):
+def review_state(connection: Connection, info: ChangeInfo, patchset: int | None
+                 ) -> ReviewState | None:
     """The change's state and current votes, for the core's requirements;
     None for the git driver (no review system: no requirements apply)."""
-    if contract.ReviewState is None or connection.driver == "git":
+    if connection.driver == "git":
         return None
     current = info.change.patchset
-    return contract.ReviewState(
+    return ReviewState(
         open=info.is_open, wip=info.wip,
         current_patchset=patchset is None or current is None or patchset == current,
         approvals=tuple(sorted({(v.label, v.value) for v in info.approvals})))

@@ -62,7 +62,7 @@ class Reports:
             out += [(f"item {item} start {change.project}:{change.ref} {r.connection}",
                      self.report(r, change.project, change.ref, change.revision, pipeline,
                                  messages.start_message(pipeline, jobs), r.labels, number,
-                                 patchset, getattr(change, "url", None)))
+                                 patchset, change.url))
                     for r in self.mine(spec.start, project.connection)]
         return out
 
