@@ -74,7 +74,7 @@ async def sender(session, url: str, hooks: list, stop: float, found: dict, rng: 
     i = n
     while time.monotonic() < stop:
         i += 1
-        again = replay and i % replay == 0 and found["accepted_ids"]
+        again = bool(replay and i % replay == 0 and found["accepted_ids"])
         if again:
             body, headers = rng.choice(found["accepted_ids"])
         else:

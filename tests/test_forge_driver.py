@@ -17,14 +17,14 @@ import pytest
 from forge.config import add_forge
 from forge.hooks import comment_hook, delivery, pull_hook
 from forge.standin import ForgeStandIn
-from gate_fixture import Gate
+from gate_fixture import Gate, wait_until
 from gateq.config.loader import load_config
 from gateq.drivers import registry
-from gateq.drivers.base import AlreadyOnBranch, TriggerQuery
+from gateq.drivers.base import AlreadyOnBranch, DriverError, NotFound, TriggerQuery, Unreachable
 from gateq.drivers.depends_on import GerritChange
 from gateq.drivers.forge.depends import parse
-from gateq.drivers.records import (ChangeRef, ChangeState, LandOutcome, LandRequest, Report,
-                                   ReviewEvent, ReviewEventKind, Vote)
+from gateq.drivers.records import (ChangeRef, ChangeState, LandOutcome, LandRequest, LinkState,
+                                   Report, ReviewEvent, ReviewEventKind, Vote)
 from gateq.git import repo as git_repo
 from test_web_helpers import add_web, web_service
 
@@ -156,6 +156,31 @@ def test_reconciliation_lists_open_pull_requests_over_pages(setup):
     assert len(listings) == 3                                 # five pull requests, two a page
     assert all(git_repo.has_commit(connection.repo_path(PROJECT), e.change.revision)
                for e in found.events)
+
+
+def test_refusals_and_silence_are_told_apart(setup, tmp_path):
+    g, forge, connection = setup
+    with pytest.raises(NotFound, match="404"):
+        connection.change_info(PROJECT, ChangeRef(None, None, 99))
+    (tmp_path / "wrong-token").write_text("not-the-token\n")
+    config = load_config(g.config)
+    settings = {**config.connections["forge"].settings, "token": str(tmp_path / "wrong-token")}
+    wrong = registry.build("forge", settings, config.state_dir, {})
+    with pytest.raises(DriverError, match="401 Bad credentials") as refused:
+        wrong.change_info(PROJECT, ChangeRef(None, None, 1))
+    assert not isinstance(refused.value, Unreachable) and "not-the-token" not in str(refused.value)
+    forge.stop()                                              # the forge goes away
+    heard = []
+    query = TriggerQuery("gate", K.APPROVED, (PROJECT,), (("label:gate", 1),))
+    connection.start(heard.append, [query], [PROJECT])
+    try:
+        status = wait_until(lambda: connection.status().state is LinkState.DOWN
+                            and connection.status(), "the link down")
+    finally:
+        connection.stop()
+    assert "no answer" in status.last_error and heard == []
+    with pytest.raises(Unreachable):
+        connection.change_info(PROJECT, ChangeRef(None, None, 1))
 
 
 def test_depends_on_names_pull_requests_of_any_forge_connection():

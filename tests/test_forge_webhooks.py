@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -116,6 +117,20 @@ def test_refused_deliveries_record_nothing(setup):
     with web_service(g) as web:                   # a restart remembers what it took
         assert post(web, body, headers)[0] == 409
     assert len(recorded(g)) == 1
+
+
+def test_concurrent_deliveries_are_each_recorded_once(setup):
+    """Into a state directory no engine has made yet: the first stores are
+    opened at once by several of the web service's threads."""
+    g, forge, flavour = setup
+    number = forge.open_pull(PROJECT, {"a.txt": "1\n"}, "Add a", labels=["gate"])
+    sent = [delivery(flavour, *pull_hook(forge, PROJECT, number, "labeled", label="gate"))
+            for _ in range(24)]
+    with web_service(g) as web, ThreadPoolExecutor(12) as pool:
+        first = list(pool.map(lambda d: post(web, *d)[0], sent))
+        again = list(pool.map(lambda d: post(web, *d)[0], sent + sent))
+    assert (first, set(again)) == ([200] * 24, {409})
+    assert len(recorded(g)) == 24
 
 
 def delivery_raw(flavour: str, event: str, raw: bytes) -> tuple[bytes, dict]:

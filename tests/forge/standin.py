@@ -95,6 +95,9 @@ class ForgeStandIn:
         return self.url
 
     def stop(self) -> None:
+        """Every socket closed, as a forge that went away (idempotent)."""
+        if not self.thread.is_alive():
+            return
         asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)

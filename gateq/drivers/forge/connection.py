@@ -17,7 +17,8 @@ from typing import ClassVar, Iterable, Mapping, Sequence
 
 from ...core.types import Change
 from ...git import repo as git_repo
-from ..base import (AlreadyOnBranch, Connection, Deliver, NotFound, Reconciled, TriggerQuery)
+from ..base import (AlreadyOnBranch, Connection, Deliver, DriverError, NotFound, Reconciled,
+                    TriggerQuery)
 from ..records import (ChangeInfo, ChangeRef, ConnectionStatus, LandRequest, LandResult,
                        LinkState, Origin, ReviewEvent, ReviewEventKind)
 from . import depends, lander, pulls
@@ -85,11 +86,11 @@ class ForgeConnection(Connection):
         return EVENT_NAMES.get(kind, kind.value)
 
     def change_ref(self, change: str) -> ChangeRef:
-        """12, #12 or !12 (GitLab's), else a ref as it is."""
+        """12, #12, !12 (GitLab's) or the head ref (refs/pull/12/head), else a ref as it is."""
         match = NUMBER.match(change)
-        if match is None:
+        number = int(match["number"]) if match else self.dialect.number_of(change)
+        if number is None:
             return ChangeRef(change)
-        number = int(match["number"])
         return ChangeRef(self.dialect.head_ref(number), None, number)
 
     # -- source -------------------------------------------------------------
@@ -113,11 +114,11 @@ class ForgeConnection(Connection):
     # -- the API --------------------------------------------------------------
 
     def get_pull(self, project: str, number: int) -> pulls.PullRequest:
+        data = self.api.get(self.dialect.pull_path(project, number))
         try:
-            data = self.api.get(self.dialect.pull_path(project, number))
             return self.dialect.pull(project, data, self.web_url)
         except ValueError as exc:
-            raise NotFound(f"{self.name}: pull request {number} of {project}: {exc}") from None
+            raise DriverError(f"{self.name}: pull request {number} of {project}: {exc}") from None
 
     def approved(self, project: str, number: int) -> bool:
         path = self.dialect.reviews_path(project, number)
@@ -161,10 +162,11 @@ class ForgeConnection(Connection):
 
     def change_info(self, project: str, change: ChangeRef, branch: str | None = None
                     ) -> ChangeInfo:
-        if change.number is None:
+        number = change.number or self.dialect.number_of(change.ref)
+        if number is None:
             raise NotFound(f"{self.name}: {change.target} names no pull request (give its number)")
-        pull = self.get_pull(project, change.number)
-        approved = self.approved(project, change.number)
+        pull = self.get_pull(project, number)
+        approved = self.approved(project, number)
         found = depends.parse(f"{pull.title}\n\n{pull.body}", self.web_urls, self.web_urls)
         return pulls.change_info(self.name, pull, approved, found)
 
@@ -182,7 +184,11 @@ class ForgeConnection(Connection):
         for project in sorted({p for q in wanted for p in q.projects if self.serves(p)}):
             listings += 1
             for data in self.api.pages(self.dialect.open_pulls_path(project)):
-                pull = self.dialect.pull(project, data, self.web_url)
+                try:
+                    pull = self.dialect.pull(project, data, self.web_url)
+                except ValueError as exc:
+                    raise DriverError(f"{self.name}: open pull requests of {project}: {exc}") \
+                        from None
                 events += self.matches(pull, [q for q in wanted if project in q.projects])
         fetch_began = time.monotonic()
         for event in events:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from ..base import DriverError, NotFound, ReportRefused, Reporter, Unreachable
+from ..base import DriverError, ReportRefused, Reporter, Unreachable
 from ..records import Report
 from .dialect import Dialect, StatusState
 from .rest import RestClient
@@ -77,9 +77,9 @@ class ForgeReporter(Reporter):
     def send(self, call, timeout: float) -> None:
         try:
             self.client.call(call.method, call.path, call.body, timeout=timeout)
-        except (Unreachable, NotFound) as exc:
-            raise (ReportRefused(str(exc)) if isinstance(exc, NotFound) else exc) from None
-        except DriverError as exc:
+        except Unreachable:
+            raise                       # retried by the outbox
+        except DriverError as exc:      # the forge said no (404, 401, 422...)
             raise ReportRefused(str(exc)) from None
 
     def delivered(self, report: Report, timeout: float) -> bool:

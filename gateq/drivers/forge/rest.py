@@ -52,12 +52,19 @@ class RestClient:
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
-                return Answer(response.status, dict(response.headers), _json(response.read(MAX_ANSWER)))
+                raw = response.read(MAX_ANSWER + 1)
+                status, headers = response.status, dict(response.headers)
         except urllib.error.HTTPError as exc:
             raise self.refusal(method, path, exc) from None
         except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise Unreachable(f"{self.name}: {method} {path}: no answer: {reason}") from None
+        if len(raw) > MAX_ANSWER:
+            raise DriverError(f"{self.name}: {method} {path}: the answer is over {MAX_ANSWER} bytes")
+        try:
+            return Answer(status, headers, _json(raw))
+        except (ValueError, UnicodeDecodeError):
+            raise DriverError(f"{self.name}: {method} {path}: the answer is not JSON") from None
 
     def get(self, path: str, timeout: float | None = None) -> object:
         return self.call("GET", path, timeout=timeout).data

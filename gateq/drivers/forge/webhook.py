@@ -91,15 +91,18 @@ class WebhookReceiver:
 
 
 def intake_writer(state_dir: str, connection: str) -> Record:
-    """Events into the state's intake table, on a store per thread."""
-    local = threading.local()
+    """Events into the state's intake table, on a store per thread. Stores
+    are opened one at a time: the first may create the database, and two
+    threads creating it at once would collide."""
+    local, opening = threading.local(), threading.Lock()
 
     def record(events: Sequence[ReviewEvent]) -> None:
         if not events:
             return
         store = getattr(local, "store", None)
         if store is None:
-            store = local.store = open_store(state_dir)
+            with opening:
+                store = local.store = open_store(state_dir)
         for event in events:
             store.intake_add(connection, json.dumps(event.as_dict(), sort_keys=True), time.time())
     return record
