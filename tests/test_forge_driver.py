@@ -21,8 +21,7 @@ from gate_fixture import Gate, wait_until
 from gateq.config.loader import load_config
 from gateq.drivers import registry
 from gateq.drivers.base import AlreadyOnBranch, DriverError, NotFound, TriggerQuery, Unreachable
-from gateq.drivers.depends_on import GerritChange
-from gateq.drivers.forge.depends import parse
+from gateq.drivers.depends_on import GerritChange, parse
 from gateq.drivers.records import (ChangeRef, ChangeState, LandOutcome, LandRequest, LinkState,
                                    Report, ReviewEvent, ReviewEventKind, Vote)
 from gateq.git import repo as git_repo
@@ -184,6 +183,7 @@ def test_refusals_and_silence_are_told_apart(setup, tmp_path):
 
 
 def test_depends_on_names_pull_requests_of_any_forge_connection():
+    """Whichever driver reads the footer (a Gerrit change may need a pull request)."""
     urls = {"hub": "https://github.example.com", "tea": "https://src.example.org/git",
             "lab": "https://gitlab.example.com", "review": "https://review.example.org"}
     message = ("Fix\n\nDepends-On: https://github.example.com/o/r/pull/7\n"
@@ -191,7 +191,7 @@ def test_depends_on_names_pull_requests_of_any_forge_connection():
                "Depends-On: https://gitlab.example.com/g/sub/p/-/merge_requests/9\n"
                "Depends-On: https://review.example.org/c/nova/+/10\n"
                "Depends-On: https://elsewhere.example/o/r/pull/1\n")
-    found = parse(message, urls, urls)
+    found = parse(message, urls)
     assert found.references == (GerritChange("hub", 7, "o/r"), GerritChange("tea", 8, "rpms/nova"),
                                 GerritChange("lab", 9, "g/sub/p"),
                                 GerritChange("review", 10, "nova"))

@@ -4,6 +4,8 @@ driver (pure: no I/O).
 A value is a Gerrit change URL on a configured gerrit connection's web-url
 (`https://HOST/c/PROJECT/+/123`, `https://HOST/#/c/123/`, `https://HOST/123`,
 and `https://HOST/c/123`; a trailing patch set or file path is ignored),
+or a forge pull request's page on a forge connection's web-url
+(`HOST/OWNER/REPO/pull/N`, `.../pulls/N`, `.../-/merge_requests/N`),
 or `PROJECT:REF` for the git driver (the ref as written; `fix-1` is the git
 driver's short form of refs/heads/fix-1). Footer lines are found anywhere
 in the message, case-insensitively, as Zuul does. A value that names
@@ -23,10 +25,14 @@ GIT_REF = re.compile(r"(?P<project>[^\s:]+):(?P<ref>[^\s:]+)\Z")
 CHANGE_PATHS = (re.compile(r"/c/(?P<project>.+?)/\+/(?P<number>\d+)(?:/.*)?\Z"),
                 re.compile(r"/c/(?P<number>\d+)(?:/.*)?\Z"),
                 re.compile(r"/(?P<number>\d+)/?\Z"))
+# A forge's pull request page (GitHub, Gitea and Forgejo, GitLab), after the web-url.
+PULL_PATH = re.compile(r"/(?P<project>.+?)(?:/-)?/(?:pull|pulls|merge_requests)/(?P<number>\d+)"
+                       r"(?:/.*)?\Z")
 
 
 @dataclass(frozen=True)
 class GerritChange:
+    """A change by number on a connection: a Gerrit change, or a forge's pull request."""
     connection: str
     number: int
     project: str | None = None        # when the URL names it
@@ -91,7 +97,11 @@ def _change_url(value: str, web_urls: Mapping[str, str]) -> GerritChange | Unrec
         return Unrecognised(value, f"no gerrit connection has the web-url "
                                    f"{url.scheme}://{url.netloc}")
     for connection, web_url in same_host:
-        number, project = _change_path(url, urlsplit(web_url).path.rstrip("/"))
+        prefix = urlsplit(web_url).path.rstrip("/")
+        number, project = _change_path(url, prefix)
+        if number:
+            return GerritChange(connection, number, project)
+        number, project = _pull_path(url, prefix)
         if number:
             return GerritChange(connection, number, project)
     return Unrecognised(value, f"not a change URL of {same_host[0][1]} "
@@ -110,3 +120,11 @@ def _change_path(url, prefix: str) -> tuple[int | None, str | None]:
         if match and int(match["number"]) > 0:
             return int(match["number"]), match.groupdict().get("project")
     return None, None
+
+
+def _pull_path(url, prefix: str) -> tuple[int | None, str | None]:
+    """The pull request number and project of a forge page under `prefix`."""
+    match = PULL_PATH.match(url.path[len(prefix):]) if url.path.startswith(prefix + "/") else None
+    if match is None or int(match["number"]) == 0:
+        return None, None
+    return int(match["number"]), match["project"]

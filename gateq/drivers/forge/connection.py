@@ -21,7 +21,8 @@ from ..base import (AlreadyOnBranch, Connection, Deliver, DriverError, NotFound,
                     TriggerQuery)
 from ..records import (ChangeInfo, ChangeRef, ConnectionStatus, LandRequest, LandResult,
                        LinkState, Origin, ReviewEvent, ReviewEventKind)
-from . import depends, lander, pulls
+from .. import depends_on
+from . import lander, pulls
 from .deliveries import DeliveryLog
 from .dialect import Dialect
 from .mirror import ForgeMirror
@@ -167,7 +168,7 @@ class ForgeConnection(Connection):
             raise NotFound(f"{self.name}: {change.target} names no pull request (give its number)")
         pull = self.get_pull(project, number)
         approved = self.approved(project, number)
-        found = depends.parse(f"{pull.title}\n\n{pull.body}", self.web_urls, self.web_urls)
+        found = depends_on.parse(f"{pull.title}\n\n{pull.body}", self.web_urls)
         return pulls.change_info(self.name, pull, approved, found)
 
     def branch_tips(self, project: str, branches: Sequence[str]) -> dict[str, str]:
