@@ -120,6 +120,9 @@ class Dialect(abc.ABC):
         Raises ValueError (one line) for a payload of the wrong shape."""
 
 
+KINDS = {int: "an integer", str: "a string", Mapping: "an object", list: "a list"}
+
+
 def first(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
     """The first of `names` the delivery has (Gitea's, then Forgejo's)."""
     return next((headers[n] for n in names if headers.get(n)), None)
@@ -132,8 +135,8 @@ def field(data: object, *path: str, kind: type = object):
         if not isinstance(value, Mapping) or key not in value:
             raise ValueError(f"payload has no {'.'.join(path)}")
         value = value[key]
-    if kind is not object and not isinstance(value, kind):
-        raise ValueError(f"payload {'.'.join(path)} is not a {kind.__name__}")
+    if kind is not object and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise ValueError(f"payload {'.'.join(path)} is not {KINDS.get(kind, kind.__name__)}")
     return value
 
 
