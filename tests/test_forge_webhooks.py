@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
@@ -142,3 +143,49 @@ def delivery_raw(flavour: str, event: str, raw: bytes) -> tuple[bytes, dict]:
 def _without_id(flavour: str, event: str, payload: dict) -> tuple[bytes, dict]:
     body, headers = delivery(flavour, event, payload)
     return body, {k: v for k, v in headers.items() if "Delivery" not in k and "UUID" not in k}
+
+
+def bad_deliveries(flavour: str, body: bytes, headers: dict, rng: random.Random):
+    """(body, headers, status) of deliveries that must each be refused."""
+    sign = next(h for h in headers if "Signature" in h or "Token" in h)
+    unsigned = {k: v for k, v in headers.items() if k != sign}
+    event = next(v for k, v in headers.items() if k.endswith("Event"))
+    for _ in range(180):
+        junk = rng.choice(["", "sha256=", "0" * 64, "sha256=" + "0" * 64, "é" * 10, "x" * 5000,
+                           SECRET.upper(), SECRET[:-1], SECRET + "x", os.urandom(16).hex()])
+        yield body, {**unsigned, sign: junk}, 401
+        yield body, unsigned, 401
+        _, wrong = delivery(flavour, event, json.loads(body), secret=os.urandom(8).hex())
+        yield body, {**headers, sign: wrong[sign]}, 401
+        if flavour != "gitlab":       # GitLab signs nothing: a changed body passes its token
+            cut = rng.randrange(len(body))
+            yield body[:cut] + bytes([body[cut] ^ 1]) + body[cut + 1:], headers, 401
+        kind = rng.choice(["text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
+                           "application/jsonx", "application/xml"])
+        yield body, {**headers, "Content-Type": kind}, 415
+        raw = rng.choice([b"", b"{", b"[]", b"null", b'"x"', b"\xff\xfe", b'{"action": 1}'])
+        yield (*delivery_raw(flavour, event, raw), 400)
+    yield (*delivery(flavour, event, {"x": "y" * 70_000}), 413)
+    yield (*_without_id(flavour, event, json.loads(body)), 400)
+
+
+def test_a_thousand_bad_deliveries_each_get_a_one_line_json_4xx(setup):
+    g, forge, flavour = setup
+    number = forge.open_pull(PROJECT, {"a.txt": "1\n"}, "Add a", labels=["gate"])
+    body, headers = delivery(flavour, *pull_hook(forge, PROJECT, number, "opened"))
+    rng = random.Random(flavour)
+    cases = list(bad_deliveries(flavour, body, headers, rng))
+    with web_service(g) as web:
+        assert post(web, body, headers)[0] == 200
+        cases += [(body, headers, 409)] * 100                # the same delivery, replayed
+        assert len(cases) >= 1000
+        for raw, sent, expected in cases:
+            status, got, answer = web.request("POST", PAYLOAD, raw, sent)
+            case = (raw[:60], sent, status, answer[:200])
+            assert status == expected and got["Content-Type"].startswith("application/json"), case
+            assert answer.endswith(b"\n") and answer.count(b"\n") == 1, case
+            assert list(json.loads(answer)) == ["error"], case
+        assert web.get("/api/status")[0] == 200                # still serving
+        again = delivery(flavour, *pull_hook(forge, PROJECT, number, "labeled", label="gate"))
+        assert post(web, *again)[0] == 200                     # and still recording
+    assert [e.kind for e in recorded(g)] == [K.PROPOSED, K.APPROVED]
