@@ -44,6 +44,9 @@ def read_secret(path: str) -> str:
 
 
 class ForgeConnection(Connection):
+    """A `connections:` entry of a forge driver; each driver's subclass only
+    names its `dialect`. The API client and the mirror keep no state of one
+    call for the next, so every call may come from any thread."""
     dialect: ClassVar[Dialect]
 
     def __init__(self, name: str, settings: Mapping, state_dir: str,
@@ -220,6 +223,3 @@ class ForgeConnection(Connection):
 
     def land(self, request: LandRequest) -> LandResult:
         return lander.land(self.mirror, self.branch_tip, request)
-
-
-
