@@ -116,7 +116,7 @@ class GerritGate:
                 user: gateq
                 sshkey: {site.users['gateq'].key.path}
                 known-hosts: {site.known_hosts}
-                web-url: http://127.0.0.1:8080
+                web-url: http://review.example.org
                 reconcile-interval: 300
                 command-timeout: 5
                 connect-timeout: 3
@@ -257,6 +257,10 @@ class GerritGate:
     def upload(self, project: str, files: dict, subject: str, **options) -> Uploaded:
         return self.standin.upload(project, self.site.users["alice"], files, subject, **options)
 
+    def url(self, project: str, change: Uploaded) -> str:
+        """The change's page, as a Depends-On footer names it."""
+        return f"http://review.example.org/c/{project}/+/{change.number}"
+
     def approve(self, change: Uploaded, labels: dict | None = None) -> None:
         self.standin.review(change.number, self.site.users["alice"], labels or APPROVE)
 
@@ -291,6 +295,13 @@ class GerritGate:
         return any(any(j.get("state") == "running" for j in item.get("jobs", ()))
                    for p in self.status()["pipelines"] if p["name"] == pipeline
                    for q in p["queues"] for item in q["items"])
+
+    def queued(self, pipeline: str) -> list[str]:
+        """project:ref of every change queued in `pipeline`, head first."""
+        return [f"{c['project']}:{c['change']}" if "project" in c else c["change"]
+                for p in self.status()["pipelines"] if p["name"] == pipeline
+                for q in p["queues"] for item in q["items"]
+                for c in (item.get("changes") or [item])]
 
     def builds_env(self) -> list[dict]:
         """The environment of every build that ran, oldest first."""
