@@ -167,10 +167,13 @@ def probe_overlays(scratch: str) -> str | None:
     if not mountable(scratch):
         return f"{scratch} has a character mount options cannot carry"
     dirs = {name: os.path.join(scratch, name) for name in ("lower", "upper", "work", "target")}
-    for path in dirs.values():
-        os.makedirs(path, exist_ok=True)
-    with open(os.path.join(dirs["lower"], "seen"), "w") as f:
-        f.write("lower\n")
+    try:
+        for path in dirs.values():
+            os.makedirs(path, exist_ok=True)
+        with open(os.path.join(dirs["lower"], "seen"), "w") as f:
+            f.write("lower\n")
+    except OSError as exc:
+        return f"cannot try overlays in {scratch}: {exc.strerror}"
     argv = overlay_command((Overlay(**dirs),), ["sh", "-c", "cat seen && echo up > wrote"],
                            dirs["target"])
     try:

@@ -11,13 +11,14 @@ UPDATING mark left) is repaired before it is lent again.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .repo import GitError, git
+from .repo import GitError, first_line, git, run
 
 UPDATING = ".gateq-updating"      # beside .git while a checkout moves; left by a crash
 KEEP_FREE = 2                     # free checkouts kept per project beyond those lent
@@ -55,12 +56,12 @@ class KeptCheckouts:
         with self._lock:
             kept = self._pick(project, commit)
             kept.lent += 1
-            moving = kept.commit != commit
+            old, moving = kept.commit, kept.commit != commit
             if moving:
                 kept.commit = None           # no one shares it while it moves
         if moving:
             try:
-                self._move(project, kept, commit)
+                self._move(project, kept, old, commit)
             except BaseException:
                 with self._lock:
                     kept.lent -= 1
@@ -120,24 +121,77 @@ class KeptCheckouts:
     def _project_dir(self, project: str) -> str:
         return os.path.join(self.root, urllib.parse.quote(project, safe=""))
 
-    def _move(self, project: str, kept: Kept, commit: str) -> None:
-        """Bring the checkout to `commit`, touching only the files that differ."""
+    def _move(self, project: str, kept: Kept, old: str | None, commit: str) -> None:
+        """Bring the checkout from `old` to `commit`: only the files that
+        differ are written; a new or broken one is checked out whole."""
         mark = os.path.join(kept.path, UPDATING)
         if not os.path.isdir(os.path.join(kept.path, ".git")):
             self.discard(kept.path)               # half made: start again
             os.makedirs(os.path.dirname(kept.path), exist_ok=True)
             git(os.path.dirname(kept.path), "clone", "--quiet", "--shared", "--no-checkout",
+                "--config", "core.splitIndex=true",   # a move rewrites its changes, not the index
                 os.path.abspath(self.repo_path(project)), kept.path)
+            old = None
         broken = os.path.exists(mark)             # a move cut short, by a crash or an error
         open(mark, "w").close()
-        if broken:
-            repair(kept.path)
-        git(kept.path, "checkout", "--quiet", "--force", "--detach", commit)
-        if broken:
-            git(kept.path, "clean", "-ffdxq", "--exclude", UPDATING)
+        moved = False
+        if old is not None and not broken:
+            try:
+                move_files(kept.path, old, commit)
+                moved = True
+            except (GitError, OSError):           # `old` collected, say: half moved
+                broken = True
+        if not moved:
+            check_out_whole(kept.path, commit, clean=broken)
         os.unlink(mark)
         with self._lock:
             kept.commit = commit
+
+
+def move_files(path: str, old: str, new: str) -> None:
+    """Write what differs between two commits into a clean checkout of `old`
+    and its index (git applies its filters), then detach HEAD at `new`."""
+    raw = run(path, "diff-tree", "-r", "-z", "--no-renames", old, new)
+    if raw.returncode != 0:
+        raise GitError(f"git diff-tree failed in {path}: {first_line(raw.stderr)}")
+    fields = raw.stdout.split("\0")
+    index_info, written = [], []
+    for meta, name in zip(fields[0::2], fields[1::2]):
+        _, mode, _, sha, status = meta.lstrip(":").split()
+        if status == "D":
+            index_info.append(f"0 {'0' * len(sha)}\t{name}")
+            remove_file(path, name)
+        else:
+            index_info.append(f"{mode} {sha}\t{name}")
+            written.append(name)
+    for name in written:                        # a file where a directory was, or the reverse
+        target = os.path.join(path, name)
+        if os.path.isdir(target) and not os.path.islink(target):
+            shutil.rmtree(target)
+    if index_info:
+        git(path, "update-index", "-z", "--index-info", stdin="\0".join(index_info) + "\0")
+    if written:
+        git(path, "checkout-index", "--force", "-u", "-z", "--stdin",
+            stdin="\0".join(written) + "\0")
+    git(path, "update-ref", "--no-deref", "HEAD", new)
+
+
+def remove_file(root: str, name: str) -> None:
+    """Remove a file and the directories it leaves empty."""
+    target = os.path.join(root, name)
+    try:
+        os.unlink(target)
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        shutil.rmtree(target)
+    parent = os.path.dirname(name)
+    while parent:
+        try:
+            os.rmdir(os.path.join(root, parent))
+        except OSError:
+            return                               # not empty
+        parent = os.path.dirname(parent)
 
 
 def head_commit(path: str) -> str | None:
@@ -152,14 +206,14 @@ def head_commit(path: str) -> str | None:
     return head if len(head) in (40, 64) and all(c in "0123456789abcdef" for c in head) else None
 
 
-def repair(path: str) -> None:
-    """A checkout whose move a crash cut short: its index lock goes, its files
-    are reset to the index (the checkout that follows then moves them)."""
-    try:
-        os.unlink(os.path.join(path, ".git", "index.lock"))
-    except FileNotFoundError:
-        pass
-    try:
-        git(path, "reset", "--quiet", "--hard")
-    except GitError:
-        pass            # no commit checked out yet: the checkout writes everything
+def check_out_whole(path: str, commit: str, clean: bool) -> None:
+    """Every file of `commit`; with `clean`, after a move cut short, what
+    is not in it goes too (and the lock a killed git left)."""
+    if clean:
+        try:
+            os.unlink(os.path.join(path, ".git", "index.lock"))
+        except FileNotFoundError:
+            pass
+    git(path, "checkout", "--quiet", "--force", "--detach", commit)
+    if clean:
+        git(path, "clean", "-ffdxq", "--exclude", UPDATING)
