@@ -47,6 +47,11 @@ def gate(request, tmp_path):
         yield g, forge
 
 
+def link_of(g: Gate) -> dict | None:
+    """The forge connection as `gateq status` shows it."""
+    return json.loads(g.ok("status", "--json")).get("connections", {}).get("forge")
+
+
 def test_labeled_pull_requests_are_gated_landed_and_reported(gate, tmp_path):
     g, forge = gate
     early = forge.open_pull(PROJECT, {"a.txt": "1\n"}, "Add a", labels=["gate"])
@@ -54,6 +59,9 @@ def test_labeled_pull_requests_are_gated_landed_and_reported(gate, tmp_path):
     try:
         wait_until(lambda: forge.state(PROJECT, early) == "merged",
                    "the pull request labeled before the start to merge", timeout=90)
+        link = wait_until(lambda: link_of(g), "the forge connection's state")
+        assert (link["state"], link["driver"], link["reconciliations"]) == (
+            "up", forge.flavour, 1)
         late = forge.open_pull(PROJECT, {"b.txt": "2\n"}, "Add b", labels=["gate"])
         body, headers = delivery(forge.flavour, *pull_hook(forge, PROJECT, late, "labeled",
                                                            label="gate"))
