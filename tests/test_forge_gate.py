@@ -86,3 +86,23 @@ def test_labeled_pull_requests_are_gated_landed_and_reported(gate, tmp_path):
     results = [r for r in json.loads(g.ok("results", "--json")) if r["pipeline"] == "merge"]
     assert sorted(r["result"] for r in results) == ["merged", "merged"]
     assert forge.tip(PROJECT) in {r["commit"] for r in results}
+
+
+def test_a_failing_pull_request_is_reported_failed_and_stays_open(gate, tmp_path):
+    g, forge = gate
+    number = forge.open_pull(PROJECT, {"FAIL-x": "1\n"}, "Break it", labels=["gate"])
+    tip = forge.tip(PROJECT)
+    serve = ServeProcess(g, str(tmp_path / "serve.log"))
+    try:
+        [comment] = wait_until(lambda: forge.comments[(PROJECT, number)],
+                               "the failure's comment", timeout=90)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; gateq serve's log:\n{serve.stderr()[-5000:]}") from None
+    finally:
+        assert serve.stop() == 0, serve.stderr()
+    assert comment.startswith("Build failed (merge pipeline).")
+    assert "- check: failure in" in comment
+    head = forge.head(PROJECT, number)
+    assert [s["state"] for s in forge.statuses[(PROJECT, head)]] == [
+        "pending", "failed" if forge.flavour == "gitlab" else "failure"]
+    assert (forge.state(PROJECT, number), forge.tip(PROJECT)) == ("open", tip)   # nothing landed
