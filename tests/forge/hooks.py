@@ -28,7 +28,8 @@ def headers_for(flavour: str, event: str, delivery: str) -> dict:
     return {"github": {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery},
             "gitea": {"X-Gitea-Event": event, "X-Gitea-Delivery": delivery},
             "forgejo": {"X-Forgejo-Event": event, "X-Forgejo-Delivery": delivery},
-            "gitlab": {"X-Gitlab-Event": event, "X-Gitlab-Event-UUID": delivery}}[flavour]
+            "gitlab": {"X-Gitlab-Event": event, "Idempotency-Key": delivery,   # kept on retries
+                       "X-Gitlab-Event-UUID": str(uuid.uuid4())}}[flavour]
 
 
 def delivery(flavour: str, event: str, payload: dict, secret: str = SECRET,

@@ -3,8 +3,8 @@
 A project is its full path (group/sub/name), URL-encoded whole in API
 paths; merge requests are by their iid, their heads at
 refs/merge-requests/N/head. Pages follow X-Next-Page. Webhooks carry the
-shared secret in X-Gitlab-Token and their id in X-Gitlab-Event-UUID (or
-Idempotency-Key); a Merge Request Hook's `update` may say a new head
+shared secret in X-Gitlab-Token and their id in Idempotency-Key (or, from
+older GitLabs, X-Gitlab-Event-UUID); a Merge Request Hook's `update` may say a new head
 (`oldrev`), labels changed and a draft changed all at once.
 """
 from __future__ import annotations
@@ -29,7 +29,9 @@ class GitLabDialect(Dialect):
     driver = "gitlab"
     scheme = Scheme.GITLAB_TOKEN
     event_headers = ("X-Gitlab-Event",)
-    delivery_headers = ("X-Gitlab-Event-UUID", "Idempotency-Key")
+    # Idempotency-Key stays the same when GitLab retries a delivery; older
+    # GitLabs send only the event's X-Gitlab-Event-UUID.
+    delivery_headers = ("Idempotency-Key", "X-Gitlab-Event-UUID")
     reviews_paged = False                       # /approvals is one object
     next_page = staticmethod(gitlab_next)
 
