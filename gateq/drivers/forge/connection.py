@@ -130,10 +130,12 @@ class ForgeConnection(Connection):
         return self.dialect.approved(answer)
 
     def branch_tip(self, project: str, branch: str) -> str | None:
+        """The branch's commit as the forge's API shows it (None: no such branch)."""
         try:
-            return self.dialect.branch_commit(self.api.get(self.dialect.branch_path(project, branch)))
+            data = self.api.get(self.dialect.branch_path(project, branch))
         except NotFound:
             return None
+        return self.dialect.branch_commit(data)
 
     # -- the mirror -----------------------------------------------------------
 

@@ -37,7 +37,8 @@ class DeliveryLog:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, at REAL NOT NULL)")
+            db.execute("CREATE TABLE IF NOT EXISTS deliveries "
+                       "(id TEXT PRIMARY KEY, at REAL NOT NULL)")
             self._local.db = db
         return db
 

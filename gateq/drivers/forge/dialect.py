@@ -72,7 +72,9 @@ class Dialect(abc.ABC):
     def number_of(self, ref: str | None) -> int | None:
         """The pull request whose head `ref` is (None: not such a ref)."""
         match = HEAD_REF.match(ref or "")
-        return int(match["number"]) if match and self.head_ref(int(match["number"])) == ref else None
+        if match is None or self.head_ref(int(match["number"])) != ref:
+            return None
+        return int(match["number"])
 
     @abc.abstractmethod
     def pull_url(self, web_url: str, project: str, number: int) -> str: ...

@@ -60,7 +60,8 @@ class RestClient:
             reason = getattr(exc, "reason", exc)
             raise Unreachable(f"{self.name}: {method} {path}: no answer: {reason}") from None
         if len(raw) > MAX_ANSWER:
-            raise DriverError(f"{self.name}: {method} {path}: the answer is over {MAX_ANSWER} bytes")
+            raise DriverError(f"{self.name}: {method} {path}: the answer is over "
+                              f"{MAX_ANSWER} bytes")
         try:
             return Answer(status, headers, _json(raw))
         except (ValueError, UnicodeDecodeError):

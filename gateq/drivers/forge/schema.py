@@ -38,7 +38,8 @@ def git_url(value):
     """Where git reaches the forge's repositories (file:// for a local copy)."""
     text(value)
     parts = urlsplit(value)
-    if parts.scheme not in GIT_SCHEMES or not (parts.netloc or parts.scheme == "file" and parts.path):
+    where = parts.netloc or (parts.scheme == "file" and parts.path)
+    if parts.scheme not in GIT_SCHEMES or not where:
         raise Invalid(f"{quote(value)} is not a {', '.join(GIT_SCHEMES[:-1])} or "
                       f"{GIT_SCHEMES[-1]} URL")
     return value.rstrip("/")

@@ -16,11 +16,12 @@ from ..records import ConnectionStatus, LinkState
 
 log = logging.getLogger("gateq.engine")
 
+Reconcile = Callable[[Sequence[TriggerQuery]], Reconciled]
 RETRY_DOWN = 30.0            # seconds before asking a forge that did not answer again
 
 
 class ReconcileLoop:
-    def __init__(self, name: str, driver: str, reconcile: Callable[[Sequence[TriggerQuery]], Reconciled],
+    def __init__(self, name: str, driver: str, reconcile: Reconcile,
                  deliver: Deliver, queries: Sequence[TriggerQuery], interval: float) -> None:
         self.name, self.driver = name, driver
         self.reconcile, self.deliver = reconcile, deliver

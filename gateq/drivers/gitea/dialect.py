@@ -75,7 +75,8 @@ class GiteaDialect(GitHubDialect):
                 text = optional(payload, "review", "content") or None
                 if "approved" in hook.event:
                     return [he.review_approved(connection, pull, actor, text)]
-                return [he.of_pull(connection, K.COMMENT, pull, actor, comment=text)] if text else []
+                return [he.of_pull(connection, K.COMMENT, pull, actor, comment=text)] \
+                    if text else []
             if action in OPENED:
                 return [he.of_pull(connection, OPENED[action], pull, actor)]
             if action == "closed":

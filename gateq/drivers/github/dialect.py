@@ -127,4 +127,5 @@ class GitHubDialect(Dialect):
 
 def labels(data: Mapping) -> tuple[str, ...]:
     found = optional(data, "labels") or []
-    return tuple(l["name"] for l in found if isinstance(l, Mapping) and isinstance(l.get("name"), str))
+    return tuple(label["name"] for label in found
+                 if isinstance(label, Mapping) and isinstance(label.get("name"), str))
