@@ -4,10 +4,13 @@ forge connection as the objects the engine reads, and every mistake one
 FILE:LINE line. Real directories and the real loader."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from gateq.config.loader import load_config
 from gateq.config.model import RemoteConnection, Reporter, Requirement, Trigger
+from gateq.drivers.forge import schema
 from test_config import errors_of, write
 
 SERVER = """\
@@ -101,3 +104,11 @@ connections:
         "layouts/main.yaml:13: pipeline 'gate': attribute 'start.src.status': expected one of "
         "failure, pending, success, got 'running'",
     ]
+
+
+def test_every_attribute_and_event_is_documented():
+    with open(os.path.join(os.path.dirname(__file__), "..", "docs", "forges.md")) as f:
+        docs = f.read()
+    attributes = [str(key) for key in schema.fields("/", "gitea") if str(key) != "driver"]
+    assert [a for a in attributes if f"| `{a}` |" not in docs] == []
+    assert [e for e in schema.EVENTS if f"| `{e}` |" not in docs] == []
