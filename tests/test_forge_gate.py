@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from forge.config import add_forge
+from forge.config import STATUS_URL, add_forge
 from forge.hooks import delivery, pull_hook
 from forge.standin import ForgeStandIn
 from gate_fixture import Gate, wait_until
@@ -79,8 +79,10 @@ def test_labeled_pull_requests_are_gated_landed_and_reported(gate, tmp_path):
         assert serve.stop() == 0, serve.stderr()
     for number in (early, late):
         head = forge.head(PROJECT, number)
-        states = [s["state"] for s in forge.statuses[(PROJECT, head)]]
-        assert states == ["pending", "success"], (number, states, serve.stderr()[-3000:])
+        states = [(s["state"], s.get("context") or s.get("name"), s.get("target_url"))
+                  for s in forge.statuses[(PROJECT, head)]]
+        assert states == [("pending", "gateq/merge", STATUS_URL),   # no build page on port 0
+                          ("success", "gateq/merge", STATUS_URL)], (number, states)
         [comment] = forge.comments[(PROJECT, number)]
         assert comment.startswith("Build succeeded, merged (merge pipeline).")
     results = [r for r in json.loads(g.ok("results", "--json")) if r["pipeline"] == "merge"]

@@ -9,6 +9,7 @@ import re
 from .hooks import SECRET
 from .standin import TOKEN
 
+STATUS_URL = "https://gate.example.org/status"
 DRIVER = {"github": "github", "gitea": "gitea", "forgejo": "gitea", "gitlab": "gitlab"}
 
 
@@ -22,7 +23,8 @@ def add_forge(g, flavour: str, url: str, git_url: str, name: str = "forge") -> N
         text = f.read()
     entry = (f"connections:\n  {name}:\n    driver: {DRIVER[flavour]}\n    url: '{url}'\n"
              f"    git-url: '{git_url}'\n    token: forge-token\n"
-             f"    webhook-secret: webhook-secret\n    reconcile-interval: 3600\n")
+             f"    webhook-secret: webhook-secret\n    reconcile-interval: 3600\n"
+             f"    status-url: '{STATUS_URL}'\n")
     with open(path, "w") as f:
         f.write(text.replace("connections:\n", entry, 1))
     layout = os.path.join(g.config, "layouts", "test.yaml")     # two connections: say whose
