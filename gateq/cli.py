@@ -11,6 +11,7 @@ import argparse
 import enum
 import json
 import sys
+import time
 
 from .config.loader import ConfigError, load_config
 from .config.model import Config
@@ -72,6 +73,11 @@ def build_parser() -> Parser:
     for name, text in (("status", "show each pipeline's queues and jobs"),
                        ("results", "show finished items, oldest first")):
         command(name, text).add_argument("--json", action="store_true", help="print JSON")
+    hook = command("hook", "run as a code-review hook script, or install one: "
+                           "gerrit [--connection C] HOOK-NAME ARGS... | git post-receive "
+                           "--connection C --project P | install --connection C --project P")
+    hook.add_argument("words", nargs=argparse.REMAINDER, metavar="ARGS",
+                      help="what the hook is told (the hooks plugin's arguments)")
     simulate.register(sub)
     web.register(sub)
     return parser
@@ -155,6 +161,7 @@ def cmd_status(config: Config, args) -> int:
         status = store.read_status() or {"pipelines": [], "running_builds": 0}
         cursor = status.get("cursor", store.last_checkpoint()[0])
         status["pending_events"] = store.pending_count(cursor)
+        status["intake"] = store.intake_counts()    # hook scripts write while no engine runs
         store.close()
     print(json.dumps(status, indent=2) if args.json else
           "\n".join([render_status(status), *render_connections(status.get("connections", {}))]))
@@ -186,9 +193,52 @@ def cmd_results(config: Config, args) -> int:
     return Exit.OK
 
 
+# -- hooks ------------------------------------------------------------------
+
+def cmd_hook(config: Config, args) -> int:
+    """`gateq hook ...`: journal what a hook script is told into the state
+    database's intake, whether or not an engine runs (it takes the rows up
+    when it runs); or install the git post-receive hook."""
+    from .hooks import hook_main
+    words = list(args.words)
+    if words[:1] == ["install"]:
+        return install_hook(config, words[1:])
+    store = open_store(config.state_dir)
+    gerrit = [name for name, c in config.connections.items() if c.driver == "gerrit"]
+
+    def journal(event) -> None:
+        store.intake_add(event.connection, json.dumps(event.as_dict(), sort_keys=True),
+                         time.time())
+    try:
+        return hook_main(words, journal, default_connection=gerrit[0] if len(gerrit) == 1
+                         else None)
+    finally:
+        store.close()
+
+
+def install_hook(config: Config, words: list[str]) -> int:
+    from .drivers.git.install import InstallError
+    from .hooks import HookError, install, named_options
+    try:
+        options = named_options(words, ("--connection", "--project"), "hook install")
+    except HookError as exc:
+        raise UsageError(str(exc)) from None
+    connection, project = options["--connection"], options["--project"]
+    spec = config.connections.get(connection)
+    if spec is None or spec.driver != "git":
+        raise UsageError(f"hook install: {connection!r} is not a git connection of "
+                         f"{config.path}")
+    command = [sys.executable, "-m", "gateq.cli", "-c", config.path]
+    try:
+        print(install(config.repo_path(project), command, connection, project))
+    except InstallError as exc:
+        raise UsageError(str(exc)) from None
+    return Exit.OK
+
+
 COMMANDS = {"validate": cmd_validate, "event": cmd_record, "enqueue": cmd_record,
             "dequeue": cmd_record, "promote": cmd_record, "run": cmd_run, "serve": cmd_serve,
-            "status": cmd_status, "results": cmd_results, "web": web.run}
+            "status": cmd_status, "results": cmd_results, "web": web.run, "hook": cmd_hook}
 
 
 def entry() -> None:

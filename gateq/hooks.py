@@ -84,7 +84,7 @@ def _git(argv: list[str], stdin: TextIO, environ: Mapping[str, str]
     from .git.repo import GitError
     if argv[:1] != ["post-receive"]:
         raise HookError("git: the only git hook is post-receive")
-    options = _options(argv[1:], ("--connection", "--project"), "git post-receive")
+    options = named_options(argv[1:], ("--connection", "--project"), "git post-receive")
     repo = os.path.abspath(environ.get("GIT_DIR", "."))
     try:
         received = receive(repo, options["--connection"], options["--project"], stdin,
@@ -94,7 +94,7 @@ def _git(argv: list[str], stdin: TextIO, environ: Mapping[str, str]
     return received.events, received.said
 
 
-def _options(argv: list[str], names: tuple[str, ...], where: str) -> dict[str, str]:
+def named_options(argv: list[str], names: tuple[str, ...], where: str) -> dict[str, str]:
     found = {}
     words = iter(argv)
     for word in words:

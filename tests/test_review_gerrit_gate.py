@@ -104,3 +104,26 @@ def test_an_abandoned_change_is_dequeued(gerrit, tmp_path):
     assert result["result"] == "dequeued" and "abandoned" in result["reason"], result
     assert gate.standin.branch_tip(nova) != result.get("commit")
     assert gate.standin.change(change.number)["status"] == "ABANDONED"
+
+
+def test_land_submit_of_a_tree_not_the_tested_one_publishes_nothing_and_says_so(gerrit, tmp_path):
+    nova = unique("nova")
+    gate = GerritGate(tmp_path, gerrit, [nova], connection="land: submit\n")
+    hold = gate.hold_builds()
+    with gate.serving():
+        change = gate.upload(nova, {"a.txt": "1\n"}, "Add a")
+        gate.approve(change)
+        gate.wait(lambda: gate.running("gate"), "the gate build running")
+        outside = gerrit.standin.push_branch(nova, gerrit.users["alice"], {"b.txt": "outside\n"},
+                                             "Pushed outside gateq\n")
+        hold.release()
+        [result] = gate.wait_result(change, "gate")
+        report = gate.wait_review(change, "gate")
+    shown = gerrit.standin.change(change.number)
+    assert shown["status"] == "MERGED"
+    tip = gerrit.standin.branch_tip(nova)
+    assert tip != outside and result["commit"] == tip
+    assert result["snapshot"] is None
+    assert "whose tree is not the tree gateq tested" in result["reason"], result
+    assert result["reason"].endswith("nothing was published")
+    assert result["reason"] in report["message"]
