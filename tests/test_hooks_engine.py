@@ -50,3 +50,26 @@ def test_a_bad_hook_call_is_one_line_and_records_nothing(gerrit, tmp_path):
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
     assert done.stderr.startswith("gateq hook: gerrit ")
     assert gate.status().get("intake", {}).get("pending", 0) == 0
+
+
+def test_a_push_for_review_through_the_installed_hook_is_gated_by_a_later_engine(gerrit, tmp_path):
+    distgit = unique("distgit")
+    gate = GerritGate(tmp_path, gerrit, [], git_projects=[distgit])
+    said = gate.ok("hook", "install", "--connection", "distgit", "--project", distgit)
+    assert said.startswith(f"installed {gate.bare(distgit)}/hooks/post-receive: ")
+    work = os.path.join(gate.root, "work", distgit)
+    revision = gate.git_commit(distgit, {"spec": "1\n"}, "Package it")
+    began = time.monotonic()
+    pushed = subprocess.run(["git", "push", "-o", "gateq.approve", "origin", "HEAD:refs/for/main"],
+                            cwd=work, capture_output=True, text=True, timeout=60)
+    took = time.monotonic() - began
+    assert pushed.returncode == 0, pushed.stderr
+    assert "gateq" in pushed.stderr and took < 5
+    gate.start()
+    try:
+        [result] = gate.wait(lambda: [r for r in gate.results("gate") if r["project"] == distgit],
+                             "the pushed change gated")
+    finally:
+        assert gate.stop() == 0
+    assert result["result"] == "merged" and result["revision"] == revision
+    assert gate.git_tip(distgit) == result["commit"]
