@@ -47,6 +47,12 @@ def gate(request, tmp_path):
         yield g, forge
 
 
+def merged(g: Gate) -> dict:
+    """The merge pipeline's results by change, as `gateq results` shows them."""
+    return {r["change"]: r for r in json.loads(g.ok("results", "--json"))
+            if r["pipeline"] == "merge"}
+
+
 def link_of(g: Gate) -> dict | None:
     """The forge connection as `gateq status` shows it."""
     return json.loads(g.ok("status", "--json")).get("connections", {}).get("forge")
@@ -108,3 +114,24 @@ def test_a_failing_pull_request_is_reported_failed_and_stays_open(gate, tmp_path
     assert [s["state"] for s in forge.statuses[(PROJECT, head)]] == [
         "pending", "failed" if forge.flavour == "gitlab" else "failure"]
     assert (forge.state(PROJECT, number), forge.tip(PROJECT)) == ("open", tip)   # nothing landed
+
+
+def test_a_pull_request_lands_after_the_one_its_depends_on_names(gate, tmp_path):
+    g, forge = gate
+    # The needing one is older: without its Depends-On it would be first in line.
+    needing = forge.open_pull(PROJECT, {"app.txt": "1\n"}, "Use the library", labels=["gate"],
+                              body=f"Depends-On: {forge.web_url(PROJECT, 2)}\n")
+    needed = forge.open_pull(PROJECT, {"lib.txt": "1\n"}, "Add the library", labels=["gate"])
+    assert (needing, needed) == (1, 2)
+    serve = ServeProcess(g, str(tmp_path / "serve.log"))
+    try:
+        results = wait_until(lambda: len(merged(g)) == 2 and merged(g), "both results", timeout=90)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; gateq serve's log:\n{serve.stderr()[-5000:]}") from None
+    finally:
+        assert serve.stop() == 0, serve.stderr()
+    assert set(results) == {forge.head_ref(n) for n in (needed, needing)}
+    first, second = (results[forge.head_ref(n)] for n in (needed, needing))
+    assert (first["result"], second["result"]) == ("merged", "merged")
+    assert forge.tip(PROJECT) == second["commit"]             # the needing one landed last
+    assert all(forge.state(PROJECT, n) == "merged" for n in (needed, needing))
