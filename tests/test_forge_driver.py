@@ -16,7 +16,7 @@ import pytest
 
 from forge.config import add_forge
 from forge.hooks import comment_hook, delivery, pull_hook
-from forge.standin import ForgeStandIn
+from forge.standin import TOKEN, ForgeStandIn
 from gate_fixture import Gate, wait_until
 from gateq.config.loader import load_config
 from gateq.drivers import registry
@@ -180,6 +180,28 @@ def test_refusals_and_silence_are_told_apart(setup, tmp_path):
     assert "no answer" in status.last_error and heard == []
     with pytest.raises(Unreachable):
         connection.change_info(PROJECT, ChangeRef(None, None, 1))
+
+
+def test_git_over_http_carries_the_token_in_a_header_only(setup, tmp_path):
+    g, forge, _ = setup
+    config = load_config(g.config)
+    settings = {**config.connections["forge"].settings, "git-url": forge.http_git_url,
+                "mirror": str(tmp_path / "http-mirror")}
+    connection = registry.build("forge", settings, config.state_dir, {})
+    number = forge.open_pull(PROJECT, {"a.txt": "1\n"}, "Add a")
+    info = connection.change_info(PROJECT, ChangeRef(None, None, number))
+    change = connection.pin(PROJECT, info.change, "main")            # fetched over HTTP
+    result = connection.land(LandRequest(PROJECT, "main", forge.tip(PROJECT), change.revision))
+    assert result.ok and forge.state(PROJECT, number) == "merged"    # pushed over HTTP
+    assert forge.git_calls and all(ok for _, _, ok in forge.git_calls)
+    assert any(m == "POST" and p.endswith("/git-receive-pack") for m, p, _ in forge.git_calls)
+    assert not any(TOKEN in p for _, p, _ in forge.git_calls)
+    (tmp_path / "wrong").write_text("wrong-token\n")
+    wrong = registry.build("forge", {**settings, "token": str(tmp_path / "wrong"),
+                                     "mirror": str(tmp_path / "other")}, config.state_dir, {})
+    with pytest.raises(Unreachable, match="git fetch of rpms/nova failed") as refused:
+        wrong.pin(PROJECT, info.change, "main")
+    assert "wrong-token" not in str(refused.value)
 
 
 def test_depends_on_names_pull_requests_of_any_forge_connection():

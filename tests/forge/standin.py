@@ -13,13 +13,14 @@ branch, as the forges do after a push; the API answers in pages of
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import re
 import subprocess
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from aiohttp import web
 
@@ -59,6 +60,7 @@ class ForgeStandIn:
         self.statuses = defaultdict(list)       # (project, sha) -> [body]
         self.comments = defaultdict(list)       # (project, number) -> [text]
         self.calls: list[tuple[str, str]] = []  # (method, path) as asked
+        self.git_calls: list[tuple[str, str, bool]] = []    # (method, path, authorised)
         self.lock = threading.Lock()
         self.url = ""
 
@@ -208,6 +210,8 @@ class ForgeStandIn:
 
     async def answer(self, request: web.Request) -> web.StreamResponse:
         path, _, query = request.raw_path.partition("?")
+        if path.startswith("/git/"):
+            return await self.git_http(request, path[len("/git"):], query)
         body = await request.json() if request.can_read_body else None
         with self.lock:
             self.calls.append((request.method, path))
@@ -291,7 +295,39 @@ class ForgeStandIn:
             return web.json_response({"body": body["body"]}, status=201)
         return web.json_response([{"body": text} for text in self.comments[key]])
 
-    # -- webhook payloads, as each forge sends them -----------------------------
+    # -- git over HTTP, as the forges serve it ---------------------------------
 
-    def quoted(self, project: str) -> str:
-        return quote(project, safe="")
+    @property
+    def http_git_url(self) -> str:
+        return self.url + "/git"
+
+    def git_authorised(self, request: web.Request) -> bool:
+        """Basic auth whose password is the token, whatever the user (as forges take it)."""
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        try:
+            password = base64.b64decode(value).decode().partition(":")[2]
+        except ValueError:
+            return False
+        return scheme == "Basic" and password == TOKEN
+
+    async def git_http(self, request: web.Request, path: str, query: str) -> web.Response:
+        """git's smart HTTP, by `git http-backend` (CGI) over the bare repositories."""
+        with self.lock:
+            self.git_calls.append((request.method, request.raw_path,
+                                   self.git_authorised(request)))
+        if not self.git_authorised(request):
+            return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="forge"'})
+        env = {"PATH": os.environ["PATH"], "GIT_PROJECT_ROOT": self.repos,
+               "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": path, "QUERY_STRING": query,
+               "REQUEST_METHOD": request.method, "REMOTE_USER": "gateq", "REMOTE_ADDR": "127.0.0.1",
+               "CONTENT_TYPE": request.headers.get("Content-Type", ""),
+               "HTTP_CONTENT_ENCODING": request.headers.get("Content-Encoding", ""),
+               "GIT_HTTP_MAX_REQUEST_BUFFER": "100M", **GIT_ENV}
+        body = await request.read()
+        proc = await asyncio.create_subprocess_exec(
+            "git", "http-backend", env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        out, _ = await proc.communicate(body)
+        head, _, content = out.partition(b"\r\n\r\n")
+        headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n") if line)
+        status = int(headers.pop("Status", "200").split()[0])
+        return web.Response(status=status, body=content, headers=headers)

@@ -3,9 +3,9 @@ under the mirror root, where pull request heads are fetched (under the
 forge's own refs, refs/pull/N/head) and branches followed, and from which
 the lander pushes.
 
-git reaches the forge over HTTPS with the API token in an Authorization
-header given through git's environment (GIT_CONFIG_*), never in a URL or
-on a command line; every git runs under a deadline, in a process group of
+git reaches the forge over HTTPS (or HTTP on this host) with the API token
+in an Authorization header given through git's environment (GIT_CONFIG_*),
+never in a URL or on a command line; every git runs under a deadline, in a process group of
 its own so it is killed whole.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 from typing import Sequence
+from urllib.parse import urlsplit
 
 from ...git import repo as git_repo
 from ..base import DriverError, NotFound, Unreachable
@@ -26,6 +27,13 @@ class GitResult:
     returncode: int
     stdout: str
     stderr: str
+
+
+def sends_token(url: str) -> bool:
+    """Over HTTPS, or plain HTTP to this host only: never a token in clear on a network."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http"
+                                       and parts.hostname in ("127.0.0.1", "::1", "localhost"))
 
 
 class ForgeMirror:
@@ -75,7 +83,7 @@ class ForgeMirror:
         env = {k: v for k, v in git_repo.git_env().items()
                if not k.startswith("GIT_CONFIG") and k not in ("GIT_DIR", "GIT_WORK_TREE")}
         env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C", GIT_DIR=path)
-        if self.auth and self.git_url.startswith("https://"):
+        if self.auth and sends_token(self.git_url):
             env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="http.extraHeader",
                        GIT_CONFIG_VALUE_0=f"Authorization: {self.auth}")
         return env
