@@ -14,6 +14,10 @@ the consumers side by side; the figures are the range over the trials.
 
 Latency: single reviews on the stand-in, one at a time, from the control
 request to the journal callback having appended the event (p50, p95).
+Engine latency: `gateq serve` on the stand-in (a gate pipeline: trigger
+Workflow+1, require Code-Review+2); a change approved at a time, from the
+control request to its item shown enqueued in the engine's status (what
+`gateq status` reads), each item gated before the next (p50, p95).
 
 Reconciliation: --changes open, approved changes in --projects projects;
 one run of the connection's reconcile for a gate trigger (Code-Review+2,
@@ -21,7 +25,7 @@ Workflow+1) and a check trigger: number of queries and time, the first
 run (fetching every patch set into an empty mirror) and a second (all
 there), against asking Gerrit change by change.
 Usage: python bench/gerrit_intake.py [--events 10000] [--trials 3]
-         [--latency 200] [--changes 500] [--projects 10]
+         [--latency 200] [--engine-latency 50] [--changes 500] [--projects 10]
 """
 from __future__ import annotations
 
@@ -240,6 +244,57 @@ def latency(site: Site, changes: list[int], samples: int) -> list[float]:
     return found
 
 
+def engine_latency(site: Site, samples: int) -> list[float]:
+    """Seconds from a Workflow+1 review's control request to its item in
+    the status the engine publishes, through the real engine."""
+    from gerrit.fixtures import Site as TestSite
+    from gerrit.gate import APPROVE, GerritGate
+    from gerrit.standin import wait_for
+    known_hosts = site.gerrit.write_known_hosts(os.path.join(site.root, "known_hosts"))
+    gate = GerritGate(os.path.join(site.root, "engine"), TestSite(site.gerrit, site.users,
+                      known_hosts, site.root), ["engine-latency"], pipelines=ENGINE_GATE)
+    gate.write_job("check.sh", "#!/bin/sh\ntrue\n")
+    gate.start()
+    found = []
+    try:
+        wait_for(lambda: gate.link() == "up", 60, "the engine's connection up")
+        store = SqliteStore(os.path.join(gate.config, "state"), create=False)
+        alice = site.users["alice"]
+        for i in range(samples + 5):
+            change = site.gerrit.upload("engine-latency", alice, {f"f{i}": "x\n"}, f"Change {i}",
+                                        via="api")
+            site.gerrit.review(change.number, alice, {"Code-Review": 2})
+            time.sleep(0.3)            # the stream has told the engine of both (not timed)
+            began = time.perf_counter()
+            site.gerrit.review(change.number, alice, {"Workflow": APPROVE["Workflow"]})
+            wait_for(lambda: change.ref in queued(store.read_status() or {}), 30,
+                     f"change {change.number} enqueued", step=0.002)
+            if i >= 5:                                  # the first ones warm up
+                found.append(time.perf_counter() - began)
+            wait_for(lambda: any(r["change"] == change.ref for r in store.results()), 60,
+                     f"change {change.number} gated")
+        store.close()
+    finally:
+        gate.stop()
+    return found
+
+
+def queued(status: dict) -> set[str]:
+    return {item["change"] for p in status.get("pipelines", ()) for q in p["queues"]
+            for item in q["items"]}
+
+
+ENGINE_GATE = """\
+- pipeline:
+    name: gate
+    manager: dependent
+    require: {review: {approval: [{Code-Review: 2}]}}
+    trigger: {review: [{event: comment-added, approval: [{Workflow: 1}]}]}
+    success: {review: {Verified: 2, submit: true}}
+    failure: {review: {Verified: -2}}
+"""
+
+
 def reconciliation(site: Site, count: int, projects: int) -> None:
     alice = site.users["alice"]
     numbers = make_changes(site.gerrit, alice, count, projects, prefix="reconcile")
@@ -288,6 +343,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10000)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--latency", type=int, default=200)
+    parser.add_argument("--engine-latency", type=int, default=50)
     parser.add_argument("--changes", type=int, default=500)
     parser.add_argument("--projects", type=int, default=10)
     args = parser.parse_args()
@@ -295,10 +351,13 @@ def main() -> None:
         gerrit = GerritStandIn(os.path.join(root, "gerrit"))
         gerrit.start()
         try:
-            users = {name: gerrit.add_user(name) for name in ("gateq", "alice")}
+            users = {name: gerrit.add_user(name, can_push=name == "gateq")
+                     for name in ("gateq", "alice")}
             changes = make_changes(gerrit, users["alice"], 100, 5)
             site = Site(root, gerrit, users, [f"project-{p}" for p in range(5)])
             report_latency(latency(site, changes, args.latency))    # before the stand-in fills up
+            report_latency(engine_latency(site, args.engine_latency),
+                           "comment-added (Workflow+1) to the item enqueued, through gateq serve")
             rates = {"raw": [], "reader": [], "source": [], "parse": []}
             for number in range(args.trials):
                 found, lines = intake_trial(site, changes, args.events, number)
@@ -324,10 +383,10 @@ def report_intake(args, rates: dict[str, list[float]], lines: list[bytes]) -> No
         print(f"  {name + ' / raw':38s} {min(ratios):9.2f} - {max(ratios):9.2f}")
 
 
-def report_latency(found: list[float]) -> None:
+def report_latency(found: list[float], what: str = "comment-added to journaled") -> None:
     found.sort()
     p50, p95 = found[len(found) // 2], found[int(len(found) * 0.95)]
-    print(f"comment-added to journaled, {len(found)} reviews one at a time: "
+    print(f"{what}, {len(found)} reviews one at a time: "
           f"p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, max {found[-1] * 1000:.1f} ms")
 
 

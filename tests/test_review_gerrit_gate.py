@@ -15,6 +15,7 @@ def test_approved_change_is_gated_landed_by_push_and_reported(gerrit, tmp_path):
     gate = GerritGate(tmp_path, gerrit, [nova])
     with gate.serving():
         change = gate.upload(nova, {"a.txt": "1\n"}, "Add a")
+        gate.wait_review(change, "check")       # its Verified+1 first: the last vote stays
         gate.approve(change, {"Code-Review": 2})
         gate.approve(change, {"Workflow": 1})
         [result] = gate.wait_result(change, "gate")

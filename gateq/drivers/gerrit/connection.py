@@ -185,9 +185,14 @@ class GerritConnection(Connection):
     def pin(self, project: str, change: ChangeRef, branch: str) -> Change:
         if change.ref is None or change.revision is None:
             change = self._complete(project, change)
-        self.mirror.fetch_patchsets(project, [change.ref] if not self.mirror.has(
-            project, change.revision) else [], [branch])
         path = self.repo_path(project)
+        # The mirror's branches follow Gerrit's (ref-updated events, each
+        # prepared before later events; a sync on every connection): fetch
+        # only what is missing. A branch behind after all makes the landing's
+        # compare-and-swap fail, and the queue is rebuilt on the real tip.
+        missing = not self.mirror.has(project, change.revision)
+        if missing or git_repo.resolve(path, "refs/heads/" + branch) is None:
+            self.mirror.fetch_patchsets(project, [change.ref] if missing else [], [branch])
         target = git_repo.resolve(path, "refs/heads/" + branch)
         if target is None:
             raise NotFound(f"project {project}: no branch {branch}")
