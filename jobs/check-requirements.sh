@@ -1,7 +1,9 @@
 #!/bin/sh
 # Cross-project integration check: every `requires` line (NAME >= VERSION)
 # of every project in the workspace must be met by the `version` file of
-# NAME as it stands in this item's speculative state.
+# NAME as it stands in this item's speculative state. The workspace holds the
+# job's own project, those changed ahead and its required-projects: list
+# every project it reads there.
 set -eu
 status=0
 for project in "$GATEQ_WORKSPACE"/src/*; do
