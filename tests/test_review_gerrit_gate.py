@@ -128,3 +128,19 @@ def test_land_submit_of_a_tree_not_the_tested_one_publishes_nothing_and_says_so(
     assert "whose tree is not the tree gateq tested" in result["reason"], result
     assert result["reason"].endswith("nothing was published")
     assert result["reason"] in report["message"]
+
+
+def test_a_change_that_lost_its_vote_is_checked_before_landing_and_dequeued(gerrit, tmp_path):
+    nova = unique("nova")
+    gate = GerritGate(tmp_path, gerrit, [nova])
+    hold = gate.hold_builds()
+    with gate.serving():
+        change = gate.upload(nova, {"a.txt": "1\n"}, "Add a")
+        gate.approve(change)
+        gate.wait(lambda: gate.running("gate"), "the gate build running")
+        gerrit.standin.review(change.number, gerrit.users["bob"], {"Code-Review": -1})
+        gate.standin.review(change.number, gate.site.users["alice"], {"Code-Review": 0})
+        hold.release()
+        [result] = gate.wait_result(change, "gate")
+    assert result["result"] == "dequeued" and "Code-Review" in result["reason"], result
+    assert gerrit.standin.change(change.number)["status"] == "NEW"      # nothing landed
