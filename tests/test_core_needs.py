@@ -254,3 +254,19 @@ def test_a_new_patch_set_of_a_cycle_member_replaces_the_cycle_item():
     assert [c.ref for c in item.changes] == [a2.ref, b.ref]
     assert {(r["change"], r["reason"]) for r in w.results if r["pipeline"] == "gate"} == {
         (a.ref, "superseded by patch set 2"), (b.ref, f"depends on {a.name} which was dequeued")}
+
+
+def test_a_git_change_naming_another_with_depends_on_enqueues_it_ahead_without_requirements():
+    from scheduler_world import World
+    from gateq.core import events as ev
+    from gateq.core.types import Change, ChangeKey, NeededChange
+    w = World()
+    a = Change("nova", "a", "main", "rev-a", frozenset({"rev-a"}))
+    b = Change("ceilometer", "b", "main", "rev-b", frozenset({"rev-b"}),
+               needs=(ChangeKey("git", "nova", "refs/heads/a"),))
+    needed = (NeededChange(ChangeKey("git", "nova", "refs/heads/a"), "open", a),)
+    w.feed(ev.TriggerEvent(w.tick(), "git", "approved", b, needed=needed))
+    assert w.queue_refs() == ["a", "b"]
+    w.finish("b")
+    w.finish("a")
+    assert w.landed == ["a", "b"]
