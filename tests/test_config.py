@@ -500,7 +500,7 @@ def test_server_errors(tmp_path):
     server = """\
     connections:
       distgit:
-        driver: gitlab
+        driver: fossil
         root: missing
       local:
         root: repos
@@ -514,8 +514,8 @@ def test_server_errors(tmp_path):
     scheduler: {}
     """
     assert errors_of(make(tmp_path, server=server)) == [
-        "gateq.yaml:3: connection 'distgit': attribute 'driver': unknown driver 'gitlab' "
-        "(one of git, gerrit)",
+        "gateq.yaml:3: connection 'distgit': attribute 'driver': unknown driver 'fossil' "
+        "(one of git, gerrit, gitea, github, gitlab)",
         "gateq.yaml:5: connection 'local': missing required attribute 'driver'",
         "gateq.yaml:9: connection 'other': attribute 'root': directory 'missing' does not exist",
         "gateq.yaml:10: state: attribute 'path': expected a non-empty string, got 12",

@@ -176,7 +176,7 @@ def test_records_survive_their_json_form():
 def test_the_registry_checks_each_connection_with_its_drivers_schema(tmp_path):
     check = Schema(connection_schema(str(tmp_path)))
     assert check({"driver": "git", "root": "."}) == {"driver": "git", "root": str(tmp_path)}
-    for bad, says in (({"driver": "svn"}, "unknown driver 'svn' (one of git, gerrit)"),
+    for bad, says in (({"driver": "svn"}, "unknown driver 'svn' (one of git, gerrit, gitea, github, gitlab)"),
                       ({"root": "."}, "missing required attribute 'driver'"),
                       ({"driver": "git", "root": "nope"}, "directory 'nope' does not exist")):
         with pytest.raises(MultipleInvalid) as exc:

@@ -78,5 +78,6 @@ def test_urls_must_be_urls_and_drivers_must_exist(config_dir):
         (["review", "git-url"], "attribute 'git-url': 'https://r' is not a ssh URL"),
         (["review", "web-url"], "attribute 'web-url': 'r' is not a https or http URL"),
     ]
-    assert errors(config_dir, {"other": {"driver": "github"}}) == [
-        (["other", "driver"], "attribute 'driver': unknown driver 'github' (one of git, gerrit)")]
+    assert errors(config_dir, {"other": {"driver": "fossil"}}) == [
+        (["other", "driver"],
+         "attribute 'driver': unknown driver 'fossil' (one of git, gerrit, gitea, github, gitlab)")]
