@@ -11,14 +11,13 @@ UPDATING mark left) is repaired before it is lent again.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .repo import GitError, first_line, git, run
+from .repo import GitError, git, git_env
 
 UPDATING = ".gateq-updating"      # beside .git while a checkout moves; left by a crash
 KEEP_FREE = 2                     # free checkouts kept per project beyond those lent
@@ -129,7 +128,7 @@ class KeptCheckouts:
             self.discard(kept.path)               # half made: start again
             os.makedirs(os.path.dirname(kept.path), exist_ok=True)
             git(os.path.dirname(kept.path), "clone", "--quiet", "--shared", "--no-checkout",
-                "--config", "core.splitIndex=true",   # a move rewrites its changes, not the index
+                "--config", "core.splitIndex=true",   # a move writes its changes, not the whole index
                 os.path.abspath(self.repo_path(project)), kept.path)
             old = None
         broken = os.path.exists(mark)             # a move cut short, by a crash or an error
@@ -149,49 +148,15 @@ class KeptCheckouts:
 
 
 def move_files(path: str, old: str, new: str) -> None:
-    """Write what differs between two commits into a clean checkout of `old`
-    and its index (git applies its filters), then detach HEAD at `new`."""
-    raw = run(path, "diff-tree", "-r", "-z", "--no-renames", old, new)
-    if raw.returncode != 0:
-        raise GitError(f"git diff-tree failed in {path}: {first_line(raw.stderr)}")
-    fields = raw.stdout.split("\0")
-    index_info, written = [], []
-    for meta, name in zip(fields[0::2], fields[1::2]):
-        _, mode, _, sha, status = meta.lstrip(":").split()
-        if status == "D":
-            index_info.append(f"0 {'0' * len(sha)}\t{name}")
-            remove_file(path, name)
-        else:
-            index_info.append(f"{mode} {sha}\t{name}")
-            written.append(name)
-    for name in written:                        # a file where a directory was, or the reverse
-        target = os.path.join(path, name)
-        if os.path.isdir(target) and not os.path.islink(target):
-            shutil.rmtree(target)
-    if index_info:
-        git(path, "update-index", "-z", "--index-info", stdin="\0".join(index_info) + "\0")
-    if written:
-        git(path, "checkout-index", "--force", "-u", "-z", "--stdin",
-            stdin="\0".join(written) + "\0")
+    """Check out, in a clean checkout of `old`, the paths that differ in
+    `new` (added, changed and removed: one index read and write, git's
+    filters applied), then detach HEAD at `new`."""
+    changed = git(path, "diff-tree", "-r", "-z", "--no-renames", "--name-only", old, new,
+                  strip=False)
+    if changed:
+        git(path, "checkout", "--quiet", "--no-overlay", new, "--pathspec-from-file=-",
+            "--pathspec-file-nul", stdin=changed, env=git_env(GIT_LITERAL_PATHSPECS="1"))
     git(path, "update-ref", "--no-deref", "HEAD", new)
-
-
-def remove_file(root: str, name: str) -> None:
-    """Remove a file and the directories it leaves empty."""
-    target = os.path.join(root, name)
-    try:
-        os.unlink(target)
-    except FileNotFoundError:
-        pass
-    except IsADirectoryError:
-        shutil.rmtree(target)
-    parent = os.path.dirname(name)
-    while parent:
-        try:
-            os.rmdir(os.path.join(root, parent))
-        except OSError:
-            return                               # not empty
-        parent = os.path.dirname(parent)
 
 
 def head_commit(path: str) -> str | None:
