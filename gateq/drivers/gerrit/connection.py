@@ -148,8 +148,8 @@ class GerritConnection(Connection):
             return
         if move.new is None:
             git_repo.run(self.repo_path(event.project), "update-ref", "-d", move.ref)
-        else:
-            self.mirror.fetch_branches(event.project, [branch])
+        elif git_repo.resolve(self.repo_path(event.project), move.ref) != move.new:
+            self.mirror.fetch_branches(event.project, [branch])    # not gateq's own landing
 
     def _complete(self, project: str, change: ChangeRef) -> ChangeRef:
         """Number, patch set and ref of a change a hook named by its commit."""
