@@ -24,6 +24,7 @@ class DeliveryLog:
         self.path = path
         self.clock = clock
         self._local = threading.local()
+        self._opening = threading.Lock()
         self._claims = 0
 
     @classmethod
@@ -31,15 +32,19 @@ class DeliveryLog:
         return cls(os.path.join(state_dir, "forge", connection + ".sqlite"))
 
     def db(self) -> sqlite3.Connection:
-        """One SQLite connection per thread (web handlers run on executor threads)."""
+        """One SQLite connection per thread (web handlers run on executor
+        threads), opened one at a time: switching a new file to WAL while
+        another connection writes is refused at once (busy), not waited for."""
         db = getattr(self._local, "db", None)
         if db is None:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("CREATE TABLE IF NOT EXISTS deliveries "
-                       "(id TEXT PRIMARY KEY, at REAL NOT NULL)")
-            self._local.db = db
+            with self._opening:
+                os.makedirs(os.path.dirname(self.path), exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    db.execute("PRAGMA journal_mode=WAL")
+                db.execute("CREATE TABLE IF NOT EXISTS deliveries "
+                           "(id TEXT PRIMARY KEY, at REAL NOT NULL)")
+                self._local.db = db
         return db
 
     def claim(self, delivery: str) -> bool:
