@@ -1,6 +1,6 @@
 """Read a configuration directory into a Config, or report every error in it.
 
-gateq.yaml (connections, state, executor, publish, logs, checkpoint, web) and
+gateq.yaml (connections, state, executor, publish, logs, checkpoint, web, zookeeper) and
 the layout files under layouts/ are read with line numbers, checked against
 the schemas, then the rules between objects (duplicates, job dependencies,
 nothing landing untested, each project's repository and default branch) are
@@ -19,7 +19,7 @@ from .errors import ConfigError, Errors, LineDict, LineList, line_at, one_line, 
 from ..drivers import registry
 from .model import (NOOP, Config, GitConnection, Job, Layout, LogRetention, Manager, Pipeline,
                     Project, QueueSettings, RemoteConnection, Reporter, Repository, Requirement,
-                    Trigger, WebSettings, WebToken, Window)
+                    Trigger, WebSettings, WebToken, Window, ZooKeeperSettings)
 from .project_repos import repository_problem
 from .reader import UNREADABLE, read_yaml
 
@@ -356,6 +356,7 @@ def build_config(config_file: str, server: dict, layout: Layout, warnings: tuple
         min_free=server["state"]["min-free"],
         warnings=warnings,
         web=build_web(server["web"]),
+        zookeeper=build_zookeeper(server["zookeeper"]),
     )
 
 
@@ -370,6 +371,14 @@ def build_web(w: dict) -> WebSettings:
     return WebSettings(listen=w["listen"], allow_remote=w["allow-remote"], max_body=w["max-body"],
                        tokens=tuple(WebToken(t["name"], t["sha256"], frozenset(t["actions"]))
                                     for t in w["tokens"]))
+
+
+def build_zookeeper(z: dict | None) -> ZooKeeperSettings | None:
+    if z is None:
+        return None
+    tls = z["tls"]
+    return ZooKeeperSettings(z["hosts"], z["session-timeout"],
+                             (tls["cert"], tls["key"], tls["ca"]) if tls else None)
 
 
 def build_layout(items: list[Item], names: schema.Names) -> Layout:

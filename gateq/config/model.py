@@ -309,6 +309,14 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class ZooKeeperSettings:
+    """`zookeeper:` in gateq.yaml: with it, the shared state lives there (gateq/zk)."""
+    hosts: str                           # as kazoo takes it: host:port,...[/chroot]
+    session_timeout: float = 10.0        # seconds
+    tls: tuple[str, str, str] | None = None   # (cert, key, ca), absolute paths
+
+
+@dataclass(frozen=True)
 class Config:
     config_dir: str
     path: str                            # the gateq.yaml read
@@ -323,6 +331,7 @@ class Config:
     min_free: int = 64 * 1024 * 1024     # bytes free under state_dir for the engine to take work
     warnings: tuple[str, ...] = ()       # one line each: layout files skipped, and why
     web: WebSettings = WebSettings()
+    zookeeper: ZooKeeperSettings | None = None    # None: the state is the SQLite state directory
 
     @property
     def publish_dir(self) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from voluptuous import (All, Invalid, Marker, MultipleInvalid, Optional, Required,
-                        RequiredFieldInvalid)
+                        RequiredFieldInvalid, Schema)
 
 from .. import sandbox
 from ..drivers import registry
@@ -87,7 +87,51 @@ def server_schema(config_dir: str, check_places: bool = True) -> object:
             Optional("interval", default=1000): count,
         },
         Optional("web", default={}): WEB,
+        Optional("zookeeper", default=None): maybe(zookeeper_schema(config_dir)),
     }, distinct_places(config_dir))
+
+
+# -- ZooKeeper, for schedulers on many hosts (gateq/zk, docs/scale-out.md) ----
+
+def zk_hosts(value):
+    """host:port[,host:port...], optionally ending in /chroot, as kazoo takes it."""
+    hosts, _, chroot = text(value).partition("/")
+    for entry in hosts.split(","):
+        host, colon, port = entry.strip().rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise Invalid(f"expected host:port[,host:port...], got {quote(entry.strip())} "
+                          f"in {quote(value)}")
+    if "/" in value and not chroot.strip("/"):
+        raise Invalid(f"the chroot after the hosts is empty in {quote(value)}")
+    return value
+
+
+def seconds(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
+        raise Invalid(f"expected a number of seconds > 0 (at most 3600), got {value!r}")
+    return float(value)
+
+
+def readable_file(config_dir: str):
+    def check(value):
+        path = in_dir(config_dir)(value)
+        if not os.path.isfile(path) or not os.access(path, os.R_OK):
+            raise Invalid(f"{quote(value)} is not a readable file")
+        return path
+    return check
+
+
+def zookeeper_schema(config_dir: str) -> Schema:
+    """A Schema, not a dict, so that maybe() can call it (null: no ZooKeeper)."""
+    return Schema({
+        Required("hosts"): zk_hosts,
+        Optional("session-timeout", default=10): seconds,
+        Optional("tls", default=None): maybe(Schema({
+            Required("cert"): readable_file(config_dir),
+            Required("key"): readable_file(config_dir),
+            Required("ca"): readable_file(config_dir),
+        })),
+    })
 
 
 # -- the web service (gateq/web) ------------------------------------------
