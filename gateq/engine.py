@@ -72,7 +72,6 @@ class Engine:
         self.next_status = 0.0
         self.shown_links: dict | None = None
         self.garbage_due = False            # a landing may have left unreachable artifacts
-        self.landing_notes: dict[int, str] = {}   # item: what its landing said (until reported)
         self._lock = None
         self.pause = DiskFullPause(self.clock, RETRY_DISK_SECONDS)
         self.scheduler, self.cursor, self.pruned = restore(config, store)
@@ -397,8 +396,6 @@ class Engine:
         if ok:
             published = "".join(f", published {repo} snapshot {n}" for repo, n in landed.snapshots)
             note = f" ({landed.reason})" if landed.reason else ""
-            if landed.reason:
-                self.landing_notes[action.item] = landed.reason
             landed_as = {action.moves[0].project: landed.commit} if landed.commit else {}
             log.info("item %d landed %s on %s%s%s", action.item,
                      ", ".join(c.name for c in action.changes),
@@ -451,11 +448,7 @@ class Engine:
         self.executor.cancel(action.build)
 
     def do_report(self, action: act.Report) -> None:
-        record = action.record.as_dict()
-        note = self.landing_notes.pop(record["item"], None)
-        if note and record["result"] == "merged" and not record.get("reason"):
-            record["reason"] = note       # e.g. landed, but not the tree tested: nothing published
-        self.report_record(record)
+        self.report_record(action.record.as_dict())
 
     def report_record(self, record: dict) -> None:
         if self.review.report_result(record):

@@ -136,7 +136,8 @@ class Scheduler:
         queue.window = grow(queue.window, self.layout.pipelines[item.pipeline].window)
         self.queues.touch_window(queue, before, queue.window)
         self.queues.landed(item)
-        return self.queues.remove(item, ItemResult.MERGED, None, commit=event.commit,
+        # A landing may say something (landed, but not the tree tested: nothing published).
+        return self.queues.remove(item, ItemResult.MERGED, event.reason, commit=event.commit,
                                   snapshot=dict(event.snapshots) or None)
 
     # -- operations shared by handlers ------------------------------------

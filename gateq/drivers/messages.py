@@ -13,6 +13,7 @@ VERDICTS = {
     "change-missing": "Not tested: the change's commit is gone",
     "branch-missing": "Not tested: the target branch is gone",
     "dequeued": "Dequeued",
+    "not-enqueued": "Not enqueued",
 }
 
 

@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import threading
 import time
 import zlib
 from typing import Iterator
@@ -86,7 +87,7 @@ class SqliteStore(OutboxTable, IntakeTable):
 
     def _create(self) -> None:
         """Make the database under a temporary name, then link it into place."""
-        tmp = f"{self.path}.new-{os.getpid()}"
+        tmp = f"{self.path}.new-{os.getpid()}-{threading.get_ident()}"   # two threads may create it
         try:
             with contextlib.closing(sqlite3.connect(tmp, isolation_level=None)) as db:
                 db.execute("PRAGMA journal_mode=WAL")
