@@ -23,7 +23,7 @@ from .config.model import Config
 from .core import actions as act
 from .core import checkpoint
 from .core.events import BuildCompleted, Event, LandCompleted, MergeCompleted
-from .core.snapshot import is_idle, live_builds, snapshot
+from .core.snapshot import is_idle, live_builds
 from .core.types import Change, MergeFailure
 from .executor import LocalExecutor
 from .git.merger import BranchMissing, ChangeMissing, Merger, MergeConflict
@@ -33,7 +33,8 @@ from .replay import replay, restore
 from .review.connections import Connections
 from .review.hub import ReviewHub, config_change_url
 from .state import DiskFull, SqliteStore
-from .state.diskfull import DiskFullPause, disk_full_reason
+from .state.diskfull import DiskFullPause, disk_full_reason, space_short
+from .status import StatusWriter
 from .workers import Inbox
 
 log = logging.getLogger("gateq.engine")
@@ -45,7 +46,6 @@ class EngineBusy(Exception):
 
 RETRY_DISK_SECONDS = 1.0     # how often a paused engine checks whether space is back
 EXPIRE_LOGS_SECONDS = 600.0  # how often old build logs and workspaces are looked for
-STATUS_SECONDS = 1.0         # how often the connections' state is looked at for the status
 
 
 class Engine:
@@ -69,8 +69,7 @@ class Engine:
         self.review = ReviewHub(config, store, self.connections, self.inbox, self.record,
                                 self.queued, self.pause_for, self.log_location, clock)
         self.next_expiry = 0.0               # at the first loop pass, then every 10 minutes
-        self.next_status = 0.0
-        self.shown_links: dict | None = None
+        self.status = StatusWriter(store, self.review, self.connections, change_url, clock)
         self.garbage_due = False            # a landing may have left unreachable artifacts
         self._lock = None
         self.pause = DiskFullPause(self.clock, RETRY_DISK_SECONDS)
@@ -241,15 +240,7 @@ class Engine:
             self.pause.start(short)
 
     def free_space_short(self) -> str | None:
-        try:
-            stat = os.statvfs(self.config.state_dir)
-        except OSError:
-            return None
-        free = stat.f_bavail * stat.f_frsize
-        if free >= self.config.min_free:
-            return None
-        return (f"{self.config.state_dir}: {free // 1024} KiB free, less than state.min-free "
-                f"({self.config.min_free // 1024} KiB)")
+        return space_short(self.config.state_dir, self.config.min_free)
 
     def try_resume(self) -> bool:
         """Journal the answers held back and carry out the actions put off,
@@ -333,38 +324,12 @@ class Engine:
     # -- the status snapshot --------------------------------------------------
 
     def publish_status(self) -> None:
-        status = snapshot(self.scheduler)
-        self.annotate(status)
-        status["cursor"] = self.cursor
-        status["pending_events"] = self.store.pending_count(self.cursor)
-        status.update(self.review.status())
-        self.shown_links = status["connections"]
-        self.store.write_status(status)
-
-    def annotate(self, status: dict) -> None:
-        """Each item and change of the snapshot gets when it was enqueued
-        and its page in its review system, where it has one."""
-        index, change_url = self.scheduler.state.index, config_change_url(self.config)
-        for pipeline in status["pipelines"]:
-            for queue in pipeline["queues"]:
-                for shown in queue["items"]:
-                    item = index.get(shown["item"])
-                    members = {m.id: m for m in item.members} if item else {}
-                    for change in shown.get("changes", ()):
-                        member = members.get(change["item"])
-                        change["enqueued_at"] = member.enqueued_at if member else None
-                        change["url"] = page(member.change if member else None, change_url)
-                    shown["enqueued_at"] = item.members[0].enqueued_at if item else None
-                    shown["url"] = page(item.change if item else None, change_url)
+        self.status.write(self.scheduler, self.cursor)
 
     def watch_connections(self) -> None:
         """A connection that went down or came up is shown without waiting
         for the next journal event."""
-        now = self.clock()
-        if now < self.next_status or self.pause.active:
-            return
-        self.next_status = now + STATUS_SECONDS
-        if self.connections.status() != self.shown_links:
+        if not self.pause.active and self.status.connections_moved():
             try:
                 self.publish_status()
             except DiskFull as exc:
@@ -475,12 +440,6 @@ class Engine:
             host = f"[{listen[0]}]" if ":" in listen[0] else listen[0]
             return f"http://{host}:{listen[1]}/builds/{build}"
         return self.builds.log_path(build)
-
-
-def page(change: Change | None, change_url) -> str | None:
-    if change is None:
-        return None
-    return change.url or change_url(change.project, change.ref)
 
 
 def log_result(record: dict) -> None:

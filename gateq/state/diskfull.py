@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 from typing import Callable
 
 from .errors import DiskFull
@@ -64,3 +65,17 @@ class DiskFullPause:
         self.held, self.deferred = [], []
         self.active, self.reason = False, None
         return held, deferred
+
+
+def space_short(state_dir: str, min_free: int) -> str | None:
+    """Why new work must wait (Zuul's executor governor: below state.min-free,
+    take none, before a write fails half-way); None while there is room."""
+    try:
+        stat = os.statvfs(state_dir)
+    except OSError:
+        return None
+    free = stat.f_bavail * stat.f_frsize
+    if free >= min_free:
+        return None
+    return (f"{state_dir}: {free // 1024} KiB free, less than state.min-free "
+            f"({min_free // 1024} KiB)")
