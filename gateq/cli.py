@@ -154,7 +154,7 @@ def cmd_serve(config: Config, args) -> int:
 
 def cmd_status(config: Config, args) -> int:
     try:
-        store = open_store(config.state_dir, create=False)
+        store = open_store(config.state_dir, create=False, zookeeper=config.zookeeper)
     except NoState:
         status = {"pipelines": [], "running_builds": 0, "pending_events": 0}
     else:
@@ -183,7 +183,7 @@ def render_connections(connections: dict) -> list[str]:
 
 def cmd_results(config: Config, args) -> int:
     try:
-        store = open_store(config.state_dir, create=False)
+        store = open_store(config.state_dir, create=False, zookeeper=config.zookeeper)
     except NoState:
         results = []
     else:
@@ -203,7 +203,7 @@ def cmd_hook(config: Config, args) -> int:
     words = list(args.words)
     if words[:1] == ["install"]:
         return install_hook(config, words[1:])
-    store = open_store(config.state_dir)
+    store = open_store(config.state_dir, zookeeper=config.zookeeper)
     gerrit = [name for name, c in config.connections.items() if c.driver == "gerrit"]
 
     def journal(event) -> None:

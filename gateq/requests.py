@@ -49,7 +49,7 @@ class Request:
 def record(config: Config, request: Request) -> tuple[str, int]:
     """Check `request` and journal it: (what was recorded, its journal row)."""
     check(config, request)
-    store = open_store(config.state_dir)
+    store = open_store(config.state_dir, zookeeper=config.zookeeper)
     try:
         event, said = BUILDERS[request.action](config, store, request)
         return said, store.append(event)

@@ -26,7 +26,7 @@ def run_engine(config: Config, until_idle: bool) -> int:
     stopping: list[bool] = []
     previous = signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     try:
-        store = open_store(config.state_dir)
+        store = open_store(config.state_dir, zookeeper=config.zookeeper)
         engine = Engine(config, store)
         try:
             engine.lock()

@@ -1,0 +1,205 @@
+"""The gate's state in ZooKeeper, behind the SqliteStore's methods.
+
+Under the root (`/gateq`; a chroot in zookeeper.hosts keeps gates apart):
+- `journal/e-N`: one small node per event, sequential (its journal row is
+  N + 1, so that row 0 still means "nothing read"); the nodes up to a
+  checkpoint are deleted with it, so the journal never grows past the
+  checkpoint interval;
+- `checkpoints/c-SEQ`, `status/v-T`: compressed, sharded (sharded.py);
+- `results/r-N` and `results/items/ITEM`, made in one transaction, so a
+  result is recorded once;
+- `intake/i-N` and `outbox/o-N` (intake.py, outbox.py): versioned rows,
+  each update a compare-and-swap on the row's version.
+Every kazoo failure is one StateError line naming the ensemble (client.py).
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Iterator
+
+from kazoo.exceptions import NodeExistsError, NoNodeError
+
+from ..config.model import ZooKeeperSettings
+from ..core import codec
+from ..core.events import Event
+from ..state.errors import RESTORE, NoState, StateError
+from ..state.sqlite import prepare_dir
+from . import sharded
+from .client import connect, guard, where
+from .intake import ZkIntake
+from .outbox import ZkOutbox
+
+ROOT = "/gateq"
+FORMAT = 1
+MAX_EVENT_BYTES = 256 * 1024          # far below 1 MB: an event is a few hundred bytes
+PARTS = ("journal", "checkpoints", "results/items", "status", "intake", "outbox", "outbox-keys")
+
+
+def row_of(name: str) -> int:
+    """A sequential node's journal row (or intake/outbox id): its number + 1."""
+    return int(name.rpartition("-")[2]) + 1
+
+
+class ZooKeeperStore(ZkIntake, ZkOutbox):
+    """Invariant: every journal node after the newest whole checkpoint is
+    there, in order; nodes at or below it may linger only until the next
+    checkpoint's pruning (readers skip them)."""
+
+    def __init__(self, settings: ZooKeeperSettings, state_dir: str, create: bool = True,
+                 client=None):
+        self.settings, self.state_dir = settings, state_dir
+        if create:
+            prepare_dir(state_dir)          # still this host's: logs, workspaces, locks
+        self.path = where(settings)
+        self.owned = client is None
+        self.zk = connect(settings) if client is None else client
+        try:
+            self._open(create)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, create: bool) -> None:
+        with self._guard("open the gate's state"):
+            try:
+                meta, _ = self.zk.get(f"{ROOT}/meta")
+            except NoNodeError:
+                if not create:
+                    raise NoState(f"{self.path}: no gate has recorded anything here yet") from None
+                self._create()
+                meta, _ = self.zk.get(f"{ROOT}/meta")
+        fmt = json.loads(meta or b"{}").get("format")
+        if fmt != FORMAT:
+            raise StateError(f"{self.path}: state format {fmt} is not {FORMAT}, the one this "
+                             "gateq reads (run the gateq that wrote it)")
+
+    def _create(self) -> None:
+        for part in PARTS:
+            self.zk.ensure_path(f"{ROOT}/{part}")
+        try:
+            self.zk.create(f"{ROOT}/meta", json.dumps({"format": FORMAT,
+                                                        "created": time.time()}).encode())
+        except NodeExistsError:
+            pass                                 # another process made it meanwhile
+
+    def _guard(self, doing: str):
+        return guard(self.path, doing)
+
+    def close(self) -> None:
+        if self.owned:
+            self.zk.stop()
+            self.zk.close()
+
+    # -- journal ------------------------------------------------------------
+
+    def append(self, event: Event) -> int:
+        """Durable once this returns: ZooKeeper's quorum has the node."""
+        with self._guard("record an event"):
+            return row_of(self.zk.create(*self._event_node(event), sequence=True))
+
+    def _event_node(self, event: Event) -> tuple[str, bytes]:
+        data = codec.encode(event).encode()
+        if len(data) > MAX_EVENT_BYTES:
+            raise StateError(f"{self.path}: an event of {len(data)} bytes is too large to record")
+        return f"{ROOT}/journal/e-", data
+
+    def _journal(self) -> list[tuple[int, str]]:
+        with self._guard("read the journal"):
+            names = self.zk.get_children(f"{ROOT}/journal")
+        return sorted((row_of(n), n) for n in names)
+
+    def events_after(self, seq: int, limit: int | None = None) -> Iterator[tuple[int, Event]]:
+        rows = [(row, name) for row, name in self._journal() if row > seq]
+        for row, name in rows[:limit]:
+            with self._guard("read the journal"):
+                raw, _ = self.zk.get(f"{ROOT}/journal/{name}")
+            yield row, self._decode(row, raw)
+
+    def _decode(self, row: int, raw: bytes) -> Event:
+        try:
+            return codec.decode(raw.decode("utf-8"))
+        except (ValueError, KeyError, TypeError) as exc:
+            reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            raise StateError(f"{self.path}: journal row {row} cannot be decoded ({reason}): "
+                             f"{RESTORE}") from None
+
+    def pending_count(self, seq: int) -> int:
+        return sum(1 for row, _ in self._journal() if row > seq)
+
+    def last_seq(self) -> int:
+        rows = self._journal()
+        return max(rows[-1][0] if rows else 0, self.last_checkpoint_seq())
+
+    # -- checkpoints --------------------------------------------------------
+
+    def checkpoint(self, seq: int, data: dict) -> None:
+        """Everything up to `seq` is summarised by `data`; older nodes go."""
+        with self._guard("write a checkpoint"):
+            sharded.write(self.zk, f"{ROOT}/checkpoints", f"c-{seq:012d}",
+                          json.dumps(data).encode())
+            self._prune_journal(seq)
+
+    def _prune_journal(self, seq: int) -> None:
+        done = [name for row, name in self._journal() if row <= seq]
+        for start in range(0, len(done), 100):       # one round trip per hundred nodes
+            batch = self.zk.transaction()
+            for name in done[start:start + 100]:
+                batch.delete(f"{ROOT}/journal/{name}")
+            batch.commit()
+
+    def last_checkpoint_seq(self) -> int:
+        with self._guard("read the checkpoint"):
+            names = self.zk.get_children(f"{ROOT}/checkpoints")
+        return max((int(n[2:]) for n in names), default=0)
+
+    def last_checkpoint(self) -> tuple[int, dict | None]:
+        with self._guard("read the checkpoint"):
+            try:
+                found = sharded.read_latest(self.zk, f"{ROOT}/checkpoints")
+            except (ValueError, KeyError) as exc:
+                raise StateError(f"{self.path}: the checkpoint cannot be read ({exc}): "
+                                 f"{RESTORE}") from None
+        if found is None:
+            return 0, None
+        name, raw = found
+        return int(name[2:]), self._json(f"the checkpoint at journal row {int(name[2:])}", raw)
+
+    # -- results and status -------------------------------------------------
+
+    def add_result(self, record: dict) -> bool:
+        """Record a finished item once; True if it was not recorded before."""
+        return self.add_result_with_reports(record, [], time.time())
+
+    def _result_ops(self, batch, record: dict) -> None:
+        batch.create(f"{ROOT}/results/items/{int(record['item'])}", b"")
+        batch.create(f"{ROOT}/results/r-", json.dumps(record, sort_keys=True).encode(),
+                     sequence=True)
+
+    def results(self) -> list[dict]:
+        with self._guard("read the results"):
+            names = sorted(n for n in self.zk.get_children(f"{ROOT}/results") if n != "items")
+            raws = [self.zk.get(f"{ROOT}/results/{n}")[0] for n in names]
+        return [self._json(f"result {n}", raw) for n, raw in zip(names, raws)]
+
+    def write_status(self, snapshot: dict) -> None:
+        with self._guard("write the status"):
+            sharded.write(self.zk, f"{ROOT}/status", f"v-{time.time_ns():020d}",
+                          json.dumps(snapshot, sort_keys=True).encode())
+
+    def read_status(self) -> dict | None:
+        with self._guard("read the status"):
+            try:
+                found = sharded.read_latest(self.zk, f"{ROOT}/status")
+            except (ValueError, KeyError) as exc:
+                raise StateError(f"{self.path}: the status cannot be read ({exc})") from None
+        return self._json("the status", found[1]) if found else None
+
+    def _json(self, what: str, raw: bytes) -> dict:
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise StateError(f"{self.path}: {what} cannot be read ({exc}): {RESTORE}") from None
+        if not isinstance(value, dict):
+            raise StateError(f"{self.path}: {what} is not an object: {RESTORE}")
+        return value
