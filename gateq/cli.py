@@ -20,6 +20,7 @@ from .requests import Request, RequestError, record
 from .sim import command as simulate
 from .state import NoState, StateError, open_store
 from .web import command as web
+from .zk import command as scheduler
 
 
 class Exit(enum.IntEnum):
@@ -80,6 +81,7 @@ def build_parser() -> Parser:
                       help="what the hook is told (the hooks plugin's arguments)")
     simulate.register(sub)
     web.register(sub)
+    scheduler.register(sub)
     return parser
 
 
@@ -238,7 +240,8 @@ def install_hook(config: Config, words: list[str]) -> int:
 
 COMMANDS = {"validate": cmd_validate, "event": cmd_record, "enqueue": cmd_record,
             "dequeue": cmd_record, "promote": cmd_record, "run": cmd_run, "serve": cmd_serve,
-            "status": cmd_status, "results": cmd_results, "web": web.run, "hook": cmd_hook}
+            "status": cmd_status, "results": cmd_results, "web": web.run, "hook": cmd_hook,
+            "scheduler": scheduler.run}
 
 
 def entry() -> None:

@@ -22,6 +22,6 @@ def open_store(state_dir: str, create: bool = True, zookeeper: ZooKeeperSettings
     """The store of `state_dir`, or of `zookeeper` when set (kazoo is then
     imported, not before); with create=False, NoState if none exists yet."""
     if zookeeper is not None:
-        from ..zk import ZooKeeperStore
+        from ..zk.store import ZooKeeperStore
         return ZooKeeperStore(zookeeper, state_dir, create)
     return SqliteStore(state_dir, create)

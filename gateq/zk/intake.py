@@ -36,6 +36,7 @@ class ZkIntake(Rows):
         the event's journal row, if any. (The row does not keep that journal
         row: it is known only once the transaction has made the node.)"""
         path = f"{ROOT}/intake/{node_name(PREFIX, row_id_)}"
+        self.fence()
         while True:
             with self._guard("record an event"):
                 try:

@@ -36,6 +36,7 @@ class ZkOutbox(Rows):
         """Queue the reports whose key is new (and the result); how many, or
         None when the result was recorded meanwhile. A key queued by someone
         else meanwhile fails the transaction: read the keys again and retry."""
+        self.fence()
         while True:
             firsts = {r[0]: r for r in reversed(reports)}          # a key twice: the first
             new = [r for r in reports if firsts[r[0]] is r and not self.zk.exists(key_node(r[0]))]

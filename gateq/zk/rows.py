@@ -49,6 +49,7 @@ class Rows:
     def _update(self, table: str, prefix: str, row: int, change: Callable[[dict], bool]) -> bool:
         """Apply `change` to the row (it returns False to leave it); True if written."""
         path = f"{ROOT}/{table}/{node_name(prefix, row)}"
+        self.fence()
         while True:
             with self._guard(f"update the {table}"):
                 try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
@@ -42,7 +42,9 @@ def row_of(name: str) -> int:
 
 
 class ZooKeeperStore(ZkIntake, ZkOutbox):
-    """Invariant: every journal node after the newest whole checkpoint is
+    """`fence` is called before every write the engine makes, so that a
+    scheduler whose session is in doubt writes nothing (session.py).
+    Invariant: every journal node after the newest whole checkpoint is
     there, in order; nodes at or below it may linger only until the next
     checkpoint's pruning (readers skip them)."""
 
@@ -53,6 +55,7 @@ class ZooKeeperStore(ZkIntake, ZkOutbox):
             prepare_dir(state_dir)          # still this host's: logs, workspaces, locks
         self.path = where(settings)
         self.owned = client is None
+        self.fence: Callable[[], None] = lambda: None    # a scheduler's SessionWatch.check
         self.zk = connect(settings) if client is None else client
         try:
             self._open(create)
@@ -95,6 +98,7 @@ class ZooKeeperStore(ZkIntake, ZkOutbox):
 
     def append(self, event: Event) -> int:
         """Durable once this returns: ZooKeeper's quorum has the node."""
+        self.fence()
         with self._guard("record an event"):
             return row_of(self.zk.create(*self._event_node(event), sequence=True))
 
@@ -135,6 +139,7 @@ class ZooKeeperStore(ZkIntake, ZkOutbox):
 
     def checkpoint(self, seq: int, data: dict) -> None:
         """Everything up to `seq` is summarised by `data`; older nodes go."""
+        self.fence()
         with self._guard("write a checkpoint"):
             sharded.write(self.zk, f"{ROOT}/checkpoints", f"c-{seq:012d}",
                           json.dumps(data).encode())
@@ -183,6 +188,7 @@ class ZooKeeperStore(ZkIntake, ZkOutbox):
         return [self._json(f"result {n}", raw) for n, raw in zip(names, raws)]
 
     def write_status(self, snapshot: dict) -> None:
+        self.fence()
         with self._guard("write the status"):
             sharded.write(self.zk, f"{ROOT}/status", f"v-{time.time_ns():020d}",
                           json.dumps(snapshot, sort_keys=True).encode())
