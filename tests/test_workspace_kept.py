@@ -168,3 +168,20 @@ def test_an_unprivileged_engine_mounts_them_too():
                           capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
     shutil.rmtree(state)
     assert done.stdout.strip() == "OVERLAY", done.stderr
+
+
+def test_a_kept_checkout_of_another_repository_is_not_lent(tmp_path, repo):
+    """A state directory copied beside its repositories (or a connection's
+    root changed): the checkouts kept there borrow another object store."""
+    bare, commits = repo
+    ws = workspaces(tmp_path, repo)
+    ws.prepare("b1", {"nova": commits["one"]})
+    ws.remove("b1")
+    moved = str(tmp_path / "moved.git")
+    subprocess.run(["cp", "-a", bare, moved], check=True)
+    again = Workspaces(str(tmp_path / "state"), lambda project: moved)
+    checkouts = again.prepare("b2", {"nova": commits["two"]})
+    kept = tmp_path / "state" / "checkouts" / "nova" / "0"
+    assert open(kept / ".git" / "objects" / "info" / "alternates").read().startswith(moved)
+    assert tree(str(kept)) == {"README": "two\n", "b/c.txt": "c\n"}
+    assert checkouts.overlays[0].lower == str(kept)

@@ -113,8 +113,13 @@ class KeptCheckouts:
         if project not in self._kept:
             directory = self._project_dir(project)
             names = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
-            self._kept[project] = [Kept(os.path.join(directory, n), head_commit(os.path.join(directory, n)))
-                                   for n in names]
+            source = objects_dir(os.path.abspath(self.repo_path(project)))
+            self._kept[project] = []
+            for path in (os.path.join(directory, n) for n in names):
+                if borrowed_from(path) == source:
+                    self._kept[project].append(Kept(path, head_commit(path)))
+                else:                   # a state directory copied or moved, a root changed
+                    self.discard(path)
         return self._kept[project]
 
     def _project_dir(self, project: str) -> str:
@@ -157,6 +162,21 @@ def move_files(path: str, old: str, new: str) -> None:
         git(path, "checkout", "--quiet", "--no-overlay", new, "--pathspec-from-file=-",
             "--pathspec-file-nul", stdin=changed, env=git_env(GIT_LITERAL_PATHSPECS="1"))
     git(path, "update-ref", "--no-deref", "HEAD", new)
+
+
+def objects_dir(repo: str) -> str:
+    """Where a repository keeps its objects (bare or not)."""
+    inner = os.path.join(repo, ".git", "objects")
+    return os.path.realpath(inner if os.path.isdir(inner) else os.path.join(repo, "objects"))
+
+
+def borrowed_from(path: str) -> str | None:
+    """The object store a kept checkout's clone borrows (its alternate)."""
+    try:
+        with open(os.path.join(path, ".git", "objects", "info", "alternates")) as f:
+            return os.path.realpath(f.readline().strip())
+    except OSError:
+        return None
 
 
 def head_commit(path: str) -> str | None:
