@@ -40,3 +40,11 @@ def test_zookeeper_down_is_one_line(zk_server, tmp_path):
         assert rc != 0 and out == "", (args, out, err)
         assert err.startswith(f"gateq: error: zookeeper {zk_server.hosts}: cannot connect"), err
         assert len(err.strip().splitlines()) == 1, err
+
+
+def test_scheduler_without_zookeeper_is_one_line(tmp_path):
+    g = Gate(tmp_path)
+    rc, out, err = g.gateq("scheduler")
+    assert rc != 0 and out == ""
+    assert err.strip() == (f"gateq: error: {g.config}/gateq.yaml: gateq scheduler needs "
+                           "zookeeper: in gateq.yaml (without it, run gateq serve)")

@@ -10,8 +10,6 @@ stopped (SIGSTOP) past its session timeout learns it has lost before it
 acts, even if kazoo's own thread has not yet told it."""
 from __future__ import annotations
 
-import threading
-
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException
 
@@ -30,7 +28,6 @@ class SessionWatch:
         self.client, self.where = client, where
         self.acting = False
         self.session: int | None = None
-        self.guarded = threading.Lock()
         client.add_listener(self._changed)
 
     def _changed(self, state: KazooState) -> None:
