@@ -8,7 +8,8 @@ the marker in their environment, its pid namespace), and only once none is
 left is it reported, with the time its script ran. Its output reaches the
 log through a pipe and a thread of its own, capped in size
 (gateq/buildlog.py). With a sandbox, the script runs under bwrap in a pid
-namespace of its own (gateq/sandbox.py).
+namespace of its own; a build with overlays (its checkouts over kept ones)
+first gets a mount namespace where they are mounted (gateq/sandbox.py).
 """
 from __future__ import annotations
 

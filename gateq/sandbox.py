@@ -5,6 +5,9 @@ the engine protects (its state directory, the publish root) are read-only,
 its own workspace is writable inside them, and its views are read-only again
 inside the workspace. Each build has a pid namespace of its own, so nothing
 it starts outlives it. `choose` decides once per engine whether builds get one.
+Apart from it, and whether or not there is one, a build's checkouts can be
+overlays over kept ones, mounted by `overlay_command` in a mount namespace of
+the build's own (git/workspace.py probes once whether they can be here).
 """
 from __future__ import annotations
 
