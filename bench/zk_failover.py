@@ -29,7 +29,7 @@ from zk_fixture import make_server  # noqa: E402
 
 def one_failover(session: float) -> float:
     with tempfile.TemporaryDirectory(prefix="gateq-zk-failover-") as tmp:
-        server = make_server(os.path.join(tmp, "zookeeper"))
+        server = make_server(os.path.join(tmp, "zookeeper"), sync=True)
         server.start()
         a = b = None
         try:

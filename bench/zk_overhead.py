@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gateq-zk-server-") as tmp:
-        server = make_server(os.path.join(tmp, "zookeeper"))
+        server = make_server(os.path.join(tmp, "zookeeper"), sync=True)
         server.start()
         try:
             sqlite, zk = [], []

@@ -99,27 +99,28 @@ def require_zookeeper() -> None:
     pytest.skip(message)
 
 
-def zk_config(root: str, port: int) -> str:
+def zk_config(root: str, port: int, sync: bool) -> str:
     data = os.path.join(root, "data")
     os.makedirs(data, exist_ok=True)
     path = os.path.join(root, "zoo.cfg")
     with open(path, "w") as f:
         f.write(f"tickTime=500\ndataDir={data}\nclientPort={port}\n"
                 "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
-                # no fsync per write: a test's data need not survive a power cut, and on a
-                # busy test machine an fsync can outlast a short session's first connect
-                "forceSync=no\n"
+                # tests: no fsync per write (a test's data need not survive a power cut, and
+                # on a busy machine an fsync can outlast a short session's first connect);
+                # benchmarks: fsync, as a production ensemble does
+                f"forceSync={'yes' if sync else 'no'}\n"
                 "4lw.commands.whitelist=ruok,srvr,stat\n"
                 # sessions as short as 1 s, so the tests can let one expire quickly
                 "minSessionTimeout=1000\nmaxSessionTimeout=60000\n")
     return path
 
 
-def make_server(root: str) -> ZooKeeperServer:
+def make_server(root: str, sync: bool = False) -> ZooKeeperServer:
     require_zookeeper()
     port = free_port()
     os.makedirs(root, exist_ok=True)
-    config = zk_config(root, port)
+    config = zk_config(root, port, sync)
     return ZooKeeperServer(port, os.path.join(root, "data"), config, os.path.join(root, "zk.log"))
 
 
