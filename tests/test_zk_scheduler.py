@@ -85,6 +85,7 @@ def test_sigkill_of_the_active_scheduler(zk_server, tmp_path):
         a.process.kill()
         wait_until(lambda: b.says("scheduler active"), "the standby to take over", timeout=60)
         wait_until(lambda: len(g.landed()) == len(CHANGES), "every change to land", timeout=120)
+        wait_until(lambda: len(g.results()) == len(CHANGES), "every result (after its landing)")
         assert g.landed() == CHANGES                      # each once, in queue order
         assert g.outcome() == {ref: "merged" for ref in CHANGES}
         assert [r["change"] for r in g.results()] == CHANGES
@@ -107,6 +108,7 @@ def test_sigstop_past_the_session_timeout_lands_nothing_after(zk_server, tmp_pat
         wait_until(lambda: a.says("lost its term"), "the resumed scheduler to stop acting",
                    timeout=60)
         wait_until(lambda: len(g.landed()) == len(CHANGES), "every change to land", timeout=120)
+        wait_until(lambda: len(g.results()) == len(CHANGES), "every result (after its landing)")
         after = a.text()[resumed_at:]
         assert " landed " not in after, after
         assert "scheduler active" not in after.split("lost its term")[0], after
