@@ -7,6 +7,12 @@ git/workspace.py; the job's environment (the GATEQ_* variables and its
 is kept together: `workspace`, `environment`, `views`; `start` only strings
 them along. A build that cannot be set up fails with the
 reason in its log, unless the disk is full (then it is put off, retried).
+
+The checkouts are made on threads of their own (a Pool, workers.py): moving a kept
+checkout, or making the first one of a project, takes from milliseconds to
+minutes, and the gate loop must not wait for it. The views and the start
+happen on the loop, when the pool answers (the executor and the artifact
+store are the loop's); a build cancelled meanwhile is not started.
 """
 from __future__ import annotations
 
@@ -19,24 +25,34 @@ from .core.events import BuildCompleted
 from .core.types import Change, JobResult
 from .executor import BuildSpec, LocalExecutor
 from .git.repo import GitError, resolve
-from .git.workspace import Workspaces, pick_commits, remove_tree
+from .git.workspace import Prepared, Workspaces, pick_commits, remove_tree
 from .state.diskfull import disk_full_reason
+from .workers import Answer, Inbox, Pool
 
 ChangeUrl = Callable[[str, str], "str | None"]       # (project, change ref) -> its page
 
 
 class Builds:
-    """Invariant: `running` holds the StartBuild of every build handed to
-    the executor and not yet collected (their workspaces are in use)."""
+    """Invariant: `running` holds the StartBuild of every build being
+    prepared or handed to the executor and not yet collected (their
+    workspaces are in use); `preparing` those of them still in the pool."""
 
     def __init__(self, config: Config, executor: LocalExecutor, artifacts,
-                 change_url: ChangeUrl, clock: Callable[[], float]) -> None:
+                 change_url: ChangeUrl, clock: Callable[[], float], inbox: Inbox,
+                 ended: Callable[[BuildCompleted], None],
+                 put_off: Callable[[act.StartBuild, str], None]) -> None:
         self.config = config
         self.executor = executor
         self.artifacts = artifacts           # publishing.Artifacts, or None
         self.change_url = change_url
         self.clock = clock
+        self.ended = ended                   # journals a build that ended before it started
+        self.put_off = put_off               # a full disk: the start is tried again later
         self.running: dict[str, act.StartBuild] = {}
+        self.preparing: set[str] = set()
+        self.cancelled: set[str] = set()     # cancelled while being prepared
+        # As many threads as builds may run: one slow checkout holds up only its own build.
+        self.pool = Pool("prepare workspaces", inbox, config.slots)
         self.workspaces = Workspaces(config.state_dir, config.repo_path)
 
     def workspace_dir(self, build: str) -> str:
@@ -45,30 +61,69 @@ class Builds:
     def log_path(self, build: str) -> str:
         return os.path.join(self.config.state_dir, "logs", f"{build}.log")
 
-    def start(self, action: act.StartBuild) -> BuildCompleted | None:
-        """Hand the build to the executor; the event to journal when it
-        ended before it could start (noop, or a workspace that could not be
-        made). Raises what a full disk raises: the caller puts it off."""
+    def start(self, action: act.StartBuild) -> None:
+        """Prepare the build's workspace off the loop, then hand it to the
+        executor; a noop ends at once."""
         job = self.config.layout.jobs[action.job]
         if job.run is None:                  # noop: Zuul's explicit "nothing to run"
-            return BuildCompleted(self.clock(), action.build, JobResult.SUCCESS)
-        workspace = self.workspace_dir(action.build)
+            self.ended(BuildCompleted(self.clock(), action.build, JobResult.SUCCESS))
+            return
+        self.running[action.build] = action
+        self.preparing.add(action.build)
+        self.pool.submit(lambda: self.prepare(action))
+
+    def prepare(self, action: act.StartBuild) -> Answer:
+        """On a thread of the pool: the checkouts; the answer starts the build on the loop."""
         try:
-            prepared = self.workspaces.prepare(action.build, self.needed_commits(action))
+            prepared: Prepared | Exception = self.workspaces.prepare(
+                action.build, self.needed_commits(action))
+        except (GitError, OSError) as exc:
+            prepared = exc
+        return lambda: self.hand_over(action, prepared)
+
+    def hand_over(self, action: act.StartBuild, prepared: "Prepared | Exception") -> None:
+        build = action.build
+        self.preparing.discard(build)
+        if build in self.cancelled:
+            self.cancelled.discard(build)
+            self.drop(build)
+            self.ended(BuildCompleted(self.clock(), build, JobResult.CANCELLED))
+            return
+        workspace = self.workspace_dir(build)
+        try:
+            if isinstance(prepared, Exception):
+                raise prepared
             env = self.environment(action, workspace)
             views = self.views(action, workspace, env)
         except (GitError, OSError) as exc:
-            if disk_full_reason(exc):
-                raise                          # not the change's fault: put off, retried
-            self.workspaces.remove(action.build)
-            return self.cannot_start(action.build, f"workspace preparation failed: {exc}")
-        self.running[action.build] = action
+            self.drop(build)
+            reason = disk_full_reason(exc)
+            if reason:                       # not the change's fault: put off, retried
+                self.put_off(action, reason)
+            else:
+                self.ended(self.cannot_start(build, f"workspace preparation failed: {exc}"))
+            return
+        job = self.config.layout.jobs[action.job]
         self.executor.start(BuildSpec(
-            build=action.build, script=job.run,
+            build=build, script=job.run,
             cwd=prepared.checkouts.get(action.change.project, workspace), env=env,
-            timeout=job.timeout, log_path=self.log_path(action.build), writable=(workspace,),
+            timeout=job.timeout, log_path=self.log_path(build), writable=(workspace,),
             readonly=views, overlays=prepared.overlays))
-        return None
+
+    def cancel(self, build: str) -> None:
+        """A build still being prepared is not started (the executor has the others)."""
+        if build in self.preparing:
+            self.cancelled.add(build)
+        else:
+            self.executor.cancel(build)
+
+    def drop(self, build: str) -> None:
+        self.running.pop(build, None)
+        self.remove_views(build)
+        self.workspaces.remove(build)
+
+    def stop(self, timeout: float) -> None:
+        self.pool.stop(timeout)
 
     def needed_commits(self, action: act.StartBuild) -> dict[str, str]:
         """{project: commit} of what the build checks out: its own project,
@@ -161,9 +216,7 @@ class Builds:
 
     def finished(self, build: str) -> None:
         """The build was collected (nothing of it is left): its workspace goes."""
-        self.running.pop(build, None)
-        self.remove_views(build)
-        self.workspaces.remove(build)
+        self.drop(build)
 
     def remove_views(self, build: str) -> None:
         """A view's hard links go at once, not with its workspace: the

@@ -60,9 +60,10 @@ class Engine:
             from .publishing import Artifacts
             self.artifacts = Artifacts(config)
         change_url = config_change_url(config)
-        self.builds = Builds(config, self.executor, self.artifacts, change_url, clock)
-        self.merger = Merger(self.connections.repo_path)
         self.inbox = Inbox()
+        self.builds = Builds(config, self.executor, self.artifacts, change_url, clock, self.inbox,
+                             self.record, self.put_off_start)
+        self.merger = Merger(self.connections.repo_path)
         self.landing = Landing(self.connections, self.artifacts,
                                os.path.join(config.state_dir, "landing.json"), self.success_votes)
         self.landings = Landings(self.landing, self.inbox, self.landed, self.put_off)
@@ -141,6 +142,7 @@ class Engine:
     def stop(self) -> None:
         self.review.stop()
         self.landings.stop(10.0)
+        self.builds.stop(10.0)
         self.executor.shutdown()
         if not self.pause.active:
             try:
@@ -228,7 +230,7 @@ class Engine:
     def idle(self) -> bool:
         return (not self.pause.active and is_idle(self.scheduler)
                 and self.store.pending_count(self.cursor) == 0 and not self.review.busy()
-                and not self.landings.in_flight)
+                and not self.landings.in_flight and not self.builds.preparing)
 
     # -- a full disk: pause, keep everything, resume ---------------------------
 
@@ -387,9 +389,13 @@ class Engine:
                      for v in r.labels)
 
     def do_start(self, action: act.StartBuild) -> None:
-        ended = self.builds.start(action)
-        if ended is not None:
-            self.record(ended)
+        self.builds.start(action)
+
+    def put_off_start(self, action: act.StartBuild, reason: str) -> None:
+        """The disk filled while the build's workspace was made: it starts
+        once space is back."""
+        self.pause.start(reason)
+        self.pause.defer([action])
 
     def collect_garbage(self) -> None:
         """Remove the artifacts that no snapshot, running build's view or
@@ -410,7 +416,7 @@ class Engine:
             log.info("garbage collection %s", collected.summary())
 
     def do_cancel(self, action: act.CancelBuild) -> None:
-        self.executor.cancel(action.build)
+        self.builds.cancel(action.build)
 
     def do_report(self, action: act.Report) -> None:
         self.report_record(action.record.as_dict())

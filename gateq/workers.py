@@ -2,7 +2,8 @@
 
 A Gerrit push or submit can take a minute, a query to a review system a
 few seconds: the loop hands such calls to a Lane (one thread, jobs in the
-order given) and goes on deciding. A job's answer comes back as a function
+order given) or a Pool (several threads on one queue: the workspaces of
+builds) and goes on deciding. A job's answer comes back as a function
 posted to the Inbox, which the loop runs (only the loop journals and
 steps the scheduler, and SQLite connections stay in their thread). A job
 that raises posts the exception, raised again on the loop: the engine's
@@ -38,13 +39,18 @@ class Inbox:
                 return found
 
 
-class Lane(threading.Thread):
-    """One worker thread; `busy` counts the jobs given and not yet answered."""
+Job = Callable[[], Answer]
 
-    def __init__(self, name: str, inbox: Inbox) -> None:
-        super().__init__(daemon=True, name=name)
-        self.inbox = inbox
-        self._jobs: "queue.SimpleQueue[Callable[[], Answer] | None]" = queue.SimpleQueue()
+
+class Pool:
+    """`size` threads taking jobs from one queue, in the order given; a job
+    that takes long holds up only its own thread. `busy` counts the jobs
+    given and not yet answered. Threads start as they are first needed."""
+
+    def __init__(self, name: str, inbox: Inbox, size: int = 1) -> None:
+        self.name, self.inbox, self.size = name, inbox, max(1, size)
+        self._jobs: "queue.SimpleQueue[Job | None]" = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._busy = 0
 
@@ -53,15 +59,18 @@ class Lane(threading.Thread):
         with self._lock:
             return self._busy
 
-    def submit(self, job: Callable[[], Answer]) -> None:
-        """Run `job` on this lane; what it returns is posted for the loop."""
+    def submit(self, job: Job) -> None:
+        """Run `job` on a thread of the pool; what it returns is posted for the loop."""
         with self._lock:
             self._busy += 1
-        if not self.is_alive() and not self.ident:
-            self.start()
+            if len(self._threads) < min(self.size, self._busy):
+                thread = threading.Thread(target=self._serve, daemon=True,
+                                          name=f"{self.name} {len(self._threads)}")
+                self._threads.append(thread)
+                thread.start()
         self._jobs.put(job)
 
-    def run(self) -> None:
+    def _serve(self) -> None:
         while True:
             job = self._jobs.get()
             if job is None:
@@ -80,10 +89,20 @@ class Lane(threading.Thread):
         return done
 
     def stop(self, timeout: float) -> None:
-        """Let the job under way end (its own timeout bounds it), then stop."""
-        if self.ident:
+        """Let the jobs under way end (their own timeouts bound them), then stop."""
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
             self._jobs.put(None)
-            self.join(timeout)
+        for thread in threads:
+            thread.join(timeout)
+
+
+class Lane(Pool):
+    """One thread: its jobs are done one at a time, in the order given."""
+
+    def __init__(self, name: str, inbox: Inbox) -> None:
+        super().__init__(name, inbox, 1)
 
 
 def _raiser(exc: BaseException) -> Answer:

@@ -58,6 +58,7 @@ class Workspaces:
         self._mode = mode                # None: probed at the first build
         self._prepared: dict[str, Prepared] = {}
         self._lock = threading.Lock()
+        self._probing = threading.Lock()
 
     def workspace_dir(self, build: str) -> str:
         return os.path.join(self.work, build)
@@ -65,6 +66,10 @@ class Workspaces:
     @property
     def mode(self) -> WorkspaceMode:
         """Overlays if they can be mounted here, tried once; which one is logged."""
+        with self._probing:                # builds are prepared on several threads
+            return self._probe()
+
+    def _probe(self) -> WorkspaceMode:
         if self._mode is None:
             scratch = os.path.join(self.layers, f".probe-{uuid.uuid4().hex}")
             why = probe_overlays(scratch)
