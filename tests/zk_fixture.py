@@ -42,7 +42,8 @@ class ZooKeeperServer:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 ["java", "-Xmx256m", "-cp", f"{SERVER_JAR}:{LOGGER_JAR}", MAIN, self.config],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=die_with_parent)
         self.wait_ready()
 
     def wait_ready(self) -> None:
@@ -132,3 +133,11 @@ def zk_server(tmp_path):
         yield server
     finally:
         server.stop()
+
+
+def die_with_parent() -> None:
+    """In the server's process before exec: a test run that is killed
+    (a timeout, ^C twice) takes its ZooKeeper with it (Linux's PDEATHSIG)."""
+    import ctypes
+    import signal
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
