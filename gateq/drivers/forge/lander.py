@@ -13,6 +13,7 @@ from typing import Callable
 
 from ...git import repo as git_repo
 from ..base import DriverError, Unreachable
+from ..push import Pushed, after_lost_lease, push_with_lease
 from ..records import LandOutcome, LandRequest, LandResult
 from .mirror import ForgeMirror
 
@@ -24,31 +25,20 @@ Tip = Callable[[str, str], "str | None"]      # (project, branch) -> its commit 
 
 def land(mirror: ForgeMirror, tip: Tip, request: LandRequest,
          wait: float = CONFIRM_WAIT) -> LandResult:
-    ref = "refs/heads/" + request.branch
     try:
-        result = mirror.run(request.project, ["push", "--porcelain",
-                                              f"--force-with-lease={ref}:{request.old}",
-                                              mirror.url(request.project), f"{request.new}:{ref}"])
+        answer = push_with_lease(mirror, request)
     except Unreachable as exc:
         return LandResult(LandOutcome.UNREACHABLE, reason=str(exc))
-    flag, summary = porcelain(result.stdout, ref)
-    if flag in (" ", "+", "=", "*"):
+    if answer.pushed is Pushed.DONE:
         return confirm(mirror, tip, request, time.monotonic() + wait)
-    if flag is None:
+    if answer.pushed is Pushed.NO_ANSWER:
         return LandResult(LandOutcome.UNREACHABLE, reason=f"{mirror.name}: push to "
-                          f"{request.project} failed: {git_repo.first_line(result.stderr)}")
-    if any(word in summary for word in ("stale info", "failed to lock", "fetch first")):
-        return lost(mirror, tip, request, summary)
+                          f"{request.project} failed: {git_repo.first_line(answer.said)}")
+    if answer.pushed is Pushed.LEASE_LOST:
+        return after_lost_lease(lambda: tip(request.project, request.branch), request,
+                                answer.said, mirror.name, lambda _: follow(mirror, request))
     return LandResult(LandOutcome.REFUSED, reason=f"{mirror.name}: push to {request.project} "
-                      f"{request.branch} refused: {summary}")
-
-
-def porcelain(stdout: str, ref: str) -> tuple[str | None, str]:
-    for line in stdout.splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 3 and parts[1].endswith(":" + ref):
-            return parts[0][:1], parts[2]
-    return None, ""
+                      f"{request.branch} refused: {answer.said}")
 
 
 def confirm(mirror: ForgeMirror, tip: Tip, request: LandRequest, deadline: float) -> LandResult:
@@ -68,22 +58,6 @@ def confirm(mirror: ForgeMirror, tip: Tip, request: LandRequest, deadline: float
                 f"{mirror.name}: pushed {request.new[:12]} to {request.project} {request.branch}, "
                 f"but the forge shows {(current or '?')[:12]}" + (f" ({error})" if error else "")))
         time.sleep(POLL)
-
-
-def lost(mirror: ForgeMirror, tip: Tip, request: LandRequest, summary: str) -> LandResult:
-    try:
-        current = tip(request.project, request.branch)
-    except DriverError as exc:
-        return LandResult(LandOutcome.UNREACHABLE, reason=f"push refused ({summary}), then: {exc}")
-    if current == request.new:
-        follow(mirror, request)
-        return LandResult(LandOutcome.LANDED, current)
-    if current is None:
-        return LandResult(LandOutcome.DELETED, reason=f"branch {request.branch} of "
-                          f"{request.project} was deleted on {mirror.name}")
-    return LandResult(LandOutcome.MOVED, current, reason=(
-        f"branch {request.branch} of {request.project} moved from {request.old[:12]} to "
-        f"{current[:12]} outside gateq"))
 
 
 def follow(mirror: ForgeMirror, request: LandRequest) -> None:

@@ -21,6 +21,7 @@ from typing import Callable
 
 from ...git import repo as git_repo
 from ..base import DriverError, NotFound, Unreachable
+from ..push import Pushed, after_lost_lease, push_with_lease
 from ..records import LandOutcome, LandRequest, LandResult
 from .errors import GerritCommandError, GerritError
 from .mirror import Mirror, said
@@ -38,24 +39,22 @@ def land_push(mirror: Mirror, request: LandRequest, ssh: GerritSSH | None = None
         refused = _vote(ssh, request)
         if refused is not None:
             return refused
-    ref = "refs/heads/" + request.branch
     try:
-        result = mirror.run(request.project, ["push", "--porcelain",
-                                              f"--force-with-lease={ref}:{request.old}",
-                                              mirror.url(request.project), f"{request.new}:{ref}"])
+        answer = push_with_lease(mirror, request)
     except Unreachable as exc:
         return LandResult(LandOutcome.UNREACHABLE, reason=str(exc))
-    flag, summary = _porcelain(result.stdout, ref)
-    if flag in (" ", "+", "=", "*"):
+    if answer.pushed is Pushed.DONE:
         _follow(mirror, request, request.new)
         return LandResult(LandOutcome.LANDED, request.new)
-    if flag is None:
+    if answer.pushed is Pushed.NO_ANSWER:
         return LandResult(LandOutcome.UNREACHABLE, reason=f"gerrit {mirror.ssh.name}: push to "
-                          f"{request.project} failed: {said(result.stderr)}")
-    if "stale info" in summary or "failed to lock" in summary or "fetch first" in summary:
-        return _lost(mirror, request, summary)
+                          f"{request.project} failed: {said(answer.said)}")
+    if answer.pushed is Pushed.LEASE_LOST:
+        return after_lost_lease(lambda: mirror.remote_tip(request.project, request.branch),
+                                request, answer.said, "Gerrit",
+                                lambda tip: _follow(mirror, request, tip))
     return LandResult(LandOutcome.REFUSED, reason=f"gerrit {mirror.ssh.name}: push to "
-                      f"{request.project} {request.branch} refused: {summary}")
+                      f"{request.project} {request.branch} refused: {answer.said}")
 
 
 def _vote(ssh: GerritSSH, request: LandRequest) -> LandResult | None:
@@ -73,31 +72,6 @@ def _vote(ssh: GerritSSH, request: LandRequest) -> LandResult | None:
                    else LandOutcome.UNREACHABLE)
         return LandResult(outcome, reason=f"voting before the push: {exc}")
     return None
-
-
-def _porcelain(stdout: str, ref: str) -> tuple[str | None, str]:
-    """(flag, summary) of the line about `ref` in `git push --porcelain`."""
-    for line in stdout.splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 3 and parts[1].endswith(":" + ref):
-            return parts[0][:1], parts[2]
-    return None, ""
-
-
-def _lost(mirror: Mirror, request: LandRequest, summary: str) -> LandResult:
-    try:
-        current = mirror.remote_tip(request.project, request.branch)
-    except DriverError as exc:
-        return LandResult(LandOutcome.UNREACHABLE, reason=f"push refused ({summary}), then: {exc}")
-    if current == request.new:
-        _follow(mirror, request, current)
-        return LandResult(LandOutcome.LANDED, current)
-    if current is None:
-        return LandResult(LandOutcome.DELETED, reason=f"branch {request.branch} of "
-                          f"{request.project} was deleted on Gerrit")
-    return LandResult(LandOutcome.MOVED, current, reason=(
-        f"branch {request.branch} of {request.project} moved from {request.old[:12]} to "
-        f"{current[:12]} outside gateq"))
 
 
 def _follow(mirror: Mirror, request: LandRequest, tip: str) -> None:
