@@ -13,10 +13,9 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-import pytest
-
 from gateq.executor import BuildSpec, Finished, LocalExecutor
 from gateq.sandbox import Sandbox, probe
+from unavailable import unavailable
 
 SANDBOXES = ["none", "bwrap"]
 
@@ -24,10 +23,7 @@ SANDBOXES = ["none", "bwrap"]
 def require_bwrap() -> None:
     """Skip without bwrap, except in CI, where a missing bwrap fails."""
     if shutil.which("bwrap") is None:
-        message = "needs bwrap (Debian: apt-get install bubblewrap)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        unavailable("needs bwrap (Debian: apt-get install bubblewrap)")
 
 
 def sandbox_for(mode: str, readonly: tuple[str, ...] = ()) -> Sandbox | None:

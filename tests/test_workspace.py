@@ -10,7 +10,9 @@ import pytest
 
 from config_fixture import make_repository, refused, write
 from gate_fixture import Gate, logged
-from gateq.git.workspace import WorkspaceMode, Workspaces
+from gateq.git.workspace import WorkspaceMode
+from gateq.sandbox import probe_overlays
+from unavailable import unavailable
 
 PROJECTS = ("nova", "glance", "keystone")
 REQUIRING = """\
@@ -25,9 +27,9 @@ def mode(request, tmp_path):
     what an engine takes where overlays cannot be mounted (forced by an
     unmountable state directory, a ':' in its path)."""
     if request.param is WorkspaceMode.OVERLAY:
-        probe = Workspaces(str(tmp_path / "probe"), str)
-        if probe.mode is not WorkspaceMode.OVERLAY:
-            pytest.skip("overlayfs cannot be mounted here")
+        why = probe_overlays(str(tmp_path / "probe"))
+        if why:
+            unavailable(f"overlayfs cannot be mounted here: {why}")
         return tmp_path / "gate"
     return tmp_path / "gate:clones"
 

@@ -16,6 +16,7 @@ from gate_fixture import git, wait_until
 from gateq.executor import BuildSpec, LocalExecutor
 from gateq.git.checkouts import KEEP_FREE, UPDATING
 from gateq.git.workspace import WorkspaceMode, Workspaces
+from unavailable import unavailable
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def repo(tmp_path):
 def workspaces(tmp_path, repo) -> Workspaces:
     found = Workspaces(str(tmp_path / "state"), lambda project: repo[0])
     if found.mode is not WorkspaceMode.OVERLAY:
-        pytest.skip("overlayfs cannot be mounted here")
+        unavailable("overlayfs cannot be mounted here (see the log line of the probe)")
     return found
 
 
