@@ -41,6 +41,20 @@ class AlreadyOnBranch(DriverError):
     """The change's revision is on its target branch already: nothing to test or land."""
 
 
+def pin_on_branch(repo_path: str, project: str, ref: str, revision: str, branch: str,
+                  named: str | None = None) -> Change:
+    """A change's revision pinned with its commits not yet on `branch`, in
+    the driver's words: NotFound for a missing branch, AlreadyOnBranch when
+    the branch holds the revision already."""
+    from ..git.changes import AlreadyLanded, NoBranch, pin_revision
+    try:
+        return pin_revision(repo_path, project, ref, revision, branch, named)
+    except NoBranch as exc:
+        raise NotFound(str(exc)) from None
+    except AlreadyLanded as exc:
+        raise AlreadyOnBranch(str(exc)) from None
+
+
 class ReportRefused(DriverError):
     """The system refused a report (it ran and said no): sending it again will not help."""
 

@@ -13,17 +13,29 @@ class AlreadyLanded(GitError):
     """The change's revision is already on its target branch."""
 
 
+class NoBranch(GitError):
+    """The change's target branch does not exist."""
+
+
 def resolve_change(repo_path: str, project: str, ref: str, branch: str) -> Change:
     """Read `ref` and its commits not yet on `branch` from the repository."""
     revision = resolve(repo_path, full_ref(ref))
     if revision is None:
         raise GitError(f"project {project}: no ref {ref}")
+    return pin_revision(repo_path, project, ref, revision, branch)
+
+
+def pin_revision(repo_path: str, project: str, ref: str, revision: str, branch: str,
+                 named: str | None = None) -> Change:
+    """`revision` (of the change `ref`, called `named` in errors) with its
+    commits not yet on `branch`, which must exist (NoBranch) and not hold
+    it already (AlreadyLanded)."""
     target = resolve(repo_path, "refs/heads/" + branch)
     if target is None:
-        raise GitError(f"project {project}: no branch {branch}")
+        raise NoBranch(f"project {project}: no branch {branch}")
     commits = git(repo_path, "rev-list", revision, "^" + target).split()
     if not commits:
-        raise AlreadyLanded(f"project {project}: {ref} ({revision[:12]}) is already on branch "
-                            f"{branch}: there is nothing to test or land")
+        raise AlreadyLanded(f"project {project}: {named or ref} ({revision[:12]}) is already on "
+                            f"branch {branch}: there is nothing to test or land")
     return Change(project=project, ref=ref, branch=branch, revision=revision,
                   commits=frozenset(commits))

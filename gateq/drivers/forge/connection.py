@@ -17,8 +17,8 @@ from typing import ClassVar, Iterable, Mapping, Sequence
 
 from ...core.types import Change
 from ...git import repo as git_repo
-from ..base import (AlreadyOnBranch, Connection, Deliver, DriverError, NotFound, Reconciled,
-                    TriggerQuery)
+from ..base import (Connection, Deliver, DriverError, NotFound, Reconciled, TriggerQuery,
+                    pin_on_branch)
 from ..records import (ChangeInfo, ChangeRef, ConnectionStatus, LandRequest, LandResult,
                        LinkState, Origin, ReviewEvent, ReviewEventKind)
 from .. import depends_on
@@ -156,15 +156,8 @@ class ForgeConnection(Connection):
             change = self.get_pull(project, change.number).change()
         path = self.repo_path(project)
         self.mirror.fetch_pull(project, change.ref, branch)
-        target = git_repo.resolve(path, "refs/heads/" + branch)
-        if target is None:
-            raise NotFound(f"project {project}: no branch {branch}")
-        commits = git_repo.git(path, "rev-list", change.revision, "^" + target).split()
-        if not commits:
-            raise AlreadyOnBranch(f"project {project}: pull request {change.target} "
-                                  f"({change.revision[:12]}) is already on branch {branch}")
-        return Change(project=project, ref=change.ref, branch=branch, revision=change.revision,
-                      commits=frozenset(commits))
+        return pin_on_branch(path, project, change.ref, change.revision, branch,
+                             f"pull request {change.target}")
 
     def change_info(self, project: str, change: ChangeRef, branch: str | None = None
                     ) -> ChangeInfo:

@@ -12,8 +12,8 @@ from typing import Iterable, Mapping, Sequence
 
 from ...core.types import Change
 from ...git import repo as git_repo
-from ..base import (AlreadyOnBranch, Connection, Deliver, NotFound, Reconciled, TriggerQuery,
-                    Unreachable)
+from ..base import (Connection, Deliver, NotFound, Reconciled, TriggerQuery, Unreachable,
+                    pin_on_branch)
 from ..records import (ChangeInfo, ChangeRef, ConnectionStatus, LandRequest, LandResult, LinkState,
                        ReviewEvent, ReviewEventKind)
 from . import reconcile as reconciliation
@@ -193,15 +193,8 @@ class GerritConnection(Connection):
         missing = not self.mirror.has(project, change.revision)
         if missing or git_repo.resolve(path, "refs/heads/" + branch) is None:
             self.mirror.fetch_patchsets(project, [change.ref] if missing else [], [branch])
-        target = git_repo.resolve(path, "refs/heads/" + branch)
-        if target is None:
-            raise NotFound(f"project {project}: no branch {branch}")
-        commits = git_repo.git(path, "rev-list", change.revision, "^" + target).split()
-        if not commits:
-            raise AlreadyOnBranch(f"project {project}: change {change.target} "
-                                  f"({change.revision[:12]}) is already on branch {branch}")
-        return Change(project=project, ref=change.ref, branch=branch, revision=change.revision,
-                      commits=frozenset(commits))
+        return pin_on_branch(path, project, change.ref, change.revision, branch,
+                             f"change {change.target}")
 
     def change_info(self, project: str, change: ChangeRef, branch: str | None = None
                     ) -> ChangeInfo:
