@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import sqlite3
 
 RESTORE = ("restore it from a backup, or move the state directory aside to start a new gate "
@@ -55,3 +56,15 @@ def from_os(path: str, exc: OSError, doing: str) -> StateError:
         return DiskFull(f"{path}: cannot {doing}: no space left on the device "
                         "(nothing was half-written; free some space and it goes on)")
     return StateError(f"{path}: cannot {doing}: {exc.strerror or exc}")
+
+
+def json_object(path: str, what: str, text: "str | bytes") -> dict:
+    """A JSON object the store holds (a checkpoint, a result, the status),
+    or one line saying it is damaged and what to do."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise StateError(f"{path}: {what} cannot be read ({exc}): {RESTORE}") from None
+    if not isinstance(value, dict):
+        raise StateError(f"{path}: {what} is not an object: {RESTORE}")
+    return value

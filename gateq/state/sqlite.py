@@ -32,7 +32,7 @@ from typing import Iterator
 
 from ..core import codec
 from ..core.events import Event
-from .errors import RESTORE, NoState, StateError, from_os, from_sqlite
+from .errors import RESTORE, NoState, StateError, from_os, from_sqlite, json_object
 from .intake import INTAKE_TABLES, IntakeTable
 from .outbox import OUTBOX_TABLES, OutboxTable
 
@@ -260,13 +260,7 @@ class SqliteStore(OutboxTable, IntakeTable):
         return self._json("the status", row[0]) if row else None
 
     def _json(self, what: str, text: str) -> dict:
-        try:
-            value = json.loads(text)
-        except ValueError as exc:
-            raise StateError(f"{self.path}: {what} cannot be read ({exc}): {RESTORE}") from None
-        if not isinstance(value, dict):
-            raise StateError(f"{self.path}: {what} is not an object: {RESTORE}")
-        return value
+        return json_object(self.path, what, text)
 
 
 def prepare_dir(state_dir: str) -> None:

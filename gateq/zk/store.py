@@ -23,7 +23,7 @@ from kazoo.exceptions import NodeExistsError, NoNodeError
 from ..config.model import ZooKeeperSettings
 from ..core import codec
 from ..core.events import Event
-from ..state.errors import RESTORE, NoState, StateError
+from ..state.errors import RESTORE, NoState, StateError, json_object
 from ..state.sqlite import prepare_dir
 from . import sharded
 from .client import connect, guard, where
@@ -202,10 +202,4 @@ class ZooKeeperStore(ZkIntake, ZkOutbox):
         return self._json("the status", found[1]) if found else None
 
     def _json(self, what: str, raw: bytes) -> dict:
-        try:
-            value = json.loads(raw)
-        except ValueError as exc:
-            raise StateError(f"{self.path}: {what} cannot be read ({exc}): {RESTORE}") from None
-        if not isinstance(value, dict):
-            raise StateError(f"{self.path}: {what} is not an object: {RESTORE}")
-        return value
+        return json_object(self.path, what, raw)
