@@ -116,7 +116,7 @@ def broken(change) -> dict:
      "checkpoint: pipelines[0].queues[0].window: '20' is not a int"),
     (lambda d: d["pipelines"][0]["queues"][0]["items"][0]["builds"][0].update(result="great"),
      "checkpoint: pipelines[0].queues[0].items[0].builds[0].result: 'great' is not one of success, "
-     "failure, timed-out, cancelled, skipped"),
+     "failure, timed-out, cancelled, skipped, node-failure"),
     (lambda d: d["pipelines"][0]["queues"][0]["items"][0]["spec"].append(["nova"]),
      "checkpoint: pipelines[0].queues[0].items[0].spec[2]: not a [project, branch, commit] triple"),
     (lambda d: d["running"].update({"9-0-unit": 9}),

@@ -94,15 +94,26 @@ def finish(build: Build, result: JobResult, at: float | None) -> None:
 
 
 RETRIED = frozenset({JobResult.FAILURE, JobResult.TIMED_OUT})
+# Runs of one attempt lost to their nodes before the build fails anyway: a
+# job that kills every node it runs on must not go round the pool forever.
+NODE_FAILURE_RERUNS = 3
 
 
 def record_result(item: Item, build: Build, result: JobResult, at: float,
                   jobs: Mapping[str, Job], detail: str | None = None,
                   duration: float | None = None, review: bool = False) -> None:
-    """A build ended: a failed run with attempts left runs again on the same
-    state; otherwise a voting job that did not succeed fails the item at once,
+    """A build ended: a run lost to its node runs again (on the same state,
+    on another node if there is one) without using an attempt, at most
+    NODE_FAILURE_RERUNS times; a failed run with attempts left runs again on
+    the same state; otherwise a voting job that did not succeed fails the item at once,
     unless `review` (the pipeline excuses failures its base shares) holds
     the verdict until the base's result for that job is known."""
+    if result is JobResult.NODE_FAILURE:
+        if build.node_failures < NODE_FAILURE_RERUNS:
+            build.retry(counted=False)      # elsewhere, and not held against the change
+            return
+        detail = f"its node failed {build.node_failures + 1} times" + (
+            f", last: {detail}" if detail else "")
     if result in RETRIED and build.attempt < jobs[build.job].attempts:
         build.retry()
         return

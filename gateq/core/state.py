@@ -64,11 +64,17 @@ class Build:
     review: bool = False             # it failed; the job's result on the item's base decides (blame.py)
     excused: str | None = None       # it failed, and fails on the base too: not held against the item
 
-    def retry(self) -> None:
-        """Wait to run again on the same state, under the id of the next attempt."""
+    @property
+    def node_failures(self) -> int:
+        """Runs lost to their node: the runs before this one that were not attempts."""
+        return len(self.retried) - (self.attempt - 1)
+
+    def retry(self, counted: bool = True) -> None:
+        """Wait to run again on the same state, under the id of the next run;
+        a counted retry is the next attempt (a node failure's re-run is not)."""
         self.retried += (self.id,)
-        self.attempt += 1
-        self.id = f"{self.retried[0]}~{self.attempt}"
+        self.attempt += counted
+        self.id = f"{self.retried[0]}~{len(self.retried) + 1}"
         self.state, self.result = BuildState.WAITING, None
         self.started_at = self.finished_at = self.duration = None
 

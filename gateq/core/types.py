@@ -106,6 +106,9 @@ class JobResult(enum.Enum):
     TIMED_OUT = "timed-out"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    # The node it ran on stopped answering (or refused us): not the change's
+    # fault, so it runs again elsewhere without using up an attempt.
+    NODE_FAILURE = "node-failure"
 
 
 class BuildState(enum.Enum):
