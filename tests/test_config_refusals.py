@@ -374,3 +374,73 @@ def test_skipped_layout_files_are_named_in_warnings(tmp_path):
     with pytest.raises(ConfigError) as refusal:
         load_config(config)
     assert len(refusal.value.warnings) == 5       # the lead may print them with the errors
+
+
+# -- build nodes (gateq.yaml nodes:, a job's nodeset) -------------------------
+
+NODE = """\
+  - name: {name}
+    host: 127.0.0.1
+    user: gateq
+    sshkey: id_ed25519
+{extra}    labels: [fedora-40, x86_64]
+"""
+
+
+def with_nodes(tmp_path, *nodes: tuple[str, str], job_label: str = "fedora-40") -> str:
+    """A configuration whose gateq.yaml has the nodes (name, extra lines)
+    from line 6 on, each of them 5 lines plus its extra ones."""
+    layout = LAYOUT + f"- job: {{name: on-node, run: jobs/unit.sh, nodeset: {{label: {job_label}}}}}\n"
+    server = SERVER + "nodes:\n" + "".join(NODE.format(name=n, extra=e) for n, e in nodes)
+    config = make(tmp_path, layout, server)
+    write(config, "id_ed25519", "not read by validate\n")
+    write(config, "known_hosts", "")
+    return config
+
+
+KNOWN = "    known-hosts: known_hosts\n"
+
+
+def test_nodes_and_a_nodeset_are_read_into_the_config(tmp_path):
+    config = load_config(with_nodes(tmp_path, ("builder1", KNOWN + "    slots: 4\n")))
+    node, = config.nodes
+    assert (node.name, node.host, node.port, node.user, node.slots, node.labels) == (
+        "builder1", "127.0.0.1", 22, "gateq", 4, ("fedora-40", "x86_64"))
+    assert node.known_hosts == os.path.join(tmp_path, "known_hosts")
+    assert config.layout.jobs["on-node"].nodeset.label == "fedora-40"
+    assert config.layout.jobs["unit"].nodeset is None
+
+
+def test_a_node_without_known_hosts_is_refused(tmp_path):
+    assert refused(with_nodes(tmp_path, ("builder1", ""))) == [
+        "gateq.yaml:6: node 'builder1': missing required attribute 'known-hosts'"]
+
+
+def test_a_node_whose_known_hosts_file_is_missing_is_refused(tmp_path):
+    assert refused(with_nodes(tmp_path, ("builder1", "    known-hosts: nowhere\n"))) == [
+        "gateq.yaml:10: node 'builder1': attribute 'known-hosts': 'nowhere' is not a readable file"]
+
+
+@pytest.mark.parametrize("slots", ["0", "-2", "many", "2.5"])
+def test_bad_slots_are_refused(tmp_path, slots):
+    lines = refused(with_nodes(tmp_path, ("builder1", KNOWN + f"    slots: {slots}\n")))
+    assert len(lines) == 1 and lines[0].startswith(
+        "gateq.yaml:11: node 'builder1': attribute 'slots': expected an integer >= 1, got "), lines
+
+
+def test_two_nodes_of_one_name_are_refused(tmp_path):
+    assert refused(with_nodes(tmp_path, ("builder1", KNOWN), ("builder1", KNOWN))) == [
+        "gateq.yaml:12: node 'builder1': attribute 'name': also the name of node 1 (names are unique)"]
+
+
+def test_a_nodeset_with_a_label_no_node_has_is_refused(tmp_path):
+    assert refused(with_nodes(tmp_path, ("builder1", KNOWN), job_label="fedora-41")) == [
+        "layouts/main.yaml:11: job 'on-node': unknown label 'fedora-41' in nodeset "
+        "(no node in gateq.yaml has it)"]
+
+
+def test_a_nodeset_without_nodes_is_refused(tmp_path):
+    layout = LAYOUT + "- job: {name: on-node, run: jobs/unit.sh, nodeset: {label: fedora-40}}\n"
+    assert refused(make(tmp_path, layout)) == [
+        "layouts/main.yaml:11: job 'on-node': unknown label 'fedora-40' in nodeset "
+        "(no node in gateq.yaml has it)"]

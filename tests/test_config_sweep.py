@@ -20,6 +20,8 @@ from test_config_reader import CASES as PATHOLOGICAL
 SHARED = tempfile.mkdtemp(prefix="gateq-sweep-")
 REPOS = os.path.join(SHARED, "repos")
 UNIT = write(SHARED, "jobs/unit.sh", "#!/bin/sh\nexit 0\n", 0o755)
+NODE_KEY = write(SHARED, "nodes/id_ed25519", "a key\n")
+NODE_KNOWN_HOSTS = write(SHARED, "nodes/known_hosts", "")
 
 SERVER = {
     "connections": {"distgit": {"driver": "git", "root": REPOS}},
@@ -28,6 +30,9 @@ SERVER = {
     "publish": {"root": "publish"},
     "logs": {"keep-days": 30, "keep-count": 5, "max-output": "64M"},
     "checkpoint": {"interval": 100},
+    "nodes": [{"name": "builder1", "host": "10.0.0.5", "port": 22, "user": "gateq",
+               "sshkey": NODE_KEY, "known-hosts": NODE_KNOWN_HOSTS, "slots": 4,
+               "labels": ["fedora-40", "x86_64"]}],
 }
 
 LAYOUT = [
@@ -43,7 +48,8 @@ LAYOUT = [
     {"repository": {"name": "el9", "type": "rpm", "keep": 3}},
     {"job": {"name": "build", "run": UNIT, "timeout": 600, "voting": True, "export": "el9",
              "vars": {"FOO": "bar", "N": 3}}},
-    {"job": {"name": "unit", "run": UNIT, "dependencies": ["build"], "requires": ["el9"]}},
+    {"job": {"name": "unit", "run": UNIT, "dependencies": ["build"], "requires": ["el9"],
+             "nodeset": {"label": "fedora-40"}}},
     {"project": {"name": "nova", "queue": "rdo", "connection": "distgit", "default-branch": "main",
                  "merge-mode": "squash", "check": {"jobs": ["build"]},
                  "gate": {"jobs": ["build", "unit"]}}},
@@ -66,12 +72,16 @@ WRONG = {
     "var": [[], {}, NUL, "\udcff"],
     "dict": ["x", [], 12],
     "item": ["x", [], 12],
+    "nodes": ["x", 12, {}, [[]]],
+    "port": [0, 65536, "ssh", True],
 }
 KINDS = {
     "name": "name", "driver": "text", "root": "text", "path": "text", "sandbox": "text",
     "manager": "text", "event": "text", "type": "text", "run": "text", "default-branch": "text",
     "merge-mode": "text", "window-increase-type": "text", "window-decrease-type": "text",
     "queue": "text", "export": "text", "connection": "text",
+    "host": "text", "user": "text", "sshkey": "text", "known-hosts": "text", "label": "text",
+    "nodes": "nodes", "port": "port", "labels": "list",
     "slots": "count", "window": "count", "window-floor": "count", "window-ceiling": "count",
     "window-increase-factor": "count", "window-decrease-factor": "count", "keep": "count",
     "timeout": "count", "keep-count": "count", "interval": "count",
@@ -79,7 +89,8 @@ KINDS = {
     "dependencies": "list", "requires": "list", "jobs": "list",
     "keep-days": "days", "max-output": "size",
 }
-REQUIRED = {"connections", "driver", "root", "name", "manager", "run", "jobs", "event"}
+REQUIRED = {"connections", "driver", "root", "name", "manager", "run", "jobs", "event",
+            "host", "user", "sshkey", "known-hosts", "labels", "label"}
 
 
 def leaves(node, path=()):
@@ -187,6 +198,10 @@ SEMANTIC = {
     "server is a list": case(server=["connections"]),
     "server is empty": case(server=None),
     "no objects": case(layout=None),
+    "unknown nodeset label": case(layout=layout_with(5, "job", nodeset={"label": "fedora-41"})),
+    "two nodes of one name": case(server={**SERVER, "nodes": SERVER["nodes"] * 2}),
+    "no labels on a node": case(server=replaced(SERVER, ("nodes", 0, "labels"), [])),
+    "known-hosts missing": case(server=replaced(SERVER, ("nodes", 0, "known-hosts"), "nowhere")),
 }
 
 RAW = {

@@ -1,6 +1,6 @@
 """Read a configuration directory into a Config, or report every error in it.
 
-gateq.yaml (connections, state, executor, publish, logs, checkpoint, web, zookeeper) and
+gateq.yaml (connections, state, executor, publish, logs, checkpoint, web, zookeeper, nodes) and
 the layout files under layouts/ are read with line numbers, checked against
 the schemas, then the rules between objects (duplicates, job dependencies,
 nothing landing untested, each project's repository and default branch) are
@@ -17,8 +17,8 @@ from voluptuous import MultipleInvalid, Schema
 from . import schema
 from .errors import ConfigError, Errors, LineDict, LineList, line_at, one_line, quote
 from ..drivers import registry
-from .model import (NOOP, Config, GitConnection, Job, Layout, LogRetention, Manager, Pipeline,
-                    Project, QueueSettings, RemoteConnection, Reporter, Repository, Requirement,
+from .model import (NOOP, Config, GitConnection, Job, Layout, LogRetention, Manager, NodeSettings,
+                    Nodeset, Pipeline, Project, QueueSettings, RemoteConnection, Reporter, Repository, Requirement,
                     Trigger, WebSettings, WebToken, Window, ZooKeeperSettings)
 from .project_repos import repository_problem
 from .reader import UNREADABLE, read_yaml
@@ -78,7 +78,8 @@ def load_config(path: str, check_places: bool = True) -> Config:
     server = None if raw is UNREADABLE else validate_server(raw, shown, config_dir, check_places,
                                                             errors)
     items, warnings = read_layouts(config_dir, shown, errors)
-    names = collect_names(items, connection_names(raw), connection_drivers(raw), errors)
+    names = collect_names(items, connection_names(raw), connection_drivers(raw), node_labels(raw),
+                          errors)
     validate_items(items, names, config_dir, errors)
     check_job_graph(items, names, errors)
     check_untested_landings(items, errors)
@@ -97,16 +98,20 @@ def validate_server(raw: object, shown: str, config_dir: str, check_places: bool
     except MultipleInvalid as exc:
         for error in exc.errors:
             path = schema.plain_path(error)
-            label, rest = server_label(path)
+            label, rest = server_label(path, raw)
             message = schema.describe(error, rest)
             errors.add(shown, line_at(raw, path, 1), f"{label}: {message}" if label else message)
         return None
 
 
-def server_label(path: list) -> tuple[str, list]:
-    """Errors in gateq.yaml name the connection or section they are in."""
+def server_label(path: list, raw: object = None) -> tuple[str, list]:
+    """Errors in gateq.yaml name the connection, node or section they are in."""
     if len(path) >= 2 and path[0] == "connections":
         return f"connection {quote(path[1])}", path[2:]
+    if len(path) >= 3 and path[0] == "nodes" and isinstance(path[1], int):
+        node = raw["nodes"][path[1]]
+        named = isinstance(node, dict) and isinstance(node.get("name"), str)
+        return (f"node {quote(node['name'])}" if named else f"node {path[1] + 1}"), path[2:]
     if len(path) >= 2:
         return str(path[0]), path[1:]
     return "", path
@@ -122,6 +127,18 @@ def connection_names(raw: object) -> tuple[str, ...] | None:
     if not isinstance(connections, dict):
         return ()
     return tuple(name for name in connections if isinstance(name, str))
+
+
+def node_labels(raw: object) -> frozenset[str] | None:
+    """Labels of the nodes in gateq.yaml, even of invalid nodes, so that a
+    bad node does not also make every nodeset naming its label an error;
+    None (any label goes) when gateq.yaml could not be parsed at all."""
+    if raw is UNREADABLE:
+        return None
+    nodes = raw.get("nodes") if isinstance(raw, dict) else None
+    return frozenset(label for node in (nodes if isinstance(nodes, list) else ())
+                     if isinstance(node, dict) and isinstance(node.get("labels"), list)
+                     for label in node["labels"] if isinstance(label, str))
 
 
 def connection_drivers(raw: object) -> dict[str, str]:
@@ -217,7 +234,8 @@ def layout_items(document: object, file: str, errors: Errors) -> list[Item]:
 
 
 def collect_names(items: list[Item], connections: tuple[str, ...] | None,
-                  drivers: dict[str, str], errors: Errors) -> schema.Names:
+                  drivers: dict[str, str], labels: frozenset[str] | None,
+                  errors: Errors) -> schema.Names:
     """Names defined by each kind of object; a second definition is an error."""
     first: dict[tuple[str, str], Item] = {}
     for item in items:
@@ -239,6 +257,7 @@ def collect_names(items: list[Item], connections: tuple[str, ...] | None,
         queues=frozenset(defined("queue")),
         repositories=frozenset(defined("repository")),
         projects=frozenset(defined("project")),
+        labels=labels,
     )
 
 
@@ -357,7 +376,15 @@ def build_config(config_file: str, server: dict, layout: Layout, warnings: tuple
         warnings=warnings,
         web=build_web(server["web"]),
         zookeeper=build_zookeeper(server["zookeeper"]),
+        nodes=tuple(build_node(n) for n in server["nodes"]),
     )
+
+
+def build_node(n: dict) -> NodeSettings:
+    return NodeSettings(name=n["name"], host=n["host"], user=n["user"], sshkey=n["sshkey"],
+                        known_hosts=n["known-hosts"], labels=tuple(n["labels"]), port=n["port"],
+                        slots=n["slots"], connect_timeout=n["connect-timeout"],
+                        keepalive=n["keepalive"])
 
 
 def build_connection(name: str, c: dict, state_dir: str) -> GitConnection | RemoteConnection:
@@ -430,7 +457,8 @@ def build_job(j: dict) -> Job:
     return Job(name=j["name"], run=j["run"], timeout=j["timeout"], voting=j["voting"],
                dependencies=tuple(j["dependencies"]), vars=dict(j["vars"]),
                export=j["export"], requires=tuple(j["requires"]), attempts=j["attempts"],
-               required_projects=tuple(j["required-projects"]))
+               required_projects=tuple(j["required-projects"]),
+               nodeset=Nodeset(j["nodeset"]["label"]) if j["nodeset"] else None)
 
 
 def build_project(p: dict, pipelines: tuple[str, ...]) -> Project:

@@ -169,6 +169,13 @@ class Job:
     # Runs of a build on one state before its failure counts (Zuul's name):
     # a failed or timed-out run with attempts left is run again.
     attempts: int = 1
+    nodeset: "Nodeset | None" = None     # None: it runs on the gateq host
+
+
+@dataclass(frozen=True)
+class Nodeset:
+    """Where a job runs: on any node that has `label` (Zuul's word; one node)."""
+    label: str
 
 
 NOOP = Job("noop", run=None)             # in every layout: Zuul's explicit "land untested"
@@ -317,6 +324,22 @@ class ZooKeeperSettings:
 
 
 @dataclass(frozen=True)
+class NodeSettings:
+    """A build node of gateq.yaml's `nodes:`, reached over SSH with its host
+    key pinned in `known_hosts`; at most `slots` builds run there at once."""
+    name: str
+    host: str
+    user: str
+    sshkey: str                          # absolute paths
+    known_hosts: str
+    labels: tuple[str, ...]
+    port: int = 22
+    slots: int = 1
+    connect_timeout: float = 10.0        # seconds
+    keepalive: float = 5.0               # seconds between "are you there?" and to answer it
+
+
+@dataclass(frozen=True)
 class Config:
     config_dir: str
     path: str                            # the gateq.yaml read
@@ -332,6 +355,7 @@ class Config:
     warnings: tuple[str, ...] = ()       # one line each: layout files skipped, and why
     web: WebSettings = WebSettings()
     zookeeper: ZooKeeperSettings | None = None    # None: the state is the SQLite state directory
+    nodes: tuple[NodeSettings, ...] = ()     # where jobs with a nodeset run
 
     @property
     def publish_dir(self) -> str:

@@ -40,6 +40,7 @@ class Names:
     queues: frozenset[str] = frozenset()
     repositories: frozenset[str] = frozenset()
     projects: frozenset[str] = frozenset()
+    labels: frozenset[str] | None = frozenset()   # the nodes' labels; None: unknown
 
 
 def bwrap_works(mode):
@@ -88,6 +89,7 @@ def server_schema(config_dir: str, check_places: bool = True) -> object:
         },
         Optional("web", default={}): WEB,
         Optional("zookeeper", default=None): maybe(zookeeper_schema(config_dir)),
+        Optional("nodes", default=[]): All(each(node_schema(config_dir)), distinct_names("node")),
     }, distinct_places(config_dir))
 
 
@@ -132,6 +134,45 @@ def zookeeper_schema(config_dir: str) -> Schema:
             Required("ca"): readable_file(config_dir),
         })),
     })
+
+
+# -- build nodes, reached over SSH (gateq/nodes, docs/nodes.md) -------------
+
+def port(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise Invalid(f"expected a port number (1-65535), got {value!r}")
+    return value
+
+
+def node_schema(config_dir: str) -> dict:
+    """One node. known-hosts is required: a node whose host key is not
+    pinned there is refused, never learned."""
+    return {
+        Required("name"): name("node"),
+        Required("host"): text,
+        Optional("port", default=22): port,
+        Required("user"): text,
+        Required("sshkey"): readable_file(config_dir),
+        Required("known-hosts"): readable_file(config_dir),
+        Optional("slots", default=1): count,
+        Required("labels"): All(unique(name("label")), nonempty("label")),
+        Optional("connect-timeout", default=10): seconds,
+        # how often a node is asked whether it is there, and how long it has to answer
+        Optional("keepalive", default=5): seconds,
+    }
+
+
+def distinct_names(kind: str):
+    """In a list of named objects, each name once."""
+    def check(objects: list) -> list:
+        first: dict[str, int] = {}
+        errors = [Invalid(f"also the name of {kind} {first[o['name']] + 1} (names are unique)",
+                          path=[index, "name"])
+                  for index, o in enumerate(objects) if first.setdefault(o["name"], index) != index]
+        if errors:
+            raise MultipleInvalid(errors)
+        return objects
+    return check
 
 
 # -- the web service (gateq/web) ------------------------------------------
@@ -335,6 +376,10 @@ def job_schema(names: Names, config_dir: str) -> dict:
         Optional("required-projects", default=[]):
             unique(known("project", names.projects, "required-projects")),
         Optional("attempts", default=1): count,
+        # null: it runs here; else on a node of gateq.yaml with that label
+        Optional("nodeset", default=None): maybe(Schema({
+            Required("label"): known("label", names.labels, "nodeset (no node in gateq.yaml has it)"),
+        })),
     }
 
 
