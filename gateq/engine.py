@@ -35,7 +35,7 @@ from .review.hub import ReviewHub, config_change_url
 from .state import DiskFull, SqliteStore
 from .state.diskfull import DiskFullPause, disk_full_reason, space_short
 from .status import StatusWriter
-from .workers import Inbox
+from .workers import Answer, Inbox, Lane, Lanes
 
 log = logging.getLogger("gateq.engine")
 
@@ -62,8 +62,12 @@ class Engine:
         change_url = config_change_url(config)
         self.inbox = Inbox()
         self.builds = Builds(config, self.executor, self.artifacts, change_url, clock, self.inbox,
-                             self.record, self.put_off_start)
+                             self.record, self.put_off)
         self.merger = Merger(self.connections.repo_path)
+        # Merges in order per project (a slow repository holds up only its
+        # own), ingestions one at a time (the collector waits for none).
+        self.merges = Lanes("merges", self.inbox)
+        self.acceptances = Lane("accept exports", self.inbox)
         self.landing = Landing(self.connections, self.artifacts,
                                os.path.join(config.state_dir, "landing.json"), self.success_votes)
         self.landings = Landings(self.landing, self.inbox, self.landed, self.put_off)
@@ -141,7 +145,9 @@ class Engine:
 
     def stop(self) -> None:
         self.review.stop()
+        self.merges.stop(10.0)
         self.landings.stop(10.0)
+        self.acceptances.stop(10.0)
         self.builds.stop(10.0)
         self.executor.shutdown()
         if not self.pause.active:
@@ -173,7 +179,7 @@ class Engine:
                 self.garbage_due = True          # what ejected items left, too
             elif self.cursor - self.checkpointed >= self.config.checkpoint_interval:
                 self.checkpoint()                # busy: replay stays bounded by the interval
-            if self.garbage_due and not self.landings.in_flight:
+            if self.garbage_due and self.store_at_rest():
                 self.collect_garbage()
             self.expire_logs()
             self.watch_connections()
@@ -214,13 +220,23 @@ class Engine:
             log.info("%s", removed.summary())
 
     def collect_finished(self) -> None:
+        """A build that ended is journaled once its exports are accepted,
+        which copies and hashes them: on the acceptance lane, off the loop."""
         for finished in self.executor.poll():
             if finished.error:
                 log.warning("build %s: %s", finished.build, finished.error)
-            result, detail = self.builds.check_export(finished.build, finished.result)
-            self.record(BuildCompleted(self.clock(), finished.build, result, detail or finished.error,
-                                       finished.duration))
+            self.acceptances.submit(lambda finished=finished: self.accept(finished))
+
+    def accept(self, finished) -> Answer:
+        """On the acceptance lane: the answer journals the build's end."""
+        result, detail = self.builds.check_export(finished.build, finished.result)
+        event = BuildCompleted(self.clock(), finished.build, result, detail or finished.error,
+                               finished.duration)
+
+        def answer() -> None:
+            self.record(event)
             self.builds.finished(finished.build)
+        return answer
 
     def take_answers(self) -> None:
         """Run what the lanes answered (they journal through `record`)."""
@@ -230,7 +246,12 @@ class Engine:
     def idle(self) -> bool:
         return (not self.pause.active and is_idle(self.scheduler)
                 and self.store.pending_count(self.cursor) == 0 and not self.review.busy()
-                and not self.landings.in_flight and not self.builds.preparing)
+                and not self.landings.in_flight and not self.builds.preparing
+                and not self.merges.busy and not self.acceptances.busy)
+
+    def store_at_rest(self) -> bool:
+        """No landing stages and no export is ingested: the collector may run."""
+        return not self.landings.in_flight and not self.acceptances.busy
 
     # -- a full disk: pause, keep everything, resume ---------------------------
 
@@ -340,17 +361,23 @@ class Engine:
     # -- adapters -------------------------------------------------------------
 
     def do_merge(self, action: act.PrepareMerge) -> None:
+        self.merges.submit(action.change.project, lambda: self.merge(action))
+
+    def merge(self, action: act.PrepareMerge) -> Answer:
+        """On the merge lane: the answer journals the item's speculative
+        state, or why there is none (a full disk puts the merge off)."""
         try:
             state, base_commit, bases = self.merger.merge_item(action)
             event = MergeCompleted(self.clock(), action.item, action.generation, state, base_commit,
                                    bases=bases)
         except (MergeConflict, GitError) as exc:
-            if disk_full_reason(exc):
-                raise                          # not the change's fault: put off, retried
+            full = disk_full_reason(exc)
+            if full:                           # not the change's fault: put off, retried
+                return lambda: self.put_off(action, full)
             event = MergeCompleted(self.clock(), action.item, action.generation,
                                    failure=MERGE_FAILURES.get(type(exc), MergeFailure.CONFLICT),
                                    reason=str(exc))
-        self.record(event)
+        return lambda: self.record(event)
 
     def do_land(self, action: act.Land) -> None:
         self.landings.submit(action)
@@ -358,7 +385,7 @@ class Engine:
     def landed(self, action: act.Land, landed: Landed) -> None:
         """The landing lane's answer, on the loop."""
         ok = landed.outcome is Outcome.LANDED
-        if landed.snapshots and not self.landings.in_flight:
+        if landed.snapshots and self.store_at_rest():
             self.collect_garbage()           # what the snapshots it pruned held (again when idle)
         if ok:
             published = "".join(f", published {repo} snapshot {n}" for repo, n in landed.snapshots)
@@ -376,7 +403,9 @@ class Engine:
                                   (landed.commit or action.new) if ok else None, landed.reason,
                                   landed.snapshots))
 
-    def put_off(self, action: act.Land, reason: str) -> None:
+    def put_off(self, action: act.Action, reason: str) -> None:
+        """The disk filled while a merge, a landing or a build's workspace
+        was made: it is carried out again once space is back."""
         self.pause.start(reason)
         self.pause.defer([action])
 
@@ -390,12 +419,6 @@ class Engine:
 
     def do_start(self, action: act.StartBuild) -> None:
         self.builds.start(action)
-
-    def put_off_start(self, action: act.StartBuild, reason: str) -> None:
-        """The disk filled while the build's workspace was made: it starts
-        once space is back."""
-        self.pause.start(reason)
-        self.pause.defer([action])
 
     def collect_garbage(self) -> None:
         """Remove the artifacts that no snapshot, running build's view or

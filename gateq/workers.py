@@ -2,8 +2,9 @@
 
 A Gerrit push or submit can take a minute, a query to a review system a
 few seconds: the loop hands such calls to a Lane (one thread, jobs in the
-order given) or a Pool (several threads on one queue: the workspaces of
-builds) and goes on deciding. A job's answer comes back as a function
+order given), a Pool (several threads on one queue: the workspaces of
+builds) or Lanes (a Lane per key: the merges of each repository) and goes
+on deciding. A job's answer comes back as a function
 posted to the Inbox, which the loop runs (only the loop journals and
 steps the scheduler, and SQLite connections stay in their thread). A job
 that raises posts the exception, raised again on the loop: the engine's
@@ -103,6 +104,30 @@ class Lane(Pool):
 
     def __init__(self, name: str, inbox: Inbox) -> None:
         super().__init__(name, inbox, 1)
+
+
+class Lanes:
+    """A Lane per key, made as first needed: the jobs of one key are done in
+    the order given, and a slow one holds up only its own key (the merges
+    of one repository)."""
+
+    def __init__(self, name: str, inbox: Inbox) -> None:
+        self.name, self.inbox = name, inbox
+        self._lanes: dict[str, Lane] = {}
+
+    @property
+    def busy(self) -> int:
+        return sum(lane.busy for lane in list(self._lanes.values()))
+
+    def submit(self, key: str, job: Job) -> None:
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = Lane(f"{self.name} {key}", self.inbox)
+        lane.submit(job)
+
+    def stop(self, timeout: float) -> None:
+        for lane in list(self._lanes.values()):
+            lane.stop(timeout)
 
 
 def _raiser(exc: BaseException) -> Answer:

@@ -1,9 +1,11 @@
-"""A build's workspace is made off the gate loop: while one build's
-checkouts are being made, the loop goes on (other builds start and end,
-results are reported), and a build cancelled meanwhile is never started.
+"""A build's workspace is made, and an item's merge done, off the gate
+loop: while one build's checkouts are being made or one item's merge is
+under way, the loop goes on (other builds start and end, results are
+reported), and a build cancelled meanwhile is never started.
 
-Preparation is held up by waiting, inside the real Workspaces.prepare, for
-the test to let it go: git, the executor and the engine are the real ones.
+Preparation and merges are held up by waiting, inside the real
+Workspaces.prepare and Merger.merge_item, for the test to let them go:
+git, the executor and the engine are the real ones.
 """
 from __future__ import annotations
 
@@ -40,16 +42,32 @@ class HeldPreparation:
         workspaces.prepare = prepare
 
 
+class HeldMerge:
+    """Holds up the merges of items whose change is in `project`."""
+
+    def __init__(self, engine: Engine, project: str) -> None:
+        self.release = threading.Event()
+        self.held = threading.Event()
+        real = engine.merger.merge_item
+
+        def merge_item(action):
+            if action.change.project == project:
+                self.held.set()
+                assert self.release.wait(60), "the test never let the merge go"
+            return real(action)
+        engine.merger.merge_item = merge_item
+
+
 class Running:
     """`gateq serve`'s engine in a thread of the test (SQLite wants the
     store used in the thread that opened it), nova's preparation held."""
 
-    def __init__(self, gate: Gate, hold: str) -> None:
+    def __init__(self, gate: Gate, hold: str, holder=HeldPreparation) -> None:
         self.ready, self.stop = threading.Event(), threading.Event()
         self.engine: Engine | None = None
-        self.held: HeldPreparation | None = None
+        self.held: HeldPreparation | HeldMerge | None = None
         self.failed: BaseException | None = None
-        self.gate, self.hold = gate, hold
+        self.gate, self.hold, self.holder = gate, hold, holder
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
         wait_until(lambda: self.ready.is_set() or self.failed, "the engine to start")
@@ -60,7 +78,7 @@ class Running:
             config = load_config(self.gate.config)
             store = open_store(config.state_dir)
             engine = Engine(config, store)
-            self.held = HeldPreparation(engine, self.hold)
+            self.held = self.holder(engine, self.hold)
             engine.start()
             self.engine = engine
             self.ready.set()
@@ -121,3 +139,22 @@ def test_a_build_cancelled_while_its_workspace_is_made_never_starts(gate, runnin
     assert gate.seen_builds("doomed") == []
     assert not engine.executor.running()
     assert gate.landed("nova") == []
+
+
+def test_the_loop_goes_on_while_an_item_is_merged(gate):
+    running = Running(gate, "nova", HeldMerge)
+    try:
+        held = running.held
+        gate.change("nova", "slow")
+        gate.change("glance", "quick")
+        gate.propose("nova", "slow")
+        wait_until(held.held.is_set, "nova's merge to begin")
+        gate.propose("glance", "quick")
+        wait_until(lambda: results(gate, "check").get("quick") == "succeeded",
+                   "glance's check to end while nova's merge is under way")
+        assert "slow" not in results(gate, "check") and gate.seen_builds("slow") == []
+        held.release.set()
+        wait_until(lambda: results(gate, "check").get("slow") == "succeeded", "nova's check")
+        assert len(gate.seen_builds("slow")) == 1
+    finally:
+        running.close()

@@ -36,7 +36,7 @@ from .pool import TRASH_PREFIX, filling_pid, is_complete, seal, unseal
 from .snapshots import leftover_pid, link_pid, staging_pid
 from .store import ArtifactStore
 
-_INGESTING = re.compile(r"\w+-(\d+)(\.json)?")    # store.py: blob-<pid>, set-<pid>.json
+_INGESTING = re.compile(r"\w+-(\d+)(-\d+)?(\.json)?")  # store.py: blob-<pid>-<thread>, set-<pid>-<thread>.json
 _FRAGMENT_TMP = re.compile(r".*\.json\.tmp-(\d+)")  # rpmfragments.py: <fragment>.tmp-<pid>
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import urllib.parse
 
 from .exportdir import walk_files
@@ -54,7 +55,7 @@ class ArtifactStore:
                 os.close(fd)
         _check_unique_packages(entries)
         artifact_set = ArtifactSet(build, job, change, repo_type.value, tuple(entries))
-        tmp = os.path.join(self.root, "tmp", f"set-{os.getpid()}.json")
+        tmp = os.path.join(self.root, "tmp", f"set-{os.getpid()}-{threading.get_ident()}.json")
         with open(tmp, "w") as f:
             json.dump(artifact_set.to_json(), f)
             f.flush()
@@ -86,7 +87,7 @@ class ArtifactStore:
     def _store(self, fd: int, path: str, repo_type: RepoType) -> tuple[str, int, bytes]:
         """Copy the open file into the store; (sha256, size, first bytes)."""
         digest, size, first = hashlib.sha256(), 0, b""
-        tmp = os.path.join(self.root, "tmp", f"blob-{os.getpid()}")
+        tmp = os.path.join(self.root, "tmp", f"blob-{os.getpid()}-{threading.get_ident()}")
         try:
             with open(tmp, "wb") as out:
                 while chunk := os.read(fd, _CHUNK):
