@@ -2,9 +2,11 @@
 delivered by one worker thread per connection, so a report that cannot go
 out never holds up the gate loop nor another connection's reports.
 
-- Never lost: a report is a row of the state database (`outbox`), written
-  in the transaction that records its result (`enqueue`, or the store's
-  add_result_with_reports); undelivered rows are picked up after a restart.
+- Never lost: a report is a row of the store (`outbox`: the state
+  database, or ZooKeeper, gateq/zk/outbox.py), written in the transaction
+  that records its result (`enqueue`, or the store's
+  add_result_with_reports); undelivered rows are picked up after a
+  restart, or by the standby scheduler that takes over, on any host.
 - Retried: each attempt has a timeout; a failed one is retried after a
   delay doubling from `initial` up to `maximum` (jittered). A report the
   system refuses (it ran and said no) is kept as refused, with the reason.
@@ -31,6 +33,8 @@ from .artifacts.failpoints import failpoint
 from .drivers.base import DriverError, ReportRefused, Reporter
 from .drivers.records import Report
 from .state import SqliteStore, StateError
+
+StoreOpener = Callable[[], SqliteStore]     # a store for the calling thread (for_thread)
 
 log = logging.getLogger("gateq.outbox")
 
@@ -74,14 +78,19 @@ def enqueue(store: SqliteStore, reports: Iterable[tuple[str, Report]],
 
 
 class Outbox:
-    def __init__(self, state_dir: str, reporters: Mapping[str, Reporter],
+    def __init__(self, stores: StoreOpener | str, reporters: Mapping[str, Reporter],
                  settings: OutboxSettings = OutboxSettings(),
                  clock: Callable[[], float] = time.time,
                  per_connection: Mapping[str, OutboxSettings] | None = None) -> None:
-        """`per_connection`: the settings of connections that set their own
+        """`stores`: gives each worker thread its store (the engine's
+        store's `for_thread`), or a state directory: its SQLite database.
+        `per_connection`: the settings of connections that set their own
         (a report timeout, a retry delay), the others take `settings`."""
+        if isinstance(stores, str):
+            state_dir = stores
+            stores = lambda: SqliteStore(state_dir, create=False)     # noqa: E731
         chosen = dict(per_connection or {})
-        self.workers = {name: _Worker(state_dir, name, reporter, chosen.get(name, settings), clock)
+        self.workers = {name: _Worker(stores, name, reporter, chosen.get(name, settings), clock)
                         for name, reporter in reporters.items()}
 
     def start(self) -> None:
@@ -110,17 +119,17 @@ class Outbox:
 
 
 class _Worker(threading.Thread):
-    def __init__(self, state_dir: str, connection: str, reporter: Reporter,
+    def __init__(self, stores: StoreOpener, connection: str, reporter: Reporter,
                  settings: OutboxSettings, clock: Callable[[], float]) -> None:
         super().__init__(daemon=True, name=f"outbox {connection}")
-        self.state_dir, self.connection, self.reporter = state_dir, connection, reporter
+        self.stores, self.connection, self.reporter = stores, connection, reporter
         self.settings, self.clock = settings, clock
         self.stopping, self.wake = threading.Event(), threading.Event()
         self.rng = random.Random()
         self.pruned_at = 0.0
 
     def run(self) -> None:
-        store = SqliteStore(self.state_dir, create=False)    # sqlite objects stay in their thread
+        store = self.stores()                   # sqlite objects stay in their thread
         try:
             while not self.stopping.is_set():
                 try:

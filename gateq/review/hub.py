@@ -45,10 +45,10 @@ class ReviewHub:
         self.config, self.store, self.connections = config, store, connections
         self.record, self.queued, self.on_full, self.clock = record, queued, on_full, clock
         self.intake = Intake(connections, EventBuilder(Resolver(connections), clock), inbox,
-                             self, clock)
+                             self, clock, store.for_thread)
         self.checks = {name: Lane(f"check {name}", inbox) for name in connections.by_name}
         reporters = connections.reporters()
-        self.outbox = Outbox(config.state_dir, reporters, per_connection={
+        self.outbox = Outbox(store.for_thread, reporters, per_connection={
             name: OutboxSettings(attempt_timeout=connections[name].report_timeout,
                                  initial=connections[name].report_retry)
             for name in reporters})

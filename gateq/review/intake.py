@@ -1,13 +1,15 @@
 """What the connections hear, into the journal, without the loop waiting.
 
 1. A connection's `deliver` (on its own thread) only writes the event to
-   the state database's intake table (state/intake.py), on a store of that
-   thread's own: durable at once, so a stream that hands it over loses
-   nothing; hook scripts write there too, from their own processes.
+   the store's intake (state/intake.py, or zk/intake.py: ZooKeeper, where
+   a standby scheduler on another host takes it up), on a store for that
+   thread (`for_thread`): durable at once, so a stream that hands it over
+   loses nothing; hook scripts and webhooks write there too.
 2. The loop hands each new row to its connection's lane (workers.py): one
    thread per connection, so events of one system keep their order and a
    system that is slow to answer holds up no other. The lane prepares a
-   hook's event (fetching its commits), asks what the TriggerEvent needs
+   hook's event, or one heard on another host (fetching its commits into
+   this host's mirror), asks what the TriggerEvent needs
    (events.py) and posts the result.
 3. The loop decides what to journal (the engine's `journal_review`): the
    TriggerEvent and the row's end go in one transaction.
@@ -21,9 +23,9 @@ import logging
 import threading
 from typing import Callable, Protocol
 
-from ..drivers.base import Deliver, DriverError, NotFound, Unreachable
+from ..drivers.base import Connection, Deliver, DriverError, NotFound, Unreachable
 from ..drivers.records import Origin, ReviewEvent
-from ..state import SqliteStore
+from ..git.repo import GitError, has_commit
 from ..workers import Answer, Inbox, Lane
 from .connections import Connections
 from .events import Built, EventBuilder, Ignored
@@ -41,8 +43,11 @@ class Sink(Protocol):
 
 class Intake:
     def __init__(self, connections: Connections, builder: EventBuilder, inbox: Inbox,
-                 sink: Sink, clock: Callable[[], float]) -> None:
+                 sink: Sink, clock: Callable[[], float], thread_store: Callable[[], object]
+                 ) -> None:
+        """`thread_store()`: a store the calling thread may write the intake to."""
         self.connections = connections
+        self.thread_store = thread_store
         self.builder = builder
         self.inbox = inbox
         self.sink = sink
@@ -58,15 +63,14 @@ class Intake:
         def deliver(event: ReviewEvent) -> None:
             store = getattr(self._local, "store", None)
             if store is None:
-                store = self._local.store = SqliteStore(self.connections.config.state_dir,
-                                                        create=False)
+                store = self._local.store = self.thread_store()
             store.intake_add(name, json.dumps(event.as_dict(), sort_keys=True), self.clock())
             self.inbox.ready.set()          # the loop looks now
         return deliver
 
     # -- the loop -------------------------------------------------------------
 
-    def poll(self, store: SqliteStore) -> None:
+    def poll(self, store) -> None:
         """Hand new rows (and those due again) to their lanes."""
         now = self.clock()
         for row_id, (due, _, row) in list(self.retries.items()):
@@ -108,7 +112,7 @@ class Intake:
     def prepare(self, row: dict, event: ReviewEvent) -> Answer:
         connection = self.connections[row["connection"]]
         try:
-            if event.origin is Origin.HOOK:
+            if needs_preparing(connection, event):
                 event = connection.prepare(event)
             built = self.builder.build(connection, event)
         except Ignored as exc:
@@ -129,3 +133,17 @@ class Intake:
         self.retries[row["id"]] = (self.clock() + delay, delay, row)
         log.warning("review event %d of %s: asked again in %gs: %s", row["id"], row["connection"],
                     delay, reason)
+
+
+def needs_preparing(connection: Connection, event: ReviewEvent) -> bool:
+    """A hook's event, or one whose commit is not here: heard and prepared
+    by a scheduler on another host (ZooKeeper), into that host's mirror."""
+    if event.origin is Origin.HOOK:
+        return True
+    revision = event.change.revision if event.change is not None else None
+    if revision is None:
+        return False
+    try:
+        return not has_commit(connection.repo_path(event.project), revision)
+    except (GitError, OSError):
+        return True

@@ -73,6 +73,10 @@ class SqliteStore(OutboxTable, IntakeTable):
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
 
+    def for_thread(self) -> "SqliteStore":
+        """The store for another thread (SQLite's connections stay in theirs)."""
+        return SqliteStore(self.state_dir, create=False)
+
     def close(self) -> None:
         self.db.close()
 

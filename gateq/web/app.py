@@ -160,7 +160,8 @@ async def log_events(request: web.Request) -> web.StreamResponse:
     site, build = request.app[SITE], request.match_info["build"]
     if builds.parse_build_id(build) is None or await site.run(build_state, site.ctx, build) is None:
         raise ApiError(404, f"no build {build}")
-    tail = streams.LogTail(builds.log_path(site.config, build), query["offset"])
+    tail = streams.LogTail(lambda: builds.log_file(site.config, site.ctx.reader, build),
+                           query["offset"])
 
     async def finished() -> bool:
         return await site.run(build_state, site.ctx, build) == "finished"
@@ -170,12 +171,15 @@ async def log_events(request: web.Request) -> web.StreamResponse:
 
 async def raw_log(request: web.Request) -> web.StreamResponse:
     parse_query(request.query, pages.NO_QUERY)
-    build = request.match_info["build"]
+    build, site = request.match_info["build"], request.app[SITE]
     if builds.parse_build_id(build) is None:
         raise ApiError(404, f"{build!r} is not a build id (ITEM-GENERATION-JOB)")
-    path = builds.log_path(request.app[SITE].config, build)
+    path = await site.run(builds.log_file, site.config, site.ctx.reader, build)
     if not os.path.isfile(path):
-        raise ApiError(404, f"no log for build {build} (not started yet, or expired)")
+        where = await site.run(builds.runs_where, site.ctx.reader)
+        raise ApiError(404, f"no log for build {build} here: " + (
+            f"not finished yet (it runs on scheduler {where}, whose host has its log), or "
+            "expired" if where else "not started yet, or expired"))
     return web.FileResponse(path, headers={"Content-Type": "text/plain; charset=utf-8"})
 
 

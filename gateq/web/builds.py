@@ -17,6 +17,7 @@ from typing import Sequence
 from ..artifacts.model import ArtifactSet
 from ..config.model import Config
 from . import estimates
+from .reader import Unavailable
 
 BUILD_ID = re.compile(r"([0-9]{1,12})-([0-9]{1,9})-([A-Za-z0-9][A-Za-z0-9._-]{0,99})\Z")
 LOG_SHOWN = 1 << 20            # the page shows at most the last MiB; the raw log has it all
@@ -57,6 +58,57 @@ def find_finished(results: Sequence[dict], build: str) -> tuple[dict, dict] | No
 
 def log_path(config: Config, build: str) -> str:
     return os.path.join(config.state_dir, "logs", f"{build}.log")
+
+
+SHARED_LOGS = "shared-logs"     # STATE/shared-logs: logs read from ZooKeeper, kept for reading
+SHARED_KEPT = 200               # ... the newest of them
+
+
+def log_file(config: Config, reader, build: str) -> str:
+    """The file to read the build's log from: this host's log if it ran
+    the build, else (ZooKeeper) the end of the log its host kept there,
+    copied once to STATE/shared-logs (a finished log does not change); the
+    local path, missing, when there is neither (not finished yet)."""
+    local = log_path(config, build)
+    if os.path.isfile(local) or reader.shared is None:
+        return local
+    copy = os.path.join(config.state_dir, SHARED_LOGS, f"{build}.log")
+    if os.path.isfile(copy):
+        return copy
+    try:
+        data = reader.with_store(lambda store: store.build_log(build))
+    except Unavailable:
+        data = None                           # ZooKeeper not answering: as if not there yet
+    if data is None:
+        return local
+    os.makedirs(os.path.dirname(copy), exist_ok=True)
+    tmp = f"{copy}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, copy)
+    forget_old_copies(os.path.dirname(copy))
+    return copy
+
+
+def forget_old_copies(directory: str, keep: int = SHARED_KEPT) -> None:
+    names = [n for n in os.listdir(directory) if n.endswith(".log")]
+    for name in sorted(names, key=lambda n: os.path.getmtime(os.path.join(directory, n)))[:-keep]:
+        try:
+            os.unlink(os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
+
+
+def runs_where(reader) -> str | None:
+    """Where a build not finished yet runs, for a web on another host
+    (ZooKeeper): the active scheduler, as HOST:PID."""
+    if reader.shared is None:
+        return None
+    try:
+        found = reader.with_store(lambda store: store.schedulers())
+    except Unavailable:
+        return None
+    return found[0] if found else None
 
 
 def read_log_tail(path: str, limit: int = LOG_SHOWN) -> tuple[str, int, int]:

@@ -29,7 +29,7 @@ class WebContext:
 
     @classmethod
     def of(cls, config: Config) -> "WebContext":
-        return cls(config, StateReader(config.state_dir), LiveState(config),
+        return cls(config, StateReader(config), LiveState(config),
                    change_url=change_url_for(config))
 
     def state(self) -> tuple[dict, list[dict]]:

@@ -67,8 +67,12 @@ def build_data(ctx: WebContext, match: dict, query: dict) -> dict:
                 {"chain": None, "tested_on": None})
     data["published"], published_files = builds.published_in(ctx.config, build)
     data["artifacts"] = builds.exported(ctx.config, build) or published_files
-    text, start, size = builds.read_log_tail(builds.log_path(ctx.config, build))
-    data["log"] = {"text": text, "from": start, "size": size, "raw": f"/builds/{build}/log"}
+    path = builds.log_file(ctx.config, ctx.reader, build)
+    text, start, size = builds.read_log_tail(path)
+    data["log"] = {"text": text, "from": start, "size": size, "raw": f"/builds/{build}/log",
+                   "elsewhere": None}
+    if not size and not data["finished"] and ctx.reader.shared is not None:
+        data["log"]["elsewhere"] = builds.runs_where(ctx.reader)
     return data
 
 

@@ -1,11 +1,14 @@
-"""Reading the state directory from the web's worker threads.
+"""Reading the gate's store from the web's worker threads: the state
+directory's SQLite database, or ZooKeeper when gateq.yaml has
+`zookeeper:` (then any host with the configuration serves the same pages).
 
-The store is SQLite, whose connections belong to the thread that opened
-them: each worker thread keeps one, opened without creating anything (a
-state directory no gate has written yet reads as an empty gate). A store
-that cannot be read is Unavailable, which the handlers answer with 503. A
-database file replaced (a backup restored) is opened anew: a connection
-would go on reading the file it opened.
+SQLite's connections belong to the thread that opened them: each worker
+thread keeps one, opened without creating anything (a state directory no
+gate has written yet reads as an empty gate). A database file replaced (a
+backup restored) is opened anew: a connection would go on reading the
+file it opened. ZooKeeper's store is one for every thread (zk/shared.py).
+A store that cannot be read is Unavailable, which the handlers answer
+with 503.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import os
 import sqlite3
 import threading
 
+from ..config.model import Config
 from ..state import NoState, SqliteStore, StateError, open_store
 from ..state.sqlite import DB_NAME
 
@@ -28,13 +32,22 @@ class StateReader:
     """Invariant: a thread's store is dropped after any error, so the next
     read opens the database afresh (it may have been restored meanwhile)."""
 
-    def __init__(self, state_dir: str):
-        self.state_dir = state_dir
+    def __init__(self, config: Config):
+        self.state_dir = config.state_dir
         self._local = threading.local()
         self._opened: list[SqliteStore] = []
         self._lock = threading.Lock()
+        self.shared = None
+        if config.zookeeper is not None:
+            from ..zk.shared import SharedStore
+            self.shared = SharedStore(config.zookeeper, config.state_dir, create=False)
 
-    def _store(self) -> SqliteStore | None:
+    def _store(self):
+        if self.shared is not None:
+            try:
+                return self.shared.get()
+            except NoState:
+                return None
         store, opened = getattr(self._local, "store", None), getattr(self._local, "inode", None)
         if store is not None and file_id(store.path) != opened:
             self._local.store = store = None            # replaced since: read the new one
@@ -55,7 +68,7 @@ class StateReader:
         try:
             yield self._store()
         except StateError as exc:
-            self._local.store = None
+            self._local.store = None          # (ZooKeeper's client reconnects by itself)
             raise Unavailable(str(exc)) from None
 
     def status(self) -> dict:
@@ -89,6 +102,8 @@ class StateReader:
             return None if store is None else read(store)
 
     def close(self) -> None:
+        if self.shared is not None:
+            self.shared.close()
         with self._lock:
             opened, self._opened = self._opened, []
         for store in opened:

@@ -65,16 +65,18 @@ async def pause(stopping: asyncio.Event) -> None:
 
 
 class LogTail:
-    """Reads a log from an offset; UTF-8 split across reads is kept whole."""
+    """Reads a log from an offset; UTF-8 split across reads is kept whole.
+    `locate()` says which file, asked at each read: the log of a build run
+    on another host appears (from ZooKeeper) once it has finished."""
 
-    def __init__(self, path: str, offset: int):
-        self.path = path
+    def __init__(self, locate: Callable[[], str], offset: int):
+        self.locate = locate
         self.offset = offset
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def read(self) -> str:
         try:
-            with open(self.path, "rb") as f:
+            with open(self.locate(), "rb") as f:
                 f.seek(self.offset)
                 data = f.read(CHUNK)
         except FileNotFoundError:
@@ -84,7 +86,7 @@ class LogTail:
 
     def size(self) -> int:
         try:
-            return os.path.getsize(self.path)
+            return os.path.getsize(self.locate())
         except FileNotFoundError:
             return 0
 

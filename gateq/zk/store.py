@@ -9,31 +9,40 @@ Under the root (`/gateq`; a chroot in zookeeper.hosts keeps gates apart):
 - `results/r-N` and `results/items/ITEM`, made in one transaction, so a
   result is recorded once;
 - `intake/i-N` and `outbox/o-N` (intake.py, outbox.py): versioned rows,
-  each update a compare-and-swap on the row's version.
+  each update a compare-and-swap on the row's version;
+- `logs/BUILD`: finished builds' logs, their ends, for every host's web
+  (buildlogs.py), written when their BuildCompleted is journaled;
+- `schedulers`: the election (scheduler.py); who is active, for the web.
 Every kazoo failure is one StateError line naming the ensemble (client.py).
 """
 from __future__ import annotations
 
+import copy
 import json
+import logging
+import os
 import time
 from typing import Callable, Iterator
 
-from kazoo.exceptions import NodeExistsError, NoNodeError
+from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
 
 from ..config.model import ZooKeeperSettings
 from ..core import codec
-from ..core.events import Event
+from ..core.events import BuildCompleted, Event
 from ..state.errors import RESTORE, NoState, StateError, json_object
 from ..state.sqlite import prepare_dir
-from . import sharded
+from . import buildlogs, sharded
 from .client import connect, guard, where
 from .intake import ZkIntake
 from .outbox import ZkOutbox
 
+log = logging.getLogger("gateq.engine")
+
 ROOT = "/gateq"
 FORMAT = 1
 MAX_EVENT_BYTES = 256 * 1024          # far below 1 MB: an event is a few hundred bytes
-PARTS = ("journal", "checkpoints", "results/items", "status", "intake", "outbox", "outbox-keys")
+PARTS = ("journal", "checkpoints", "results/items", "status", "intake", "outbox", "outbox-keys",
+         "logs")
 
 
 def row_of(name: str) -> int:
@@ -89,6 +98,14 @@ class ZooKeeperStore(ZkIntake, ZkOutbox):
     def _guard(self, doing: str):
         return guard(self.path, doing)
 
+    def for_thread(self) -> "ZooKeeperStore":
+        """The store for another thread: kazoo's client is thread-safe, so
+        it is shared, with this store's fence; closing it closes nothing."""
+        sibling = copy.copy(self)
+        sibling.owned = False
+        sibling.fence = lambda: self.fence()        # set by a scheduler after this call too
+        return sibling
+
     def close(self) -> None:
         if self.owned:
             self.zk.stop()
@@ -100,7 +117,48 @@ class ZooKeeperStore(ZkIntake, ZkOutbox):
         """Durable once this returns: ZooKeeper's quorum has the node."""
         self.fence()
         with self._guard("record an event"):
-            return row_of(self.zk.create(*self._event_node(event), sequence=True))
+            row = row_of(self.zk.create(*self._event_node(event), sequence=True))
+        if isinstance(event, BuildCompleted):
+            self.keep_log(event.build)
+        return row
+
+    # -- build logs and schedulers, for every host's web ---------------------
+
+    def keep_log(self, build: str) -> None:
+        """The build's log (its end) into ZooKeeper; one that cannot be is said."""
+        data = buildlogs.tail_of(os.path.join(self.state_dir, "logs", f"{build}.log"))
+        if data is None:
+            return
+        try:
+            buildlogs.write(self.zk, build, data)
+        except (KazooException, ValueError) as exc:
+            log.warning("%s: the log of build %s is only on this host: %s", self.path, build,
+                        type(exc).__name__)
+
+    def build_log(self, build: str) -> bytes | None:
+        """A finished build's log as kept in ZooKeeper (its end), or None."""
+        with self._guard("read a build log"):
+            try:
+                return buildlogs.read(self.zk, build)
+            except ValueError as exc:
+                raise StateError(f"{self.path}: the log of build {build} cannot be read "
+                                 f"({exc})") from None
+
+    def schedulers(self) -> list[str]:
+        """The `gateq scheduler` processes (HOST:PID), the active one first."""
+        with self._guard("read the schedulers"):
+            try:
+                names = self.zk.get_children(f"{ROOT}/schedulers")
+            except NoNodeError:
+                return []
+            found = []
+            for name in sorted(names, key=lambda n: n.rpartition("__")[2]):
+                try:
+                    found.append(self.zk.get(f"{ROOT}/schedulers/{name}")[0].decode(
+                        "utf-8", "replace"))
+                except NoNodeError:
+                    pass                          # it left meanwhile
+        return found
 
     def _event_node(self, event: Event) -> tuple[str, bytes]:
         data = codec.encode(event).encode()
