@@ -60,4 +60,5 @@ def driver_webhook(config: Config, name: str, connection) -> PayloadHandler | No
     if driver is None or driver.local:
         return None
     receiver = getattr(driver.connection_class(), "webhook_receiver", None)
-    return receiver(name, dict(connection.settings), config.state_dir) if receiver else None
+    return receiver(name, dict(connection.settings), config.state_dir,
+                    config.zookeeper) if receiver else None

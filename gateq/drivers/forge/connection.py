@@ -74,11 +74,19 @@ class ForgeConnection(Connection):
         return cls(name, settings, state_dir, web_urls)
 
     @classmethod
-    def webhook_receiver(cls, name: str, settings: Mapping, state_dir: str):
-        """The web service's payload handler for this connection (webhook.py)."""
+    def webhook_receiver(cls, name: str, settings: Mapping, state_dir: str, zookeeper=None):
+        """The web service's payload handler for this connection (webhook.py);
+        with `zookeeper` (its settings), the deliveries taken and the intake
+        are ZooKeeper's, shared by every host's web service."""
         from .webhook import WebhookReceiver, intake_writer
+        deliveries, shared = DeliveryLog.of(state_dir, name), None
+        if zookeeper is not None:
+            from ...zk.deliveries import ZkDeliveryLog
+            from ...zk.shared import SharedStore
+            shared = SharedStore(zookeeper, state_dir, create=True)
+            deliveries = ZkDeliveryLog(shared.get, name)
         return WebhookReceiver(name, cls.dialect, read_secret(settings["webhook-secret"]).encode(),
-                               DeliveryLog.of(state_dir, name), intake_writer(state_dir, name),
+                               deliveries, intake_writer(state_dir, name, shared),
                                settings["web-url"])
 
     def repo_path(self, project: str) -> str:

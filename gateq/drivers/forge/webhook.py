@@ -8,9 +8,10 @@ that keeps a forged or repeated delivery from doing anything:
    into the shape the dialect reads (400);
 4. the delivery id is claimed (deliveries.py): taken before, it is
    answered 409 and ignored;
-5. its review events go to the state's intake table, where the engine
-   takes them up whether or not it runs now; if that fails the claim is
-   released and the forge told 503, so its redelivery is taken.
+5. its review events go to the store's intake (ZooKeeper's with
+   `zookeeper:`, else the state database), where the engine takes them up
+   whether or not it runs now; if that fails the claim is released and
+   the forge told 503, so its redelivery is taken.
 Every refusal is one line of JSON (ApiError); nothing is recorded.
 """
 from __future__ import annotations
@@ -90,16 +91,17 @@ class WebhookReceiver:
             raise ApiError(400, f"connection {self.name}: {hook.event} delivery: {exc}") from None
 
 
-def intake_writer(state_dir: str, connection: str) -> Record:
-    """Events into the state's intake table, on a store per thread. Stores
-    are opened one at a time: the first may create the database, and two
-    threads creating it at once would collide."""
+def intake_writer(state_dir: str, connection: str, shared=None) -> Record:
+    """Events into the store's intake: `shared` (zk/shared.py: one
+    ZooKeeper store for every thread), else the state database, on a store
+    per thread, opened one at a time: the first may create the database,
+    and two threads creating it at once would collide."""
     local, opening = threading.local(), threading.Lock()
 
     def record(events: Sequence[ReviewEvent]) -> None:
         if not events:
             return
-        store = getattr(local, "store", None)
+        store = shared.get() if shared is not None else getattr(local, "store", None)
         if store is None:
             with opening:
                 store = local.store = open_store(state_dir)
