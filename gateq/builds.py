@@ -13,6 +13,10 @@ checkout, or making the first one of a project, takes from milliseconds to
 minutes, and the gate loop must not wait for it. The views and the start
 happen on the loop, when the pool answers (the executor and the artifact
 store are the loop's); a build cancelled meanwhile is not started.
+
+A job with a nodeset gets no checkouts here: the node receives each
+project's tree from git (gateq/nodes), with the views, and the executor
+brings its artifacts/ back into this workspace before it reports it.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from .core.types import Change, JobResult
 from .executor import BuildSpec, LocalExecutor
 from .git.repo import GitError, resolve
 from .git.workspace import Prepared, Workspaces, pick_commits, remove_tree
+from .nodes.work import NodeWork, Tree
 from .state.diskfull import disk_full_reason
 from .workers import Answer, Inbox, Pool
 
@@ -54,6 +59,8 @@ class Builds:
         # As many threads as builds may run: one slow checkout holds up only its own build.
         self.pool = Pool("prepare workspaces", inbox, config.slots)
         self.workspaces = Workspaces(config.state_dir, config.repo_path)
+        if config.nodes:
+            executor.use_nodes(config.nodes)
 
     def workspace_dir(self, build: str) -> str:
         return self.workspaces.workspace_dir(build)
@@ -74,14 +81,19 @@ class Builds:
 
     def prepare(self, action: act.StartBuild) -> Answer:
         """On a thread of the pool: the checkouts; the answer starts the build on the loop."""
+        trees: tuple[Tree, ...] = ()
         try:
-            prepared: Prepared | Exception = self.workspaces.prepare(
-                action.build, self.needed_commits(action))
+            commits = self.needed_commits(action)
+            if self.config.layout.jobs[action.job].nodeset:     # its trees go from git to the node
+                trees = tuple(Tree(p, self.config.repo_path(p), c) for p, c in sorted(commits.items()))
+                commits = {}
+            prepared: Prepared | Exception = self.workspaces.prepare(action.build, commits)
         except (GitError, OSError) as exc:
             prepared = exc
-        return lambda: self.hand_over(action, prepared)
+        return lambda: self.hand_over(action, prepared, trees)
 
-    def hand_over(self, action: act.StartBuild, prepared: "Prepared | Exception") -> None:
+    def hand_over(self, action: act.StartBuild, prepared: "Prepared | Exception",
+                  trees: tuple[Tree, ...] = ()) -> None:
         build = action.build
         self.preparing.discard(build)
         if build in self.cancelled:
@@ -104,11 +116,18 @@ class Builds:
                 self.ended(self.cannot_start(build, f"workspace preparation failed: {exc}"))
             return
         job = self.config.layout.jobs[action.job]
+        node = None
+        if job.nodeset:
+            node = NodeWork(job.nodeset.label, workspace, trees,
+                            sends=tuple(os.path.relpath(v, workspace) for v in views)
+                            + (("artifacts",) if "GATEQ_ARTIFACTS" in env else ()),
+                            brings_back=("artifacts",) if "GATEQ_ARTIFACTS" in env else ())
+        cwd = os.path.join(workspace, "src", action.change.project) if node else \
+            prepared.checkouts.get(action.change.project, workspace)
         self.executor.start(BuildSpec(
-            build=build, script=job.run,
-            cwd=prepared.checkouts.get(action.change.project, workspace), env=env,
+            build=build, script=job.run, cwd=cwd, env=env,
             timeout=job.timeout, log_path=self.log_path(build), writable=(workspace,),
-            readonly=views, overlays=prepared.overlays))
+            readonly=views, overlays=prepared.overlays, node=node))
 
     def cancel(self, build: str) -> None:
         """A build still being prepared is not started (the executor has the others)."""

@@ -10,6 +10,8 @@ log through a pipe and a thread of its own, capped in size
 (gateq/buildlog.py). With a sandbox, the script runs under bwrap in a pid
 namespace of its own; a build with overlays (its checkouts over kept ones)
 first gets a mount namespace where they are mounted (gateq/sandbox.py).
+A build whose spec names a node label runs on a node instead, through the
+node pool given by `use_nodes` (gateq/nodes), reported by the same `poll`.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from . import orphans, processes
 from .buildlog import DEFAULT_MAX_OUTPUT, BuildLog, OutputPump, open_log, output_pipe
 from .core.types import JobResult
 from .processes import MARKER_VARIABLE, Leader
+from .nodes.work import NodeWork
 from .sandbox import Overlay, Sandbox, check_startable, overlay_command
 
 # How often `wait` looks at the children when no pidfd wakes it, and how
@@ -52,6 +55,7 @@ class BuildSpec:
     writable: tuple[str, ...] = ()
     readonly: tuple[str, ...] = ()
     overlays: tuple[Overlay, ...] = ()
+    node: NodeWork | None = None        # set: it runs on a node with that label
 
 
 @dataclass(frozen=True)
@@ -127,12 +131,25 @@ class LocalExecutor:
         self._runs: dict[str, _Run] = {}
         self._done: list[Finished] = []
         self._wake = threading.Event()
+        self._nodes = None              # a nodes.pool.NodePool, once use_nodes is called
+
+    def use_nodes(self, nodes) -> None:
+        """Run the builds that name a node label on `nodes` (NodeSettings)."""
+        from .nodes.pool import NodePool     # paramiko, only where nodes are used
+        self._nodes = NodePool(tuple(nodes), self._wake, max_output=self._max_output,
+                               kill_grace=self._kill_grace)
 
     def start(self, spec: BuildSpec) -> None:
         """Launch `spec.script`; a script that cannot be started is
-        reported as FAILURE by the next `poll`, with the reason in its log."""
+        reported as FAILURE by the next `poll`, with the reason in its log.
+        A build for a node waits there for a free one."""
         if spec.build in self._runs:
             raise ValueError(f"build {spec.build} is already running")
+        if spec.node is not None:
+            if self._nodes is None:
+                raise ValueError(f"build {spec.build} needs a node and none is configured")
+            self._nodes.start(spec)
+            return
         try:
             log = open_log(spec.log_path, spec.build)
         except OSError as exc:
@@ -145,7 +162,7 @@ class LocalExecutor:
             self._runs[spec.build] = self._launch(spec, leader, log)
         except (OSError, RuntimeError) as exc:    # RuntimeError: no thread for its log
             log.write(f"cannot start {spec.script}: {exc}\n".encode())
-            log.write(_footer(spec.build, JobResult.FAILURE, 0.0).encode())
+            log.write(footer(spec.build, JobResult.FAILURE, 0.0).encode())
             log.close()
             self._forget(spec.build)
             self._done.append(Finished(spec.build, JobResult.FAILURE, None, 0.0, log.error))
@@ -153,6 +170,9 @@ class LocalExecutor:
     def cancel(self, build: str) -> None:
         """Ask the build's processes to stop (SIGTERM); `poll` escalates to
         SIGKILL after the grace period. Unknown or finished builds: no-op."""
+        if self._nodes is not None and build not in self._runs:
+            self._nodes.cancel(build)
+            return
         run = self._runs.get(build)
         if run is None or run.ending is not None or run.phase is _Phase.CLOSING:
             return
@@ -167,10 +187,10 @@ class LocalExecutor:
         for run in list(self._runs.values()):
             self._advance(run, now)
         done, self._done = self._done, []
-        return done
+        return done + (self._nodes.poll() if self._nodes is not None else [])
 
     def running(self) -> list[str]:
-        return list(self._runs)
+        return list(self._runs) + (self._nodes.running() if self._nodes is not None else [])
 
     def wait(self, timeout: float) -> None:
         """Sleep until a build may have ended or needs a kill, at most
@@ -192,6 +212,8 @@ class LocalExecutor:
             run.kill_at = None
             if run.phase is _Phase.RUNNING:
                 self._guarded(run, self._kill)
+        if self._nodes is not None:
+            self._nodes.shutdown(patience)
         end = time.monotonic() + patience
         while self._runs and time.monotonic() < end:
             for run in list(self._runs.values()):
@@ -287,14 +309,14 @@ class LocalExecutor:
         run.duration = max(0.0, (exited if exited is not None else self._clock()) - run.started)
         self._enter(run, _Phase.CLOSING, _CLOSE_PATIENCE)
         notes = "".join(f"=== {trouble} ===\n" for trouble in run.trouble)
-        run.pump.finish(notes + _footer(run.spec.build, run.result, run.duration))
+        run.pump.finish(notes + footer(run.spec.build, run.result, run.duration))
 
     def _report(self, run: _Run) -> None:
         """The one way out of the table, whatever state the build is in."""
         del self._runs[run.spec.build]
         if run.phase is not _Phase.CLOSING:         # shutdown ran out of patience
             run.result, run.returncode = run.ending or JobResult.FAILURE, None
-            run.pump.finish(_footer(run.spec.build, run.result, run.duration))
+            run.pump.finish(footer(run.spec.build, run.result, run.duration))
         log_error = run.pump.log.error if run.pump.done.is_set() else (
             f"{run.spec.log_path} was still being written when the build was reported")
         self._forget(run.spec.build)
@@ -335,7 +357,7 @@ class LocalExecutor:
     # -- waiting ---------------------------------------------------------------
 
     def _ready(self) -> bool:
-        return bool(self._done) or any(
+        return bool(self._done) or (self._nodes is not None and self._nodes.ready()) or any(
             (run.phase is _Phase.RUNNING and processes.has_exited(run.proc.pid))
             or (run.phase is _Phase.CLOSING and run.pump.done.is_set())
             for run in self._runs.values())
@@ -371,5 +393,6 @@ def _processes(run: _Run) -> list[processes.Proc]:
                               group_pinned=True)
 
 
-def _footer(build: str, result: JobResult, duration: float) -> str:
+def footer(build: str, result: JobResult, duration: float) -> str:
+    """A build log's last line, wherever the build ran."""
     return f"=== build {build} {result.value} after {duration:.2f}s ===\n"
