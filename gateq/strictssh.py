@@ -9,11 +9,17 @@ each user turns into its own error types.
 from __future__ import annotations
 
 import enum
+import logging
 import socket
 import time
 from dataclasses import dataclass
 
 import paramiko
+
+
+# paramiko logs a failed connection as a multi-line traceback at ERROR; the
+# one-line SSHRefused (and what its users make of it) says it all.
+logging.getLogger("paramiko.transport").setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True)

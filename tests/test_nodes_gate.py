@@ -119,8 +119,8 @@ def test_a_node_that_dies_mid_build_is_a_node_failure_and_the_build_runs_on_anot
     run = g.cli_subprocess("run", "--until-idle")
     try:
         first = os.path.join(g.config, "state", "logs", "1-0-on-node.log")
-        wait_until(lambda: os.path.exists(first) and "on node builder1" in open(first).read(),
-                   "the build to start on builder1", 30)
+        wait_until(lambda: os.path.exists(first) and " on builder1\n" in open(first).read(),
+                   "the job to run on builder1", 30)
         sshd.kill()                               # the server and its sessions
         assert run.wait(60) == 0
     finally:

@@ -105,8 +105,16 @@ class NodeConnection:
 
     def run(self, command: str, stdin: Iterable[bytes] = (), timeout: float = 600.0
             ) -> tuple[int, bytes, bytes]:
-        """(exit status, stdout, stderr) of a short command, fed `stdin`."""
-        return self._exec(self.transport(), command, stdin, timeout)
+        """(exit status, stdout, stderr) of a short command, fed `stdin`, on
+        the connection of the build's course: a build whose connection was
+        lost ends as a node failure, it does not reconnect (its processes
+        there end with that connection, and would not be found on another
+        node)."""
+        with self._lock:
+            client = self.client
+        if client is None or not self._active(client):
+            raise self.lost(None)
+        return self._exec(client.get_transport(), command, stdin, timeout)
 
     def _exec(self, transport: paramiko.Transport, command: str, stdin: Iterable[bytes],
               timeout: float) -> tuple[int, bytes, bytes]:
