@@ -11,6 +11,7 @@ decisions.
 """
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import logging
 import os
@@ -44,25 +45,38 @@ class EngineBusy(Exception):
     """Another engine holds this state directory."""
 
 
+MAX_REQUESTED = 512         # builds asked of executor processes at once
 RETRY_DISK_SECONDS = 1.0     # how often a paused engine checks whether space is back
 EXPIRE_LOGS_SECONDS = 600.0  # how often old build logs and workspaces are looked for
 
 
 class Engine:
+    """`executors`: a ZooKeeper client when builds run on `gateq executor`
+    processes (zookeeper.executors), which then ask for up to
+    MAX_REQUESTED builds at once; else they run here, `executor.slots` at once."""
+
     def __init__(self, config: Config, store: SqliteStore, clock: Callable[[], float] = time.time,
-                 connections: Connections | None = None):
+                 connections: Connections | None = None, executors=None):
+        if executors is not None:
+            config = dataclasses.replace(config, slots=MAX_REQUESTED)
         self.config, self.store, self.clock = config, store, clock
         self.connections = connections or Connections.build(config)
-        self.executor = LocalExecutor(sandbox=self.make_sandbox(), max_output=config.logs.max_output,
-                                      run_dir=orphans.run_dir(config.state_dir))
         self.artifacts = None
         if config.layout.repositories:        # rpm tooling only where it is used
             from .publishing import Artifacts
             self.artifacts = Artifacts(config)
         change_url = config_change_url(config)
         self.inbox = Inbox()
-        self.builds = Builds(config, self.executor, self.artifacts, change_url, clock, self.inbox,
-                             self.record, self.put_off)
+        if executors is not None:
+            from .zk.remote_builds import RemoteBuilds
+            self.builds = RemoteBuilds(config, executors, self.record, clock)
+            self.executor = self.builds.executor
+        else:
+            self.executor = LocalExecutor(sandbox=make_sandbox(config),
+                                          max_output=config.logs.max_output,
+                                          run_dir=orphans.run_dir(config.state_dir))
+            self.builds = Builds(config, self.executor, self.artifacts, change_url, clock,
+                                 self.inbox, self.record, self.put_off)
         self.merger = Merger(self.connections.repo_path)
         # Merges in order per project (a slow repository holds up only its
         # own), ingestions one at a time (the collector waits for none).
@@ -80,15 +94,6 @@ class Engine:
         self.pause = DiskFullPause(self.clock, RETRY_DISK_SECONDS)
         self.scheduler, self.cursor, self.pruned = restore(config, store)
         self.checkpointed = self.cursor
-
-    def make_sandbox(self) -> sandbox.Sandbox | None:
-        """Builds may not write to the state directory (the artifact store,
-        other builds) nor the publish root; builds.py opens their workspace."""
-        found, warning = sandbox.choose(
-            self.config.sandbox, (self.config.state_dir, self.config.publish_dir))
-        if warning:
-            log.warning("%s", warning)
-        return found
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -469,6 +474,15 @@ class Engine:
             host = f"[{listen[0]}]" if ":" in listen[0] else listen[0]
             return f"http://{host}:{listen[1]}/builds/{build}"
         return self.builds.log_path(build)
+
+
+def make_sandbox(config: Config) -> sandbox.Sandbox | None:
+    """Builds may not write to the state directory (the artifact store,
+    other builds) nor the publish root; builds.py opens their workspace."""
+    found, warning = sandbox.choose(config.sandbox, (config.state_dir, config.publish_dir))
+    if warning:
+        log.warning("%s", warning)
+    return found
 
 
 def log_result(record: dict) -> None:

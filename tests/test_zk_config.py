@@ -27,6 +27,14 @@ def test_hosts_and_defaults(tmp_path):
     assert config.zookeeper == ZooKeeperSettings("zk1:2181,zk2:2181/gate", 10.0, None)
 
 
+def test_executors_and_the_git_daemon_address(tmp_path):
+    config = load_config(make(tmp_path, "zookeeper:\n  hosts: zk:1\n  executors: true\n"
+                              "  git-listen: '0.0.0.0:9418'\n"))
+    assert (config.zookeeper.executors, config.zookeeper.git_listen) == (True, ("0.0.0.0", 9418))
+    assert load_config(make(tmp_path / "other", "zookeeper: {hosts: 'zk:1'}\n")
+                       ).zookeeper.git_listen == ("127.0.0.1", 0)
+
+
 def test_tls_files_are_made_absolute(tmp_path):
     for name in ("c.pem", "k.pem", "ca.pem"):
         write(tmp_path, f"tls/{name}", "x\n")
@@ -46,6 +54,10 @@ def test_tls_files_are_made_absolute(tmp_path):
     ("zookeeper:\n  hosts: zk:1\n  tls: {cert: a, key: b, ca: c}\n",
      "gateq.yaml:5: zookeeper: attribute 'tls.cert': 'a' is not a readable file"),
     ("zookeeper:\n  hosts: zk:1\n  port: 3\n", "gateq.yaml:5: zookeeper: unknown attribute 'port'"),
+    ("zookeeper:\n  hosts: zk:1\n  executors: maybe\n",
+     "gateq.yaml:5: zookeeper: attribute 'executors': expected true or false, got 'maybe'"),
+    ("zookeeper:\n  hosts: zk:1\n  git-listen: nowhere\n",
+     "gateq.yaml:5: zookeeper: attribute 'git-listen': expected HOST:PORT"),
 ])
 def test_bad_settings_are_one_line_each(tmp_path, server, error):
     lines = refused(make(tmp_path, server))

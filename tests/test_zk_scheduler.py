@@ -6,57 +6,22 @@ publish nothing more, and the standby finishes the queue."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
-import sys
 
 from gate_fixture import Gate, wait_until
 from zk_fixture import zk_server  # noqa: F401  (the fixture)
+from zk_processes import Process as Scheduler
+from zk_processes import add_zookeeper, host_config
 
 SESSION = 3        # seconds: zookeeper.session-timeout of both schedulers
 CHANGES = ["fix-1", "fix-2", "fix-3", "fix-4"]
 
 
 def two_configs(tmp_path, hosts: str) -> tuple[Gate, str]:
-    """The gate's configuration, and a second one for another 'host': the
-    same repositories and ZooKeeper, its own state directory."""
+    """The gate's configuration, and a second one for another 'host'."""
     g = Gate(tmp_path, window=3)
-    with open(os.path.join(g.config, "gateq.yaml"), "a") as f:
-        f.write(f"zookeeper:\n  hosts: '{hosts}'\n  session-timeout: {SESSION}\n")
-    other = os.path.join(str(tmp_path), "config-b")
-    shutil.copytree(g.config, other, ignore=shutil.ignore_patterns("repos", "state"))
-    path = os.path.join(other, "gateq.yaml")
-    with open(path) as f:
-        text = f.read().replace("root: repos", f"root: {g.config}/repos")
-    with open(path, "w") as f:
-        f.write(text)
-    return g, other
-
-
-class Scheduler:
-    def __init__(self, config: str, log: str):
-        self.log = log
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateq.cli", "-c", config, "scheduler"],
-            stdout=subprocess.DEVNULL, stderr=open(log, "w"))
-
-    def text(self) -> str:
-        with open(self.log) as f:
-            return f.read()
-
-    def says(self, words: str) -> bool:
-        return words in self.text()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    add_zookeeper(g, hosts, SESSION)
+    return g, host_config(g, "b")
 
 
 def queue_changes(g: Gate, first: int) -> None:

@@ -405,7 +405,8 @@ def build_zookeeper(z: dict | None) -> ZooKeeperSettings | None:
         return None
     tls = z["tls"]
     return ZooKeeperSettings(z["hosts"], z["session-timeout"],
-                             (tls["cert"], tls["key"], tls["ca"]) if tls else None)
+                             (tls["cert"], tls["key"], tls["ca"]) if tls else None,
+                             z["executors"], z["git-listen"])
 
 
 def build_layout(items: list[Item], names: schema.Names) -> Layout:

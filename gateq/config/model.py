@@ -321,6 +321,8 @@ class ZooKeeperSettings:
     hosts: str                           # as kazoo takes it: host:port,...[/chroot]
     session_timeout: float = 10.0        # seconds
     tls: tuple[str, str, str] | None = None   # (cert, key, ca), absolute paths
+    executors: bool = False              # builds run on `gateq executor` processes (zk/executor.py)
+    git_listen: tuple[str, int] = ("127.0.0.1", 0)   # the active scheduler's git daemon; 0: any port
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,10 @@ def zookeeper_schema(config_dir: str) -> Schema:
     return Schema({
         Required("hosts"): zk_hosts,
         Optional("session-timeout", default=10): seconds,
+        # true: builds run on `gateq executor` processes, which fetch their
+        # commits from the active scheduler's git daemon at git-listen
+        Optional("executors", default=False): flag,
+        Optional("git-listen", default="127.0.0.1:0"): listen_address,
         Optional("tls", default=None): maybe(Schema({
             Required("cert"): readable_file(config_dir),
             Required("key"): readable_file(config_dir),

@@ -33,6 +33,10 @@ WAIT_STEP = 0.5              # seconds between looks at should_stop while standi
 
 def run_scheduler(config: Config, should_stop: Callable[[], bool]) -> None:
     """Stand by, act while elected, stand by again, until should_stop()."""
+    if config.zookeeper.executors and config.layout.repositories:
+        raise StateError(f"{config.path}: zookeeper.executors: builds on executors cannot "
+                         "read or export artifacts yet (the layout has repositories): leave "
+                         "executors out, and the active scheduler runs the builds")
     client = connect(config.zookeeper)
     watch = SessionWatch(client, where(config.zookeeper))
     me = f"{socket.gethostname()}:{os.getpid()}"
@@ -77,7 +81,7 @@ def one_term(config: Config, client, watch: SessionWatch, should_stop) -> None:
     from ..engine import Engine
     store = ZooKeeperStore(config.zookeeper, config.state_dir, client=client)
     store.fence = watch.check
-    engine = Engine(config, store)
+    engine = Engine(config, store, executors=client if config.zookeeper.executors else None)
     guard_landing(engine, watch)
     try:
         engine.lock()

@@ -1,0 +1,314 @@
+"""`gateq executor`: runs the builds the active scheduler asks for in
+ZooKeeper (buildboard.py), on this host, `executor.slots` at once.
+
+It takes requests by priority (gate first, then the item's place), at most
+as many as it has free slots, each under an ephemeral claim: if this
+process dies, its claims go with its session and another executor runs the
+builds again. A build's commits are fetched from the scheduler's git
+daemon into repositories of this host (<state>/executor-git), its workspace
+made from kept checkouts of them, as `gateq serve` makes its own
+(builds.py, with the same job environment), and its result written in one
+transaction with a check that the claim is still this process's, so a
+build is reported by one executor only. A request withdrawn (the build was
+cancelled, or the scheduler that asked is gone and its successor does not
+ask again) stops the build. Losing the session stops every build.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import urllib.parse
+from typing import Callable
+
+from kazoo.client import KazooState
+from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
+
+from .. import orphans
+from ..builds import Builds
+from ..config.model import Config
+from ..core import actions as act
+from ..core.events import BuildCompleted
+from ..core.types import JobResult
+from ..executor import Finished, LocalExecutor
+from ..git.daemon import fetch_commits
+from ..git.repo import GitError
+from ..git.workspace import Workspaces
+from ..review.hub import config_change_url
+from ..workers import Answer, Inbox, Pool
+from .buildboard import (CLAIMS, EXECUTORS, REQUESTS, RESULTS, BuildOutcome, BuildRequest,
+                         ExecutorInfo, build_of)
+from .client import connect
+
+log = logging.getLogger("gateq")
+
+LOOK_EVERY = 0.5             # seconds between looks at the requests when no watch fired
+
+
+class Claim:
+    """A build this executor took: its request node and its claim's version."""
+
+    def __init__(self, request: str, version: int) -> None:
+        self.request, self.version = request, version
+        self.started = False
+
+
+class ExecutorProcess:
+    def __init__(self, config: Config, client, name: str, slots: int) -> None:
+        from ..engine import make_sandbox
+        self.config, self.zk, self.name, self.slots = config, client, name, slots
+        self.inbox = Inbox()
+        self.local = LocalExecutor(sandbox=make_sandbox(config), max_output=config.logs.max_output,
+                                   run_dir=orphans.run_dir(config.state_dir))
+        self.builds = Builds(config, self.local, None, config_change_url(config), time.time,
+                             self.inbox, self.ended_early, self.put_off)
+        # Its own repositories, filled from the scheduler's git daemon.
+        self.builds.workspaces = Workspaces(config.state_dir, self.repo_path)
+        self.fetches = Pool("fetch commits", self.inbox, slots)
+        self.claims: dict[str, Claim] = {}
+        self.woken = threading.Event()
+        self.lost = False
+        self.advertised: ExecutorInfo | None = None
+        self.node = f"{EXECUTORS}/{name}"
+
+    def repo_path(self, project: str) -> str:
+        return os.path.join(self.config.state_dir, "executor-git",
+                            urllib.parse.quote(project, safe="") + ".git")
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> None:
+        for build in orphans.kill_leftovers(self.config.state_dir):
+            log.warning("killed build %s left running by a previous executor", build)
+        self.builds.remove_leftovers()
+        for path in (REQUESTS, CLAIMS, RESULTS, EXECUTORS):
+            self.zk.ensure_path(path)
+        self.zk.add_listener(self._session_changed)
+        self.advertise()
+        self.zk.ChildrenWatch(REQUESTS, self._requests_changed)
+        log.info("executor %s taking builds, %d at once", self.name, self.slots)
+
+    def _session_changed(self, state) -> None:
+        if state == KazooState.LOST:
+            self.lost = True                 # its claims are gone: others run its builds
+        self.woken.set()
+
+    def _requests_changed(self, children) -> bool:
+        self.woken.set()
+        return True
+
+    def run(self, should_stop: Callable[[], bool]) -> None:
+        next_look = 0.0
+        while not should_stop():
+            if self.lost:
+                self.abandon("its ZooKeeper session ended")
+            for answer in self.inbox.take():
+                answer()
+            for finished in self.local.poll():
+                self.report(finished)
+            now = time.monotonic()
+            if self.woken.is_set() or now >= next_look:
+                self.woken.clear()
+                next_look = now + LOOK_EVERY
+                try:
+                    self.look()
+                except KazooException as exc:
+                    log.warning("executor %s: ZooKeeper: %s", self.name, type(exc).__name__)
+            self.wait(0.2)
+
+    def wait(self, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while not (self.woken.is_set() or self.inbox.ready.is_set()):
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            began = time.monotonic()
+            self.local.wait(min(left, 0.02))
+            if time.monotonic() - began < 0.005:
+                return
+
+    def stop(self) -> None:
+        """Stop every build (another executor runs them again) and go."""
+        for build in list(self.claims):
+            self.builds.cancel(build)
+        deadline = time.monotonic() + 15
+        while self.local.running() and time.monotonic() < deadline:
+            self.local.wait(0.1)
+            self.local.poll()
+        self.fetches.stop(5)
+        self.builds.stop(5)
+        self.local.shutdown()
+        for build in list(self.claims):
+            self.release(build)
+
+    # -- taking requests ----------------------------------------------------------
+
+    def look(self) -> None:
+        requests = sorted(self.zk.get_children(REQUESTS))
+        present = {build_of(r) for r in requests}
+        for build, claim in list(self.claims.items()):
+            if build not in present:         # withdrawn: cancelled, or no longer asked for
+                log.info("build %s was withdrawn: stopping it", build)
+                self.withdraw(build)
+        for request in requests:
+            if len(self.claims) >= self.slots:
+                break
+            build = build_of(request)
+            if build not in self.claims:
+                self.take(request, build)
+        self.advertise()
+
+    def take(self, request: str, build: str) -> None:
+        if self.zk.exists(f"{RESULTS}/{build}"):
+            return                           # ended, waiting for the scheduler to collect it
+        try:
+            self.zk.create(f"{CLAIMS}/{build}", self.name.encode(), ephemeral=True)
+        except NodeExistsError:
+            return                           # another executor's
+        try:
+            data, _ = self.zk.get(f"{REQUESTS}/{request}")
+            _, stat = self.zk.get(f"{CLAIMS}/{build}")
+        except NoNodeError:                   # withdrawn meanwhile
+            self.delete(f"{CLAIMS}/{build}")
+            return
+        claim = self.claims[build] = Claim(request, stat.version)
+        try:
+            wanted = BuildRequest.decode(data)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.finish(build, BuildOutcome(JobResult.FAILURE, None,
+                                            f"unreadable build request: {exc}", self.name))
+            return
+        if wanted.action.job not in self.config.layout.jobs:
+            self.finish(build, BuildOutcome(
+                JobResult.FAILURE, None, f"job {wanted.action.job} is not in this executor's "
+                "layout (is its gateq.yaml the scheduler's?)", self.name))
+            return
+        log.info("executor %s took build %s (%s of %s)", self.name, build, wanted.action.job,
+                 wanted.action.change.name)
+        claim.started = True
+        self.fetches.submit(lambda: self.fetch(wanted))
+
+    def fetch(self, wanted: BuildRequest) -> Answer:
+        """On a fetch thread: the commits the build checks out, into this host's repositories."""
+        action = wanted.action
+        try:
+            for project, commit in self.builds.needed_commits(action).items():
+                url = wanted.sources.get(project)
+                if url is None:
+                    raise GitError(f"the request names no source for project {project}")
+                fetch_commits(self.repo_path(project), url, [commit])
+        except (GitError, OSError) as exc:
+            reason = f"cannot fetch the build's commits from the scheduler: {exc}"
+            return lambda: self.finish(action.build, BuildOutcome(
+                JobResult.FAILURE, None, reason, self.name))
+        return lambda: self.begin(action)
+
+    def begin(self, action: act.StartBuild) -> None:
+        if action.build in self.claims:      # not withdrawn while its commits came
+            self.builds.start(action)
+
+    # -- ends ---------------------------------------------------------------------
+
+    def ended_early(self, event: BuildCompleted) -> None:
+        """A build that ended before it ran (noop, workspace refused)."""
+        self.finish(event.build, BuildOutcome(event.result, 0.0, event.detail, self.name,
+                                              self.read_log(event.build)))
+
+    def put_off(self, action: act.StartBuild, reason: str) -> None:
+        """This host's disk is full: give the build back for another executor."""
+        log.warning("executor %s: %s: giving build %s back", self.name, reason, action.build)
+        self.release(action.build)
+
+    def report(self, finished: Finished) -> None:
+        self.finish(finished.build, BuildOutcome(finished.result, finished.duration,
+                                                 finished.error, self.name,
+                                                 self.read_log(finished.build)))
+        self.builds.finished(finished.build)
+
+    def finish(self, build: str, outcome: BuildOutcome) -> None:
+        """Write the result if the claim is still ours; forget the build."""
+        claim = self.claims.pop(build, None)
+        if claim is None:
+            return
+        tx = self.zk.transaction()
+        tx.check(f"{CLAIMS}/{build}", claim.version)
+        tx.create(f"{RESULTS}/{build}", outcome.encode())
+        tx.delete(f"{CLAIMS}/{build}")
+        try:
+            results = tx.commit()
+        except KazooException as exc:
+            log.warning("executor %s: build %s: its result could not be written (%s)", self.name,
+                        build, type(exc).__name__)
+            return
+        if any(isinstance(r, Exception) for r in results):
+            log.warning("executor %s: build %s is no longer this executor's: its result is "
+                        "dropped", self.name, build)
+            return
+        log.info("executor %s: build %s %s", self.name, build, outcome.result.value)
+
+    def withdraw(self, build: str) -> None:
+        claim = self.claims.pop(build)
+        if claim.started:
+            self.builds.cancel(build)        # its end, when it comes, is not reported
+        self.delete(f"{CLAIMS}/{build}")
+
+    def release(self, build: str) -> None:
+        self.claims.pop(build, None)
+        self.delete(f"{CLAIMS}/{build}")
+
+    def abandon(self, why: str) -> None:
+        if self.claims:
+            log.warning("executor %s: %s: stopping %d build(s)", self.name, why, len(self.claims))
+        for build in list(self.claims):
+            if self.claims[build].started:
+                self.builds.cancel(build)
+        self.claims.clear()
+        self.lost = False
+        self.advertised = None
+        try:
+            self.advertise()
+        except KazooException:
+            pass
+
+    def read_log(self, build: str) -> bytes:
+        try:
+            with open(self.builds.log_path(build), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 512 * 1024))
+                return f.read()
+        except OSError:
+            return b""
+
+    def advertise(self) -> None:
+        """Its ephemeral node: capacity and load, for the scheduler and the web."""
+        info = ExecutorInfo(self.name, self.slots, len(self.claims))
+        if info == self.advertised:
+            return
+        try:
+            self.zk.set(self.node, info.encode())
+        except NoNodeError:
+            self.zk.create(self.node, info.encode(), ephemeral=True)
+        self.advertised = info
+
+    def delete(self, path: str) -> None:
+        try:
+            self.zk.delete(path)
+        except NoNodeError:
+            pass
+
+
+def run_executor(config: Config, slots: int | None, should_stop: Callable[[], bool]) -> None:
+    client = connect(config.zookeeper)
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    process = ExecutorProcess(config, client, name, slots or config.slots)
+    try:
+        process.start()
+        process.run(should_stop)
+    finally:
+        try:
+            process.stop()
+        finally:
+            client.stop()
+            client.close()

@@ -1,0 +1,127 @@
+"""Builds on `gateq executor` processes (zookeeper.executors: true), each
+on a 'host' of its own (its own state directory and repositories, filled
+from the active scheduler's git daemon), against a real ZooKeeper:
+
+- the builds run on the executors, by priority, within their slots, and
+  every good change lands once, in queue order; a failing one does not;
+- an executor killed (SIGKILL) mid-build: its claim goes with its session,
+  the other executor runs the build again, and nothing of the first run is
+  left running;
+- the active scheduler killed while a build runs on an executor: the
+  standby adopts the build (it is not run again) and lands the change.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from gate_fixture import Gate, wait_until
+from zk_fixture import zk_server  # noqa: F401  (the fixture)
+from zk_processes import Process, add_zookeeper, host_config
+
+SESSION = 3
+
+
+@pytest.fixture
+def gate(tmp_path, zk_server):
+    g = Gate(tmp_path, projects=("nova", "glance"), window=5, slots=1)
+    add_zookeeper(g, zk_server.hosts, SESSION, executors=True)
+    g.zk_hosts = zk_server.hosts
+    started: list[Process] = []
+
+    def start(command: str, host: str, *args: str) -> Process:
+        config = g.config if host == "a" else host_config(g, host)
+        process = Process(config, os.path.join(g.root, f"{command}-{host}.log"), command, *args)
+        started.append(process)
+        return process
+    g.start = start
+    yield g
+    for process in started:
+        process.stop()
+
+
+def executor_running(process: Process) -> bool:
+    return process.says("taking builds")
+
+
+def ran_on(g: Gate, ref: str, project: str = "nova") -> list[str]:
+    """The executors (by log) that ran the change's builds to their end."""
+    found = []
+    for result in g.results():
+        if result["change"] == ref and result["project"] == project:
+            for job in result["jobs"]:
+                log = os.path.join(g.config, "state", "logs", f"{job['build']}.log")
+                with open(log) as f:
+                    found += [line.split()[-1] for line in f if "ran on executor" in line]
+    return found
+
+
+def test_builds_run_on_executors_and_land_in_queue_order(gate):
+    g = gate
+    g.change("nova", "fix-1", {"SLEEP": "1"})
+    g.change("glance", "fix-2")
+    g.change("nova", "bad-3", {"FAIL": "x"})
+    g.change("glance", "fix-4")
+    for project, ref in (("nova", "fix-1"), ("glance", "fix-2"), ("nova", "bad-3"),
+                         ("glance", "fix-4")):
+        g.approve(project, ref)
+    scheduler = g.start("scheduler", "a")
+    wait_until(lambda: scheduler.says("scheduler active"), "the scheduler to be active")
+    e1, e2 = g.start("executor", "e1"), g.start("executor", "e2", "--slots", "2")
+    wait_until(lambda: len(g.results()) == 4, "every result", timeout=120)
+    assert g.outcome() == {"fix-1": "merged", "fix-2": "merged", "bad-3": "failed",
+                           "fix-4": "merged"}
+    assert g.landed("nova") == ["fix-1"] and g.landed("glance") == ["fix-2", "fix-4"]
+    executors = {name.rsplit(":", 1)[0] for ref, p in (("fix-1", "nova"), ("fix-4", "glance"))
+                 for name in ran_on(g, ref, p)}
+    assert executors and all(e1.says("took build") or e2.says("took build") for _ in executors)
+    assert not scheduler.says("Traceback") and not e1.says("Traceback")
+    # The executors' own repositories hold the speculative commits they were sent.
+    own = os.path.join(g.root, "config-e1", "state", "executor-git")
+    assert os.path.isdir(own) or os.path.isdir(os.path.join(g.root, "config-e2", "state",
+                                                            "executor-git"))
+
+
+def test_an_executor_killed_mid_build_is_replaced(gate):
+    g = gate
+    g.change("nova", "slow", {"SLEEP": "6"})
+    g.approve("nova", "slow")
+    scheduler = g.start("scheduler", "a")
+    first = g.start("executor", "e1")
+    wait_until(lambda: first.says("took build"), "the first executor to take the build")
+    wait_until(lambda: g.seen_builds("slow"), "the build to run")
+    second = g.start("executor", "e2")
+    wait_until(lambda: executor_running(second), "the second executor to start")
+    first.process.kill()
+    first.process.wait()
+    wait_until(lambda: second.says("took build"), "the second executor to take the build over",
+               timeout=SESSION * 4)
+    wait_until(lambda: g.outcome().get("slow") == "merged", "the change to land", timeout=60)
+    assert g.landed() == ["slow"]
+    build = g.results()[0]["jobs"][0]["build"]
+    assert first.says(f"took build {build}") and second.says(f"took build {build}")
+    assert second.says(f"build {build} success")  # killed once, run again to its end
+    assert not scheduler.says("Traceback")
+    # Nothing of the killed executor's run is left (its sandbox dies with it).
+    left = subprocess.run(["pgrep", "-f", "sleep 6"], capture_output=True, text=True).stdout
+    assert left.strip() == ""
+
+
+def test_a_standby_scheduler_adopts_the_builds_running_on_executors(gate):
+    g = gate
+    g.change("nova", "long", {"SLEEP": "5"})
+    g.approve("nova", "long")
+    a = g.start("scheduler", "a")
+    wait_until(lambda: a.says("scheduler active"), "the first scheduler to be active")
+    b = g.start("scheduler", "b")
+    wait_until(lambda: b.says("standing by"), "the second scheduler to stand by")
+    executor = g.start("executor", "e1")
+    wait_until(lambda: g.seen_builds("long"), "the build to run on the executor")
+    a.process.kill()
+    wait_until(lambda: b.says("scheduler active"), "the standby to take over", timeout=30)
+    wait_until(lambda: g.outcome().get("long") == "merged", "the change to land", timeout=60)
+    assert g.landed() == ["long"]
+    assert executor.text().count("took build") == 1   # adopted, not run again
+    assert b.says("scheduler active") and not b.says("Traceback")
