@@ -190,3 +190,29 @@ def test_a_node_runs_at_most_its_slots_and_the_other_builds_wait_for_it(tmp_path
         spans.append(tuple(int(log.split(word + " ", 1)[1].split()[0]) for word in ("began", "ended")))
     spans.sort()
     assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:])), spans
+
+
+EXPORT_JOB = """\
+#!/bin/sh
+set -eu
+mkdir -p "$GATEQ_ARTIFACTS/pages"
+echo "built on $GATEQ_NODE" > "$GATEQ_ARTIFACTS/pages/$GATEQ_CHANGE.html"
+"""
+
+
+def test_an_export_built_on_a_node_is_published_when_its_change_lands(tmp_path, sshd):
+    g = node_gate(tmp_path, [sshd])
+    with open(os.path.join(g.config, "layouts", "test.yaml"), "a") as f:
+        f.write("- repository: {name: docs, type: files, keep: 5}\n"
+                "- job: {name: docs, run: jobs/export.sh, export: docs, "
+                "nodeset: {label: x86_64}}\n")
+    layout = open(os.path.join(g.config, "layouts", "test.yaml")).read()
+    with open(os.path.join(g.config, "layouts", "test.yaml"), "w") as f:
+        f.write(layout.replace("gate: {jobs: [on-node]}", "gate: {jobs: [docs]}"))
+    g.write_job("export.sh", EXPORT_JOB)
+    g.change("nova", "a")
+    g.approve("nova", "a")
+    g.run()
+    assert g.outcome() == {"a": "merged"}
+    page = os.path.join(g.config, "publish", "docs", "snapshots", "1", "pages", "a.html")
+    assert open(page).read() == "built on builder1\n"

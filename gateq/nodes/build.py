@@ -13,6 +13,7 @@ lost on the way ends the build as NODE_FAILURE, with the reason.
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -24,11 +25,13 @@ from typing import Callable
 
 import paramiko
 
-from ..buildlog import BuildLog, OutputPump, open_log, output_pipe
+from ..buildlog import OutputPump, open_log, output_pipe
 from ..core.types import JobResult
 from ..executor import Finished, footer
 from . import remote
 from .connection import CHUNK, NodeConnection, NodeLost, read_all
+
+log = logging.getLogger("gateq.nodes")
 
 POLL = 0.1                 # how often a running build looks at its deadline and cancel
 CLOSE_PATIENCE = 30.0      # for its log to be finished
@@ -80,15 +83,21 @@ class NodeBuild:
     def _run(self) -> None:
         spec = self.spec
         try:
-            log = open_log(spec.log_path, spec.build)
+            build_log = open_log(spec.log_path, spec.build)
         except OSError as exc:
             self.report(Finished(spec.build, JobResult.FAILURE, None, 0.0,
                                  f"cannot open {spec.log_path}: {exc.strerror}"))
             return
+        try:
+            read_end, write_end = output_pipe()
+        except OSError as exc:          # no file descriptors left
+            build_log.write(f"=== cannot start: {exc.strerror} ===\n".encode())
+            build_log.close()
+            self.report(Finished(spec.build, JobResult.FAILURE, None, 0.0, exc.strerror))
+            return
         result, returncode, duration, trouble = JobResult.FAILURE, None, 0.0, None
         began = self.clock()
-        read_end, write_end = output_pipe()
-        pump = OutputPump(log, read_end, None, self.max_output, self.clock, self.wake)
+        pump = OutputPump(build_log, read_end, None, self.max_output, self.clock, self.wake)
         try:
             pump.start()
             result, returncode, duration = self._course(write_end)
@@ -96,6 +105,9 @@ class NodeBuild:
             result, trouble, duration = JobResult.NODE_FAILURE, str(exc), self.clock() - began
         except (LocalTrouble, OSError) as exc:
             trouble = str(exc) if isinstance(exc, LocalTrouble) else f"{exc.strerror or exc}"
+        except Exception as exc:        # the edge of its thread: a build must still end
+            log.exception("build %s on %s", spec.build, self.connection.name)
+            trouble = f"gateq failed running it: {type(exc).__name__}: {exc}"
         finally:
             os.close(write_end)
         if not pump.done.is_set():
@@ -103,7 +115,7 @@ class NodeBuild:
             pump.finish(notes + footer(spec.build, result, duration))
             pump.done.wait(CLOSE_PATIENCE)
         self.report(Finished(spec.build, result, returncode, duration,
-                             "; ".join(filter(None, [_log_error(log), trouble])) or None))
+                             "; ".join(filter(None, [build_log.error, trouble])) or None))
 
     def _course(self, out: int) -> tuple[JobResult, int, float]:
         connection = self.connection
@@ -273,6 +285,3 @@ def _last_line(data: bytes) -> str:
     lines = data.decode(errors="replace").strip().splitlines()
     return lines[-1] if lines else "no reason given"
 
-
-def _log_error(log: BuildLog) -> str | None:
-    return log.error
