@@ -338,7 +338,7 @@ class NodeSettings:
     port: int = 22
     slots: int = 1
     connect_timeout: float = 10.0        # seconds
-    keepalive: float = 5.0               # seconds between "are you there?" and to answer it
+    keepalive: float = 15.0              # seconds between "are you there?" and to answer it
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,7 @@ def node_schema(config_dir: str) -> dict:
         Required("labels"): All(unique(name("label")), nonempty("label")),
         Optional("connect-timeout", default=10): seconds,
         # how often a node is asked whether it is there, and how long it has to answer
-        Optional("keepalive", default=5): seconds,
+        Optional("keepalive", default=15): seconds,
     }
 
 
