@@ -138,3 +138,14 @@ def test_the_duration_is_the_jobs_own_taken_on_the_node(tmp_path, sshd):
     assert 1.0 <= finished.duration < 1.3
     assert f"success after {finished.duration:.2f}s" in log_text(tmp_path, "1-0-unit")
     executor.shutdown()
+
+
+def test_a_script_that_cannot_run_there_fails_the_build_saying_why(tmp_path, sshd):
+    executor = executor_for([node_of(sshd, tmp_path)])
+    spec = node_spec(tmp_path, "1-0-unit", "echo never\n")
+    os.chmod(spec.script, 0o644)
+    executor.start(spec)
+    finished = run_until_done(executor, limit=20)["1-0-unit"]
+    assert (finished.result, finished.returncode) == (JobResult.FAILURE, 126)
+    assert "Permission denied" in log_text(tmp_path, "1-0-unit")
+    executor.shutdown()

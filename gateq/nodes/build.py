@@ -244,9 +244,9 @@ class NodeBuild:
         ended = remote.parse_exit_line(lines[-1]) if lines else None
         for line in lines[:-1] if ended else lines:
             os.write(out, f"=== {line} ===\n".encode())
-        if status == -1 or ended is None:
+        if status == -1:
             raise self.connection.lost(None)
-        return ended
+        return ended or (status, 0.0)       # the wrapper itself failed, saying why above
 
     def _follow(self, channel: paramiko.Channel, out: int) -> None:
         """Copy its output until the channel's stdout ends, enforcing the

@@ -37,7 +37,7 @@ _WRAPPER = """\
 exec 3<&0
 cd "$cwd" || exit 125
 start=$(date +%s%N)
-env "{marker_variable}=$marker" "$ws/.gateq/job" </dev/null 2>&1 &
+env "{marker_variable}=$marker" "$ws/.gateq/job" </dev/null 2>&1 3<&- &
 job=$!
 ( while read -r _; do :; done; kill_all KILL; rm -rf "$ws" ) <&3 &
 watcher=$!
