@@ -187,8 +187,10 @@ def descendants(root: int) -> list[int]:
 
 
 def processes_of(user: str) -> list[str]:
-    """`pid command line` of every process of `user` but sshd's own
-    (its sessions stay while gateq holds a connection)."""
+    """`pid command line` of every process of the node user but sshd's own
+    (its sessions stay while gateq holds a connection). When the node user
+    is the one running the tests (not root), only those that carry a node
+    build's marker in their environment: the tests' own processes are its too."""
     uid = pwd.getpwnam(user).pw_uid
     found = []
     for entry in os.listdir("/proc"):
@@ -197,6 +199,10 @@ def processes_of(user: str) -> list[str]:
         try:
             if os.stat(f"/proc/{entry}").st_uid != uid:
                 continue
+            if uid == os.geteuid():
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if not any(v.startswith(b"GATEQ_NODE_BUILD=") for v in f.read().split(b"\0")):
+                        continue
         except OSError:
             continue
         cmdline = command_of(int(entry))
