@@ -9,7 +9,7 @@ import os
 import socket
 
 from gate_fixture import Gate, wait_until
-from test_web_helpers import Client
+from test_web_helpers import Client, add_web
 from test_zk_web_helpers import GateqProcess, add_zookeeper, ok, other_host
 from zk_fixture import zk_server  # noqa: F401  (the fixture)
 
@@ -89,3 +89,23 @@ def test_gateq_web_shows_a_build_running_on_a_scheduler_of_another_host(zk_serve
     finally:
         web.stop()
         scheduler.stop()
+
+
+def test_an_admin_request_on_another_host_is_journaled_in_zookeeper(zk_server, tmp_path):
+    g = Gate(tmp_path)
+    add_web(g)
+    add_zookeeper(g.config, zk_server.hosts)
+    rev = g.change("nova", "fix-1")
+    b = other_host(g.config, str(tmp_path / "host-b"))
+    web = GateqProcess(b, str(tmp_path / "web.log"), "web", "--listen", "127.0.0.1:0")
+    try:
+        status, answer = Client(web.url()).post_json(
+            "/api/event", {"kind": "approved", "project": "nova", "change": "fix-1"})
+    finally:
+        web.stop()
+    assert (status, answer["journal_row"]) == (200, 1), answer
+    assert answer["recorded"].startswith(f"approved event for nova:fix-1 at {rev[:12]}")
+    assert json.loads(g.ok("status", "--json"))["pending_events"] == 1     # read on host A
+    g.run()
+    assert g.outcome() == {"fix-1": "merged"}
+    assert not os.path.exists(os.path.join(b, "state", "gateq.db"))

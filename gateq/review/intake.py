@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from typing import Callable, Protocol
 
@@ -73,8 +74,9 @@ class Intake:
     def poll(self, store) -> None:
         """Hand new rows (and those due again) to their lanes."""
         now = self.clock()
-        for row_id, (due, _, row) in list(self.retries.items()):
+        for row_id, (due, delay, row) in list(self.retries.items()):
             if due <= now:
+                self.retries[row_id] = (math.inf, delay, row)    # once, until it is answered
                 self.submit(row)
         for row in store.intake_pending(after=self.taken, limit=500):
             self.taken = max(self.taken, row["id"])
