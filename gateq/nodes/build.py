@@ -27,9 +27,10 @@ import paramiko
 
 from ..buildlog import OutputPump, open_log, output_pipe
 from ..core.types import JobResult
-from ..executor import Finished, footer
+from ..executor import BuildSpec, Finished, footer
 from . import remote
 from .connection import CHUNK, NodeConnection, NodeLost, read_all
+from .work import Tree
 
 log = logging.getLogger("gateq.nodes")
 
@@ -58,7 +59,8 @@ class NodeBuild:
     whatever fails; the node's processes of the build were killed before,
     unless the node was lost (then NODE_FAILURE)."""
 
-    def __init__(self, spec, connection: NodeConnection, report: Callable, wake: threading.Event,
+    def __init__(self, spec: BuildSpec, connection: NodeConnection,
+                 report: Callable[[Finished], None], wake: threading.Event,
                  max_output: int, kill_grace: float, clock: Callable[[], float] = time.monotonic):
         self.spec, self.work, self.connection = spec, spec.node, connection
         self.report, self.wake = report, wake
@@ -177,7 +179,7 @@ class NodeBuild:
             raise NodeLost(f"{self.connection.name}: cannot unpack the workspace: "
                            + _last_line(err))
 
-    def _send_tree(self, channel: paramiko.Channel, tree) -> None:
+    def _send_tree(self, channel: paramiko.Channel, tree: Tree) -> None:
         archive = subprocess.Popen(
             ["git", "-C", tree.repository, "archive", "--format=tar",
              f"--prefix=src/{tree.project}/", tree.commit],

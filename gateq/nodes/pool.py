@@ -17,7 +17,7 @@ from typing import Callable
 from ..buildlog import open_log
 from ..config.model import NodeSettings
 from ..core.types import JobResult
-from ..executor import Finished, footer
+from ..executor import BuildSpec, Finished, footer
 from .build import NodeBuild
 from .connection import NodeConnection
 
@@ -46,12 +46,12 @@ class NodePool:
         self._nodes = [_Node(n, NodeConnection(n)) for n in nodes]
         self._wake, self._max_output, self._kill_grace = wake, max_output, kill_grace
         self._clock = clock
-        self._waiting: list = []                   # BuildSpecs without a node yet
+        self._waiting: list[BuildSpec] = []        # without a node yet
         self._running: dict[str, tuple[NodeBuild, _Node]] = {}
-        self._done: list = []
+        self._done: list[Finished] = []
         self._lock = threading.Lock()              # _done, appended to by the builds' threads
 
-    def start(self, spec) -> None:
+    def start(self, spec: BuildSpec) -> None:
         if spec.build in self._running or any(s.build == spec.build for s in self._waiting):
             raise ValueError(f"build {spec.build} is already running")
         self._waiting.append(spec)
@@ -66,7 +66,7 @@ class NodePool:
         elif build in self._running:
             self._running[build][0].cancel(grace)
 
-    def poll(self) -> list:
+    def poll(self) -> list[Finished]:
         with self._lock:
             done, self._done = self._done, []
         for finished in done:
@@ -96,9 +96,8 @@ class NodePool:
         end = time.monotonic() + patience
         for build, _ in list(self._running.values()):
             build.thread.join(max(0.0, end - time.monotonic()))
-        for node in self._nodes:
-            if not node.builds:
-                node.connection.close()
+        for node in self._nodes:        # a build still running ends with its connection
+            node.connection.close()
 
     # -- giving builds nodes ------------------------------------------------------
 
@@ -123,12 +122,12 @@ class NodePool:
             n.failed_at is not None and now - n.failed_at < SUSPECT_SECONDS,
             len(n.builds) / n.settings.slots))
 
-    def _report(self, finished) -> None:
+    def _report(self, finished: Finished) -> None:
         with self._lock:
             self._done.append(finished)
         self._wake.set()
 
-    def _finish_waiting(self, spec, reason: str) -> None:
+    def _finish_waiting(self, spec: BuildSpec, reason: str) -> None:
         try:
             log = open_log(spec.log_path, spec.build)
             log.write(f"=== {reason} ===\n{footer(spec.build, JobResult.CANCELLED, 0.0)}".encode())
