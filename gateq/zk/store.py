@@ -24,7 +24,7 @@ import os
 import time
 from typing import Callable, Iterator
 
-from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
+from kazoo.exceptions import NodeExistsError, NoNodeError
 
 from ..config.model import ZooKeeperSettings
 from ..core import codec
@@ -64,7 +64,9 @@ class ZooKeeperStore(ZkIntake, ZkOutbox):
             prepare_dir(state_dir)          # still this host's: logs, workspaces, locks
         self.path = where(settings)
         self.owned = client is None
+        self.sibling = False                             # a for_thread() view of another
         self.fence: Callable[[], None] = lambda: None    # a scheduler's SessionWatch.check
+        self.keeper: buildlogs.Keeper | None = None       # made at the first finished build
         self.zk = connect(settings) if client is None else client
         try:
             self._open(create)
@@ -102,11 +104,15 @@ class ZooKeeperStore(ZkIntake, ZkOutbox):
         """The store for another thread: kazoo's client is thread-safe, so
         it is shared, with this store's fence; closing it closes nothing."""
         sibling = copy.copy(self)
-        sibling.owned = False
+        sibling.sibling = True
         sibling.fence = lambda: self.fence()        # set by a scheduler after this call too
         return sibling
 
     def close(self) -> None:
+        if self.sibling:
+            return                                  # the thread's view: its parent closes
+        if self.keeper is not None:
+            self.keeper.close()
         if self.owned:
             self.zk.stop()
             self.zk.close()
@@ -125,15 +131,10 @@ class ZooKeeperStore(ZkIntake, ZkOutbox):
     # -- build logs and schedulers, for every host's web ---------------------
 
     def keep_log(self, build: str) -> None:
-        """The build's log (its end) into ZooKeeper; one that cannot be is said."""
-        data = buildlogs.tail_of(os.path.join(self.state_dir, "logs", f"{build}.log"))
-        if data is None:
-            return
-        try:
-            buildlogs.write(self.zk, build, data)
-        except (KazooException, ValueError) as exc:
-            log.warning("%s: the log of build %s is only on this host: %s", self.path, build,
-                        type(exc).__name__)
+        """The build's log (its end) into ZooKeeper, by the Keeper's thread."""
+        if self.keeper is None:
+            self.keeper = buildlogs.Keeper(self.zk, self.path)
+        self.keeper.keep(build, os.path.join(self.state_dir, "logs", f"{build}.log"))
 
     def build_log(self, build: str) -> bytes | None:
         """A finished build's log as kept in ZooKeeper (its end), or None."""
