@@ -20,8 +20,10 @@ which are the engine's doing, so a second, stricter figure counts them as
 the engine's: (W - L * S) / L, S the bare script's own run time (measured
 apart, median of 20 runs). The engine's start and stop are in W; an idle
 run's time is printed beside them, and the CPU time (user + system) of the
-engine and every process it started, per change: on a machine shared with
-others, wall time also counts their load, CPU time much less so.
+engine and every process it started, per change, split into the engine's
+own process and its main thread (the gate loop; bench/profiled.py --usage
+reads them) and the rest (git, the jobs): on a machine shared with others,
+wall time also counts their load, CPU time much less so.
 Target: at most 50 ms per change, and flat: the largest N within 1.2x of
 the smallest per change. Sizes run side by side in each trial
 (interleaved, so each sees the same load); min/median/max over --trials.
@@ -87,6 +89,7 @@ def engine_command(gate: Gate) -> list[str]:
     return ["-m", "gateq.cli", "-c", gate.config, "run", "--until-idle"]
 
 
+
 def engine_env(pycache: str) -> dict[str, str]:
     """Bytecode cached (in `pycache`, outside the tree) as an installed gateq's
     is: where PYTHONDONTWRITEBYTECODE is set, each start would compile gateq."""
@@ -94,18 +97,32 @@ def engine_env(pycache: str) -> dict[str, str]:
     return {**env, "PYTHONPYCACHEPREFIX": pycache}
 
 
-def run_engine(gate: Gate, pycache: str, prefix: list[str] | None = None) -> tuple[float, float]:
-    """Wall and CPU seconds `gateq run --until-idle` took (CPU: its own and
-    that of every process it started); its log goes to <root>/engine.log."""
+@dataclass(frozen=True)
+class Timed:
+    """One `gateq run --until-idle`: seconds of wall and of CPU (user + system)."""
+    wall: float
+    cpu: float              # the engine and every process it started
+    engine_cpu: float       # the engine's process alone (its Python, every thread)
+    loop_cpu: float         # the engine's main thread: the gate loop
+
+
+def run_engine(gate: Gate, pycache: str, profile: list[str] = ()) -> Timed:
+    """Time `gateq run --until-idle`, started through bench/profiled.py (which
+    instruments nothing unless given `profile`, its --out and --calls
+    options); its log goes to <root>/engine.log."""
+    usage = os.path.join(gate.root, "engine-cpu.json")
+    launcher = [os.path.join(ROOT, "bench", "profiled.py"), *profile, "--usage", usage]
     with open(os.path.join(gate.root, "engine.log"), "a") as log:
         cpu = children_cpu()
         began = time.perf_counter()
-        done = subprocess.run([sys.executable, *(prefix or []), *engine_command(gate)],
+        done = subprocess.run([sys.executable, *launcher, *engine_command(gate)],
                               cwd=ROOT, stdout=log, stderr=log, env=engine_env(pycache))
         took = time.perf_counter() - began
     if done.returncode != 0:
         sys.exit(f"gateq run --until-idle exited {done.returncode}: see {gate.root}/engine.log")
-    return took, children_cpu() - cpu
+    with open(usage) as f:
+        own = json.load(f)
+    return Timed(took, children_cpu() - cpu, own["process"], own["main_thread"])
 
 
 def children_cpu() -> float:
@@ -144,6 +161,8 @@ class Run:
     jobs_sum: float         # the jobs' durations added up
     script: float           # S: the bare script's own time
     cpu: float              # CPU seconds of the engine and all it started
+    engine_cpu: float       # of which the engine's own process
+    loop_cpu: float         # of which its main thread
     idle_run: float         # an idle `gateq run --until-idle` on the same gate, after
 
     @property
@@ -162,17 +181,18 @@ def one_run(changes: int, tmp: str) -> Run:
         gate = trivial_gate(root)
         add_changes(gate, changes)
         pycache = os.path.join(tmp, "pycache")
-        wall, cpu = run_engine(gate, pycache)
-        idle, _ = run_engine(gate, pycache)
+        timed = run_engine(gate, pycache)
+        idle = run_engine(gate, pycache).wall
         results = gate.results()
         jobs = [j for r in results for j in r["jobs"] if j["duration"] is not None]
         landed = sum(len(gate.landed(p)) for p in PROJECTS)
         merged = sum(r["result"] == "merged" for r in results)
         if landed != merged:
             sys.exit(f"{landed} changes landed in git but {merged} results say merged")
-        return Run(changes, landed, wall,
+        return Run(changes, landed, timed.wall,
                    busy_time([(j["finished_at"] - j["duration"], j["finished_at"]) for j in jobs]),
-                   sum(j["duration"] for j in jobs), script_time(gate), cpu, idle)
+                   sum(j["duration"] for j in jobs), script_time(gate), timed.cpu, timed.engine_cpu,
+                   timed.loop_cpu, idle)
 
 
 def ms(xs: list[float]) -> str:
@@ -189,7 +209,10 @@ def report(runs: dict[int, list[Run]]) -> None:
               f"{ms([r.beyond_script for r in rs])}\n"
               f"    wall {ms([r.wall / r.landed for r in rs])}, J {ms([r.jobs_busy / r.landed for r in rs])} "
               f"(jobs' own sum {ms([r.jobs_sum / r.landed for r in rs])}, bare script "
-              f"{ms([r.script for r in rs])}), CPU {ms([r.cpu / r.landed for r in rs])}\n"
+              f"{ms([r.script for r in rs])})\n"
+              f"    CPU {ms([r.cpu / r.landed for r in rs])}: the engine's process "
+              f"{ms([r.engine_cpu / r.landed for r in rs])}, its loop {ms([r.loop_cpu / r.landed for r in rs])}"
+              f" (the rest: git and the jobs)\n"
               f"    an idle run: {ms([r.idle_run for r in rs])} ms in all")
     all_landed = all(r.landed == r.changes for rs in runs.values() for r in rs)
     print(f"landed == N in every run: {'yes' if all_landed else 'NO'}")
@@ -231,8 +254,7 @@ def profile_run(changes: int, out_dir: str, tmp: str, top: int) -> None:
     with tempfile.TemporaryDirectory(prefix="gateq-engine-profile-", dir=tmp) as root:
         gate = trivial_gate(root)
         add_changes(gate, changes)
-        wall, _ = run_engine(gate, os.path.join(tmp, "pycache"),
-                             [os.path.join(ROOT, "bench", "profiled.py"), "--out", prof, "--calls", calls])
+        wall = run_engine(gate, os.path.join(tmp, "pycache"), ["--out", prof, "--calls", calls]).wall
         landed = sum(len(gate.landed(p)) for p in PROJECTS)
     print(f"profile of {changes} changes: {landed} landed, {wall:.2f} s under the profiler "
           f"({wall / landed * 1000:.1f} ms per change); {prof}")
@@ -291,7 +313,8 @@ def measure(sizes: tuple[int, ...], trials: int, tmp: str) -> None:
                 runs[n].append(run)
                 print(f"trial {trial + 1}, N={n}: {run.landed} landed, wall {run.wall:.2f} s, "
                       f"{run.beyond * 1000:.1f} ms per change beyond the job, "
-                      f"{run.beyond_script * 1000:.1f} beyond the script", flush=True)
+                      f"{run.beyond_script * 1000:.1f} beyond the script; CPU {run.cpu / run.landed * 1000:.1f}"
+                      f" (loop {run.loop_cpu / run.landed * 1000:.1f})", flush=True)
         report(runs)
 
 

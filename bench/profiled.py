@@ -6,7 +6,10 @@ workspaces and lands on threads of its own: each thread's run is profiled
 on its own and the profiles are added up at the end. Time in a subprocess
 is the caller's wall time inside subprocess.run (git's cost as the engine
 waits for it); processes started by Popen alone (the jobs) are only counted.
-Usage: python bench/profiled.py --out run.prof --calls run.json -m MODULE [ARGS...]
+--usage alone instruments nothing: it writes the CPU time of the process
+(every thread) and of its main thread, apart from its children's.
+Usage: python bench/profiled.py [--out run.prof --calls run.json] [--usage cpu.json]
+       -m MODULE [ARGS...]
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import cProfile
 import json
 import os
 import pstats
+import resource
 import runpy
 import subprocess
 import sys
@@ -73,19 +77,37 @@ def instrument() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="the profile (pstats), every thread added up")
-    parser.add_argument("--calls", required=True, help="subprocess counts and times, as JSON")
+    parser.add_argument("--out", help="the profile (pstats), every thread added up")
+    parser.add_argument("--calls", help="subprocess counts and times, as JSON (with --out)")
+    parser.add_argument("--usage", help="CPU seconds of this process and of its main thread, "
+                                        "as JSON; alone, nothing is instrumented")
     parser.add_argument("-m", dest="module", required=True, help="the module, then its arguments")
     at = sys.argv.index("-m") + 2 if "-m" in sys.argv else len(sys.argv)   # its own args end there
     args = parser.parse_args(sys.argv[1:at])
-    instrument()
+    if bool(args.out) != bool(args.calls):
+        parser.error("--out and --calls go together")
     sys.argv = [args.module, *sys.argv[at:]]
-    main_profile = cProfile.Profile()
-    code = 0
+    code = profiled(args.module, args.out, args.calls) if args.out else run(args.module)
+    if args.usage:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        with open(args.usage, "w") as f:
+            json.dump({"process": own.ru_utime + own.ru_stime, "main_thread": time.thread_time()}, f)
+    sys.exit(code)
+
+
+def run(module: str) -> int:
+    """Run `module` as __main__; its exit status."""
     try:
-        main_profile.runcall(runpy.run_module, args.module, run_name="__main__", alter_sys=True)
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+def profiled(module: str, out: str, calls: str) -> int:
+    instrument()
+    main_profile = cProfile.Profile()
+    code = main_profile.runcall(run, module)
     stats = pstats.Stats(main_profile)
     with GUARD:
         for profile in PROFILES:
@@ -93,11 +115,11 @@ def main() -> None:
                 stats.add(profile)
             except TypeError:          # a thread still running: no stats yet
                 pass
-        stats.dump_stats(args.out)
-        with open(args.calls, "w") as f:
+        stats.dump_stats(out)
+        with open(calls, "w") as f:
             json.dump({"started": dict(STARTED), "waited": dict(WAITED),
                        "threads": len(PROFILES)}, f, indent=1, sort_keys=True)
-    sys.exit(code)
+    return code
 
 
 if __name__ == "__main__":
