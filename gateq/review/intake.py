@@ -14,7 +14,9 @@
 3. The loop decides what to journal (the engine's `journal_review`): the
    TriggerEvent and the row's end go in one transaction.
 A system that cannot be reached leaves the row pending, asked again after
-a delay that doubles; a restart takes up every row still pending.
+a delay that doubles; a restart takes up every row still pending. Rows
+done (journaled or dropped) are forgotten after KEEP_DONE: the journal
+holds what they became, and ZooKeeper keeps every row in memory.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from typing import Callable, Protocol
 from ..drivers.base import Connection, Deliver, DriverError, NotFound, Unreachable
 from ..drivers.records import Origin, ReviewEvent
 from ..git.repo import GitError, has_commit
+from ..state import StateError
 from ..workers import Answer, Inbox, Lane
 from .connections import Connections
 from .events import Built, EventBuilder, Ignored
@@ -34,6 +37,7 @@ from .events import Built, EventBuilder, Ignored
 log = logging.getLogger("gateq.engine")
 
 RETRY_FIRST, RETRY_MAX = 2.0, 120.0     # seconds before asking an unreachable system again
+KEEP_DONE, PRUNE_EVERY = 86400.0, 3600.0    # seconds a done row is kept; between two prunes
 
 
 class Sink(Protocol):
@@ -56,6 +60,7 @@ class Intake:
         self.lanes = {name: Lane(f"intake {name}", inbox) for name in connections.by_name}
         self.taken = 0                          # the last row handed to a lane
         self.retries: dict[int, tuple[float, float, dict]] = {}   # row: (due, delay, row)
+        self.pruned_at = 0.0
         self._local = threading.local()
 
     # -- the connections' threads -------------------------------------------
@@ -82,6 +87,15 @@ class Intake:
             self.taken = max(self.taken, row["id"])
             if row["id"] not in self.retries:
                 self.submit(row)
+        if now - self.pruned_at >= PRUNE_EVERY:
+            self.pruned_at = now
+            self.prune(store, now)
+
+    def prune(self, store, now: float) -> None:
+        try:
+            store.intake_prune(now - KEEP_DONE)
+        except StateError as exc:        # a full disk, ZooKeeper away: the next prune will do
+            log.warning("review events done before a day ago not forgotten yet: %s", exc)
 
     def again(self, row: int) -> None:
         """The row's answer could not be journaled (a full disk): take it up again."""

@@ -21,6 +21,7 @@ import copy
 import json
 import logging
 import os
+import threading
 import time
 from typing import Callable, Iterator
 
@@ -67,6 +68,8 @@ class ZooKeeperStore(ZkIntake, ZkOutbox):
         self.sibling = False                             # a for_thread() view of another
         self.fence: Callable[[], None] = lambda: None    # a scheduler's SessionWatch.check
         self.keeper: buildlogs.Keeper | None = None       # made at the first finished build
+        self._final_rows: dict[str, dict[str, dict]] = {}  # rows.py: final rows, by table
+        self._rows_lock = threading.Lock()
         self.zk = connect(settings) if client is None else client
         try:
             self._open(create)
