@@ -149,20 +149,24 @@ class Engine:
             log.warning("%s", done)
 
     def stop(self) -> None:
-        self.review.stop()
-        self.merges.stop(10.0)
-        self.landings.stop(10.0)
-        self.acceptances.stop(10.0)
-        self.builds.stop(10.0)
-        self.executor.shutdown()
-        if not self.pause.active:
-            try:
-                self.publish_status()
-            except DiskFull:
-                pass                  # the status is a cache; the journal holds the truth
-        if self._lock:
-            self._lock.close()
-            self._lock = None
+        """Stop every lane and build; the state directory is let go whatever
+        fails on the way (a term that lost ZooKeeper cannot write its status)."""
+        try:
+            self.review.stop()
+            self.merges.stop(10.0)
+            self.landings.stop(10.0)
+            self.acceptances.stop(10.0)
+            self.builds.stop(10.0)
+            self.executor.shutdown()
+            if not self.pause.active:
+                try:
+                    self.publish_status()
+                except DiskFull:
+                    pass              # the status is a cache; the journal holds the truth
+        finally:
+            if self._lock:
+                self._lock.close()
+                self._lock = None
 
     def run(self, until_idle: bool, should_stop: Callable[[], bool] = lambda: False) -> None:
         while not should_stop():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -39,7 +40,7 @@ class GitDaemon:
                 ["git", "-c", "uploadpack.allowAnySHA1InWant=true", "daemon", "--reuseaddr",
                  f"--listen={self.host}", f"--port={port}", "--export-all", "--strict-paths",
                  "--informative-errors", "--timeout=600", *sorted(set(paths))],
-                stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+                stdout=out, stderr=out, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
         self.port = port
         deadline = time.monotonic() + START_PATIENCE
         while not listening(self.host, port):
@@ -62,6 +63,13 @@ class GitDaemon:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+def die_with_parent() -> None:
+    """In the daemon before exec: a scheduler killed (SIGKILL) takes its git
+    daemon with it (Linux's PDEATHSIG), so a dead term serves nothing."""
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)    # PR_SET_PDEATHSIG
 
 
 def free_port(host: str) -> int:

@@ -1,9 +1,8 @@
 """The builds the active scheduler asks of executor processes, in ZooKeeper.
 
 Under /gateq/builds:
-- `requests/R-ITEM-BUILD`: one per build asked for, its data the StartBuild
-  and where the executor fetches the commits it needs (the active
-  scheduler's git daemon). Names sort by priority: R is 0 for a dependent
+- `requests/R-ITEM-BUILD`: one per build asked for, its data the
+  StartBuild. Names sort by priority: R is 0 for a dependent
   (gate) pipeline and 1 otherwise, ITEM the item's number, zero-padded (it
   grows with the order of arrival, so it follows the position in a queue);
 - `claims/BUILD`: ephemeral, made by the executor that runs the build. It
@@ -12,7 +11,10 @@ Under /gateq/builds:
 - `results/BUILD`: how it ended, made in one transaction with a check of the
   claim's version, so only the executor that holds the claim reports; the
   log's end goes with it (compressed, capped under ZooKeeper's node limit).
-Under /gateq/executors, `E-HOST:PID`: each executor's capacity and load.
+- `sources`: where the active scheduler's git daemon serves each project
+  (rewritten by every scheduler that becomes active, so a build asked for
+  by its predecessor is fetched from the one that is there now).
+Under /gateq/executors, `HOST:PID`: each executor's capacity and load.
 
 The scheduler deletes a build's nodes once its end is journaled, or when it
 cancels it; an executor whose build's request is gone stops that build.
@@ -33,6 +35,7 @@ BUILDS = "/gateq/builds"
 REQUESTS = f"{BUILDS}/requests"
 CLAIMS = f"{BUILDS}/claims"
 RESULTS = f"{BUILDS}/results"
+SOURCES = f"{BUILDS}/sources"
 EXECUTORS = "/gateq/executors"
 
 MAX_LOG_BYTES = 512 * 1024        # the log's end kept with a result (compressed, it is smaller)
@@ -49,10 +52,8 @@ def build_of(request: str) -> str:
 
 @dataclass(frozen=True)
 class BuildRequest:
-    """What an executor needs to run one build: the action, and per project
-    the git URL it fetches the action's commits from."""
+    """What an executor needs to run one build: the action."""
     action: act.StartBuild
-    sources: dict[str, str]
 
     def encode(self) -> bytes:
         a = self.action
@@ -60,18 +61,28 @@ class BuildRequest:
             "build": a.build, "item": a.item, "pipeline": a.pipeline, "job": a.job,
             "change": change_plain(a.change), "state": [list(s) for s in a.state],
             "chain": list(a.chain), "artifacts": [list(x) for x in a.artifacts],
-            "more": [change_plain(c) for c in a.more], "control": a.control,
-            "sources": self.sources}, sort_keys=True).encode()
+            "more": [change_plain(c) for c in a.more], "control": a.control},
+            sort_keys=True).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> "BuildRequest":
         d = json.loads(data)
-        action = act.StartBuild(
+        return cls(act.StartBuild(
             d["build"], d["item"], d["pipeline"], d["job"], change_from(d["change"]),
             tuple(tuple(s) for s in d["state"]), tuple(d["chain"]),
             tuple(tuple(x) for x in d["artifacts"]), tuple(change_from(c) for c in d["more"]),
-            d["control"])
-        return cls(action, dict(d["sources"]))
+            d["control"]))
+
+
+def encode_sources(sources: dict[str, str]) -> bytes:
+    return json.dumps(sources, sort_keys=True).encode()
+
+
+def decode_sources(data: bytes) -> dict[str, str]:
+    found = json.loads(data or b"{}")
+    if not isinstance(found, dict):
+        raise ValueError("the sources node is not a mapping")
+    return found
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,18 @@ def where(settings: ZooKeeperSettings) -> str:
     return f"zookeeper {settings.hosts}"
 
 
-def connect(settings: ZooKeeperSettings) -> KazooClient:
-    """A started client, or StateError: the hosts did not answer in time."""
+def connect(settings: ZooKeeperSettings, patient: bool = False) -> KazooClient:
+    """A started client, or StateError: the hosts did not answer in time.
+    `patient` (a scheduler, an executor): once started, it reconnects for
+    as long as it takes (ZooKeeper restarted), instead of giving up after
+    three tries as a command does."""
     tls = {}
     if settings.tls:
         cert, key, ca = settings.tls
         tls = {"use_ssl": True, "certfile": cert, "keyfile": key, "ca": ca, "verify_certs": True}
     client = KazooClient(hosts=settings.hosts, timeout=settings.session_timeout,
-                         connection_retry={"max_tries": 3, "delay": 0.2, "max_delay": 1},
+                         connection_retry={"max_tries": -1 if patient else 3, "delay": 0.2,
+                                           "max_delay": 1},
                          **tls)
     try:
         client.start(timeout=settings.session_timeout)    # what the user calls unreachable

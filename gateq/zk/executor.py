@@ -38,13 +38,15 @@ from ..git.repo import GitError
 from ..git.workspace import Workspaces
 from ..review.hub import config_change_url
 from ..workers import Answer, Inbox, Pool
-from .buildboard import (CLAIMS, EXECUTORS, REQUESTS, RESULTS, BuildOutcome, BuildRequest,
-                         ExecutorInfo, build_of)
+from .buildboard import (CLAIMS, EXECUTORS, REQUESTS, RESULTS, SOURCES, BuildOutcome,
+                         BuildRequest, ExecutorInfo, build_of, decode_sources)
 from .client import connect
 
 log = logging.getLogger("gateq")
 
 LOOK_EVERY = 0.5             # seconds between looks at the requests when no watch fired
+FETCH_TRIES = 3              # a build whose commits cannot be fetched is given back this often,
+                             # then ends as a node failure (run again, not the change's fault)
 
 
 class Claim:
@@ -67,7 +69,11 @@ class ExecutorProcess:
         # Its own repositories, filled from the scheduler's git daemon.
         self.builds.workspaces = Workspaces(config.state_dir, self.repo_path)
         self.fetches = Pool("fetch commits", self.inbox, slots)
+        self.fetching: dict[str, threading.Lock] = {}   # one fetch at a time into a repository
+        self.fetch_failures: dict[str, int] = {}
         self.claims: dict[str, Claim] = {}
+        self.unsent: dict[str, tuple[Claim, BuildOutcome]] = {}   # results ZooKeeper did not take yet
+        self.trouble: str | None = None      # the ZooKeeper failure last logged
         self.woken = threading.Event()
         self.lost = False
         self.advertised: ExecutorInfo | None = None
@@ -113,9 +119,16 @@ class ExecutorProcess:
                 self.woken.clear()
                 next_look = now + LOOK_EVERY
                 try:
+                    self.send_unsent()
                     self.look()
+                    if self.trouble:
+                        log.info("executor %s: ZooKeeper answers again", self.name)
+                        self.trouble = None
                 except KazooException as exc:
-                    log.warning("executor %s: ZooKeeper: %s", self.name, type(exc).__name__)
+                    if self.trouble != type(exc).__name__:
+                        self.trouble = type(exc).__name__
+                        log.warning("executor %s: ZooKeeper: %s: the builds go on, their "
+                                    "results wait", self.name, self.trouble)
             self.wait(0.2)
 
     def wait(self, timeout: float) -> None:
@@ -194,16 +207,38 @@ class ExecutorProcess:
         """On a fetch thread: the commits the build checks out, into this host's repositories."""
         action = wanted.action
         try:
+            sources = self.sources()
             for project, commit in self.builds.needed_commits(action).items():
-                url = wanted.sources.get(project)
+                url = sources.get(project)
                 if url is None:
-                    raise GitError(f"the request names no source for project {project}")
-                fetch_commits(self.repo_path(project), url, [commit])
-        except (GitError, OSError) as exc:
-            reason = f"cannot fetch the build's commits from the scheduler: {exc}"
-            return lambda: self.finish(action.build, BuildOutcome(
-                JobResult.FAILURE, None, reason, self.name))
+                    raise GitError(f"the active scheduler serves no project {project}")
+                with self.fetching.setdefault(project, threading.Lock()):
+                    fetch_commits(self.repo_path(project), url, [commit])
+        except (GitError, OSError, KazooException, ValueError) as exc:
+            reason = str(exc) or type(exc).__name__
+            return lambda: self.not_fetched(action.build, reason)
         return lambda: self.begin(action)
+
+    def sources(self) -> dict[str, str]:
+        """Where the active scheduler serves each project now."""
+        try:
+            data, _ = self.zk.get(SOURCES)
+        except NoNodeError:
+            return {}
+        return decode_sources(data)
+
+    def not_fetched(self, build: str, reason: str) -> None:
+        """Not the change's fault (the scheduler moved, the network): the
+        build is given back, for any executor, a few times before it fails."""
+        tries = self.fetch_failures[build] = self.fetch_failures.get(build, 0) + 1
+        if tries < FETCH_TRIES:
+            log.warning("executor %s: build %s: %s: giving it back", self.name, build, reason)
+            self.release(build)
+            return
+        self.fetch_failures.pop(build, None)
+        self.finish(build, BuildOutcome(          # run again, not counted against the change
+            JobResult.NODE_FAILURE, None, f"cannot fetch the build's commits from the "
+            f"scheduler: {reason}", self.name))
 
     def begin(self, action: act.StartBuild) -> None:
         if action.build in self.claims:      # not withdrawn while its commits came
@@ -230,23 +265,33 @@ class ExecutorProcess:
     def finish(self, build: str, outcome: BuildOutcome) -> None:
         """Write the result if the claim is still ours; forget the build."""
         claim = self.claims.pop(build, None)
-        if claim is None:
-            return
+        if claim is not None:
+            self.unsent[build] = (claim, outcome)
+            self.send(build)
+
+    def send(self, build: str) -> None:
+        """One transaction: the claim still ours, the result made, the claim
+        gone. ZooKeeper unreachable: kept, and sent again (the claim lives
+        as long as the session); the claim lost: dropped."""
+        claim, outcome = self.unsent[build]
         tx = self.zk.transaction()
         tx.check(f"{CLAIMS}/{build}", claim.version)
         tx.create(f"{RESULTS}/{build}", outcome.encode())
         tx.delete(f"{CLAIMS}/{build}")
         try:
             results = tx.commit()
-        except KazooException as exc:
-            log.warning("executor %s: build %s: its result could not be written (%s)", self.name,
-                        build, type(exc).__name__)
-            return
+        except KazooException:
+            return                           # kept in unsent
+        del self.unsent[build]
         if any(isinstance(r, Exception) for r in results):
             log.warning("executor %s: build %s is no longer this executor's: its result is "
                         "dropped", self.name, build)
             return
         log.info("executor %s: build %s %s", self.name, build, outcome.result.value)
+
+    def send_unsent(self) -> None:
+        for build in list(self.unsent):
+            self.send(build)
 
     def withdraw(self, build: str) -> None:
         claim = self.claims.pop(build)
@@ -265,6 +310,7 @@ class ExecutorProcess:
             if self.claims[build].started:
                 self.builds.cancel(build)
         self.claims.clear()
+        self.unsent.clear()                  # their claims went with the session
         self.lost = False
         self.advertised = None
         try:
@@ -300,7 +346,7 @@ class ExecutorProcess:
 
 
 def run_executor(config: Config, slots: int | None, should_stop: Callable[[], bool]) -> None:
-    client = connect(config.zookeeper)
+    client = connect(config.zookeeper, patient=True)
     name = f"{socket.gethostname()}:{os.getpid()}"
     process = ExecutorProcess(config, client, name, slots or config.slots)
     try:

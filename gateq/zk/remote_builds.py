@@ -25,8 +25,9 @@ from ..core.events import BuildCompleted
 from ..core.types import JobResult
 from ..executor import Finished
 from ..git.daemon import GitDaemon
-from .buildboard import (CLAIMS, EXECUTORS, REQUESTS, RESULTS, BuildOutcome, BuildRequest,
-                         ExecutorInfo, build_of, request_name)
+from .client import guard, where
+from .buildboard import (CLAIMS, EXECUTORS, REQUESTS, RESULTS, SOURCES, BuildOutcome,
+                         BuildRequest, ExecutorInfo, build_of, encode_sources, request_name)
 
 log = logging.getLogger("gateq.engine")
 
@@ -40,6 +41,7 @@ class RemoteBuilds:
     def __init__(self, config: Config, client, ended: Callable[[BuildCompleted], None],
                  clock: Callable[[], float] = time.time) -> None:
         self.config, self.zk, self.ended, self.clock = config, client, ended, clock
+        self.place = where(config.zookeeper)
         host, port = config.zookeeper.git_listen
         self.daemon = GitDaemon(host, port)
         self.running: dict[str, act.StartBuild] = {}
@@ -51,13 +53,15 @@ class RemoteBuilds:
         self.woken = threading.Event()
         self.warned_at = time.monotonic() - NO_EXECUTOR_WARNING + 10   # the first after 10 s
         self.executor = _ResultsPoll(self)
-        for path in (REQUESTS, CLAIMS, RESULTS, EXECUTORS):
-            self.zk.ensure_path(path)
-        self.zk.ChildrenWatch(RESULTS, self._results_changed)
+        self.watching = True
+        with guard(self.place, "prepare the build requests"):
+            for path in (REQUESTS, CLAIMS, RESULTS, EXECUTORS):
+                self.zk.ensure_path(path)
+            self.zk.ChildrenWatch(RESULTS, self._results_changed)
 
     def _results_changed(self, children) -> bool:
         self.woken.set()
-        return True
+        return self.watching                 # False: this term is over, the watch ends
 
     # -- what the engine calls, as on builds.py -----------------------------
 
@@ -66,20 +70,27 @@ class RemoteBuilds:
         if job.run is None:                  # noop: nothing to run anywhere
             self.ended(BuildCompleted(self.clock(), action.build, JobResult.SUCCESS))
             return
-        if self.daemon.proc is None:
-            self.daemon.start(sorted({self.config.repo_path(p) for p in self.config.layout.projects}),
-                              os.path.join(self.config.state_dir, "git-daemon.log"))
         dependent = self.config.layout.pipelines[action.pipeline].dependent
         name = request_name(action, dependent)
-        sources = {p: self.daemon.url(self.config.repo_path(p)) for p, _, _ in action.state}
-        data = BuildRequest(action, sources).encode()
-        try:
-            self.zk.create(f"{REQUESTS}/{name}", data)
-        except NodeExistsError:              # asked for by the scheduler before: adopted
-            if not self.zk.exists(f"{CLAIMS}/{action.build}"):
-                self.zk.set(f"{REQUESTS}/{name}", data)   # this scheduler's git daemon
+        with guard(self.place, f"ask for build {action.build}"):
+            try:
+                self.zk.create(f"{REQUESTS}/{name}", BuildRequest(action).encode())
+            except NodeExistsError:          # asked for by the scheduler before: adopted
+                pass
         self.running[action.build] = action
         self.requests[action.build] = name
+
+    def serve_sources(self) -> None:
+        """This term's git daemon, and where it serves each project."""
+        paths = {p: self.config.repo_path(p) for p in self.config.layout.projects}
+        self.daemon.start(sorted(set(paths.values())),
+                          os.path.join(self.config.state_dir, "git-daemon.log"))
+        data = encode_sources({p: self.daemon.url(path) for p, path in paths.items()})
+        with guard(self.place, "say where the commits are served"):
+            try:
+                self.zk.set(SOURCES, data)
+            except NoNodeError:
+                self.zk.create(SOURCES, data)
 
     def cancel(self, build: str) -> None:
         """Withdraw the request: the executor running it stops it."""
@@ -107,17 +118,24 @@ class RemoteBuilds:
     def remove_leftovers(self) -> int:
         """At the start of a term: what the predecessor asked for, kept for
         adoption until the journal has been replayed (the first poll)."""
-        self.leftovers = set(self.zk.get_children(REQUESTS))
+        with guard(self.place, "read the build requests"):
+            self.leftovers = set(self.zk.get_children(REQUESTS))
+        self.serve_sources()                 # the adopted builds fetch from this term's daemon
         return 0
 
     def stop(self, timeout: float) -> None:
         """The builds go on, for the next scheduler to adopt; the commits'
         server goes with this term."""
+        self.watching = False
         self.daemon.stop()
 
     # -- results ------------------------------------------------------------
 
     def poll(self) -> list[Finished]:
+        with guard(self.place, "read the builds' results"):
+            return self._poll()
+
+    def _poll(self) -> list[Finished]:
         self.woken.clear()
         if self.leftovers is not None:
             asked = set(self.requests.values())
@@ -161,6 +179,7 @@ class RemoteBuilds:
             log.warning("%d build(s) wait: no `gateq executor` is connected to ZooKeeper", waiting)
 
     def executors(self) -> list[ExecutorInfo]:
+        """The executors connected now, with their capacity and load."""
         found = []
         for name in self.zk.get_children(EXECUTORS):
             try:
@@ -177,10 +196,11 @@ class RemoteBuilds:
         self._delete_node(f"{RESULTS}/{build}")
 
     def _delete_node(self, path: str) -> None:
-        try:
-            self.zk.delete(path)
-        except NoNodeError:
-            pass
+        with guard(self.place, f"delete {path}"):
+            try:
+                self.zk.delete(path)
+            except NoNodeError:
+                pass
 
 
 class _ResultsPoll:
@@ -198,6 +218,18 @@ class _ResultsPoll:
 
     def wait(self, timeout: float) -> None:
         self.board.woken.wait(timeout)
+
+    def serve_sources(self) -> None:
+        """This term's git daemon, and where it serves each project."""
+        paths = {p: self.config.repo_path(p) for p in self.config.layout.projects}
+        self.daemon.start(sorted(set(paths.values())),
+                          os.path.join(self.config.state_dir, "git-daemon.log"))
+        data = encode_sources({p: self.daemon.url(path) for p, path in paths.items()})
+        with guard(self.place, "say where the commits are served"):
+            try:
+                self.zk.set(SOURCES, data)
+            except NoNodeError:
+                self.zk.create(SOURCES, data)
 
     def cancel(self, build: str) -> None:
         self.board.cancel(build)

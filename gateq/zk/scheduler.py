@@ -37,11 +37,17 @@ def run_scheduler(config: Config, should_stop: Callable[[], bool]) -> None:
         raise StateError(f"{config.path}: zookeeper.executors: builds on executors cannot "
                          "read or export artifacts yet (the layout has repositories): leave "
                          "executors out, and the active scheduler runs the builds")
-    client = connect(config.zookeeper)
+    client = connect(config.zookeeper, patient=True)
     watch = SessionWatch(client, where(config.zookeeper))
     me = f"{socket.gethostname()}:{os.getpid()}"
+    stale = None             # a term's lock node left behind while ZooKeeper was away
     try:
         while not should_stop():
+            if stale is not None:
+                if not leave(stale):
+                    time.sleep(WAIT_STEP)    # behind its own old node it would wait forever
+                    continue
+                stale = None
             lock = client.Lock(ELECTION, me)
             log.info("scheduler %s standing by", me)
             if not elect(lock, should_stop):
@@ -50,7 +56,8 @@ def run_scheduler(config: Config, should_stop: Callable[[], bool]) -> None:
                 watch.begin(f"{ELECTION}/{lock.node}")
                 one_term(config, client, watch, should_stop)
             finally:
-                leave(lock)
+                if not leave(lock):
+                    stale = lock
     finally:
         client.stop()
         client.close()
@@ -69,11 +76,13 @@ def elect(lock, should_stop: Callable[[], bool]) -> bool:
     return False
 
 
-def leave(lock) -> None:
+def leave(lock) -> bool:
+    """Whether the lock's node is gone (deleted, or gone with the session)."""
     try:
         lock.release()
     except KazooException:
-        pass                                # the session ended: its node went with it
+        return False                        # unreachable: the node may live on with the session
+    return True
 
 
 def one_term(config: Config, client, watch: SessionWatch, should_stop) -> None:
