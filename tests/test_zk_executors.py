@@ -125,3 +125,40 @@ def test_a_standby_scheduler_adopts_the_builds_running_on_executors(gate):
     assert g.landed() == ["long"]
     assert executor.text().count("took build") == 1   # adopted, not run again
     assert b.says("scheduler active") and not b.says("Traceback")
+
+
+def test_executors_take_gate_builds_first(gate):
+    g = gate
+    g.change("nova", "checked")
+    g.change("glance", "gated")
+    scheduler = g.start("scheduler", "a")
+    wait_until(lambda: scheduler.says("scheduler active"), "the scheduler to be active")
+    g.propose("nova", "checked")                 # asked for first, in check
+    g.approve("glance", "gated")                 # then in gate, which goes first
+    wait_until(lambda: _requests(g) == 2, "both builds to be asked for", timeout=30)
+    executor = g.start("executor", "e1", "--slots", "1")
+    wait_until(lambda: len(g.results(None)) == 2, "both results", timeout=60)
+    took = [line.split("(")[1] for line in executor.text().splitlines() if "took build" in line]
+    assert took[:2] == ["check of glance:gated)", "check of nova:checked)"]
+
+
+def _requests(g: Gate) -> int:
+    """How many build requests wait in ZooKeeper."""
+    from kazoo.client import KazooClient
+    client = KazooClient(hosts=g.zk_hosts)
+    client.start(10)
+    try:
+        return len(client.get_children("/gateq/builds/requests")) \
+            if client.exists("/gateq/builds/requests") else 0
+    finally:
+        client.stop()
+        client.close()
+
+
+def test_a_layout_with_artifacts_is_refused_with_executors(tmp_path, zk_server):
+    g = Gate(tmp_path, jobs="- repository: {name: el9, type: rpm}\n")
+    add_zookeeper(g, zk_server.hosts, SESSION, executors=True)
+    rc, _, err = g.gateq("scheduler")
+    assert rc != 0 and err.strip().splitlines()[-1].startswith(
+        f"gateq: error: scheduler stopped: {g.config}")
+    assert "cannot read or export artifacts yet" in err and "Traceback" not in err
