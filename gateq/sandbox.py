@@ -121,18 +121,20 @@ def choose(mode: SandboxMode, readonly: tuple[str, ...]) -> tuple[Sandbox | None
 
 # -- overlays: a build's checkout as its own layer over a kept one -----------------
 
-# A shell that mounts each overlay (LOWER UPPER WORK TARGET, then --), then
-# enters CWD (the mount covers it) and runs the rest. Unprivileged, it runs as
+# A shell that writes the overlays' table (FSTAB TEXT) and mounts them all
+# with one `mount --all`, one process per build (not one per project), then
+# enters CWD (the mounts cover it) and runs the rest. Unprivileged, it runs as
 # root of a user namespace of its own and maps the engine's user back after.
 _MOUNT_SCRIPT = """\
-opts=$1; shift
-while [ "$1" != -- ]; do
-    mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3$opts" "$4" || exit 126
-    shift 4
-done
-shift; cd "$1" || exit 126; shift
+if [ -n "$2" ]; then
+    printf '%s' "$2" > "$1" && mount --all --fstab "$1" || exit 126
+fi
+cd "$3" || exit 126; shift 3
 exec "$@"
 """
+# Where the table goes: beside the first overlay's upper layer, in the
+# build's own layer directory (removed with it).
+FSTAB = ".gateq-fstab"
 # Characters mount's option list cannot carry in a path.
 _UNMOUNTABLE = (",", ":", "\\")
 
@@ -151,13 +153,23 @@ def overlay_command(overlays: tuple[Overlay, ...], argv: list[str], cwd: str) ->
     """`argv` run in a mount namespace of its own where `overlays` are mounted.
     Every process is exec'ed in turn, so the pid the executor holds stays the
     build's leader (bwrap's, when `argv` is a sandbox's command)."""
-    mounts = [path for o in overlays for path in (o.lower, o.upper, o.work, o.target)]
     if os.geteuid() == 0:
         unshare, opts, back = ["unshare", "--mount", "--propagation", "private"], "", []
     else:
         unshare, opts = ["unshare", "--user", "--map-root-user", "--mount"], ",userxattr"
         back = ["unshare", "--user", f"--map-user={os.getuid()}", f"--map-group={os.getgid()}", "--"]
-    return [*unshare, "--", "sh", "-c", _MOUNT_SCRIPT, "sh", opts, *mounts, "--", cwd, *back, *argv]
+    table = "".join(f"overlay {_escaped(o.target)} overlay lowerdir={_escaped(o.lower)},"
+                    f"upperdir={_escaped(o.upper)},workdir={_escaped(o.work)}{opts} 0 0\n"
+                    for o in overlays)
+    where = os.path.join(os.path.dirname(overlays[0].upper), FSTAB) if overlays else ""
+    return [*unshare, "--", "sh", "-c", _MOUNT_SCRIPT, "sh", where, table, cwd, *back, *argv]
+
+
+def _escaped(path: str) -> str:
+    """A path as a field of an fstab line (whitespace is its separator)."""
+    for char, code in (("\\", "\\134"), (" ", "\\040"), ("\t", "\\011"), ("\n", "\\012")):
+        path = path.replace(char, code)
+    return path
 
 
 def mountable(path: str) -> bool:
