@@ -63,6 +63,7 @@ def make_app(config: Config, hooks: ConnectionHooks | None = None,
     async def release(app: web.Application) -> None:
         pool.shutdown(wait=False, cancel_futures=True)
         ctx.reader.close()
+        site.hooks.close()
     app.on_shutdown.append(stop_streams)
     app.on_cleanup.append(release)
     return app

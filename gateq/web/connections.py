@@ -35,6 +35,13 @@ class ConnectionHooks:
             raise ValueError(f"connection {connection!r} already has a payload handler")
         self.handlers[connection] = handler
 
+    def close(self) -> None:
+        """Let go of what the handlers hold (a ZooKeeper session), at the service's end."""
+        for handler in self.handlers.values():
+            close = getattr(handler, "close", None)
+            if close is not None:
+                close()
+
     async def payload(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         handler = self.handlers.get(name)

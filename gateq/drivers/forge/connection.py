@@ -87,7 +87,7 @@ class ForgeConnection(Connection):
             deliveries = ZkDeliveryLog(shared.get, name)
         return WebhookReceiver(name, cls.dialect, read_secret(settings["webhook-secret"]).encode(),
                                deliveries, intake_writer(state_dir, name, shared),
-                               settings["web-url"])
+                               settings["web-url"], shared)
 
     def repo_path(self, project: str) -> str:
         return self.mirror.ensure(project)

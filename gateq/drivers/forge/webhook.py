@@ -39,7 +39,9 @@ Record = Callable[[Sequence[ReviewEvent]], None]
 
 class WebhookReceiver:
     def __init__(self, name: str, dialect: Dialect, secret: bytes, deliveries: DeliveryLog,
-                 record: Record, web_url: str) -> None:
+                 record: Record, web_url: str, shared=None) -> None:
+        """`shared`: the ZooKeeper store `deliveries` and `record` use, if any."""
+        self.shared = shared
         self.name = name
         self.dialect = dialect
         self.secret = secret
@@ -77,6 +79,10 @@ class WebhookReceiver:
                  hook.delivery, len(events))
         return web.json_response({"delivery": hook.delivery, "event": hook.event,
                                   "recorded": [e.kind.value for e in events]})
+
+    def close(self) -> None:
+        if self.shared is not None:
+            self.shared.close()
 
     def parse(self, body: bytes, hook) -> list[ReviewEvent]:
         try:
