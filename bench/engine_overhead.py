@@ -237,14 +237,24 @@ def verdict(runs: dict[int, list[Run]], what: str, figure) -> None:
 
 # -- the profile ---------------------------------------------------------------
 
-PHASES = {   # where a function's module says the time goes
-    "git": ("gateq/git/",), "journal and status (sqlite)": ("gateq/state/", "sqlite3"),
-    "status snapshot": ("gateq/status.py", "gateq/core/snapshot.py"),
-    "checkpoint": ("gateq/core/checkpoint.py",), "scheduler core": ("gateq/core/",),
-    "builds and jobs": ("gateq/builds.py", "gateq/executor.py", "gateq/sandbox.py",
-                        "gateq/processes.py", "gateq/buildlog.py"),
-    "landing": ("gateq/landing.py",), "json": ("json/",),
-}
+# Where own time goes, by the function's file and name (the first that matches).
+AREAS = (
+    ("waiting (queues, poll, locks)", ("SimpleQueue", "select.poll", "select.epoll", "_thread.lock",
+                                       "time.sleep")),
+    ("spawning processes", ("fork_exec",)),
+    ("sqlite (journal, results, status)", ("sqlite3",)),
+    ("json", ("json/",)),
+    ("files and directories", ("posix.", "shutil.py", "os>")),
+    ("gateq scheduling core", ("gateq/core/",)),
+    ("gateq, other", ("gateq/",)),
+)
+WAITING = AREAS[0][1]
+PLUMBING = ("threading.py", "runpy", "bench/profiled.py", "workers.py", "subprocess.py", "selectors.py")
+
+
+def area_of(path: str, name: str) -> str:
+    where = f"{path} {name}"
+    return next((area for area, marks in AREAS if any(m in where for m in marks)), "other")
 
 
 def profile_run(changes: int, out_dir: str, tmp: str, top: int) -> None:
@@ -266,19 +276,22 @@ def profile_run(changes: int, out_dir: str, tmp: str, top: int) -> None:
     print(f"  {'all':28s} {sum(counted['started'].values()) / landed:6.2f}  "
           f"{sum(counted['waited'].values()) / landed * 1000:7.2f} ms")
     stats = pstats.Stats(prof)
-    print(f"top {top} functions by cumulative time, ms per landed change (all threads added up):")
-    rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][3])
+    print(f"top {top} functions by cumulative time, ms per landed change (all threads added up; "
+          "waits, thread and subprocess plumbing left out):")
+    rows = sorted(((key, value) for key, value in stats.stats.items()
+                   if not any(m in f"{key[0]} {key[2]}" for m in WAITING + PLUMBING)),
+                  key=lambda kv: -kv[1][3])
     for (path, line, name), (_, calls_n, own, cumulative, _) in rows[:top]:
         where = path.replace(ROOT + "/", "").replace(sys.prefix, "<py>")
         print(f"  {cumulative / landed * 1000:8.2f} cum {own / landed * 1000:7.2f} own "
               f"{calls_n / landed:8.1f} calls  {where}:{line} {name}")
-    print("own time by area, ms per landed change:")
+    print("own time by area, ms per landed change (all threads):")
     areas: dict[str, float] = {}
-    for (path, _, _), (_, _, own, _, _) in stats.stats.items():
-        area = next((a for a, marks in PHASES.items() if any(m in path for m in marks)), "other")
+    for (path, _, name), (_, _, own, _, _) in stats.stats.items():
+        area = area_of(path, name)
         areas[area] = areas.get(area, 0.0) + own
     for area, own in sorted(areas.items(), key=lambda kv: -kv[1]):
-        print(f"  {area:28s} {own / landed * 1000:7.2f}")
+        print(f"  {area:36s} {own / landed * 1000:8.2f}")
 
 
 def main() -> None:
