@@ -109,3 +109,22 @@ def test_an_admin_request_on_another_host_is_journaled_in_zookeeper(zk_server, t
     g.run()
     assert g.outcome() == {"fix-1": "merged"}
     assert not os.path.exists(os.path.join(b, "state", "gateq.db"))
+
+
+def test_gateq_web_with_zookeeper_down_answers_503_in_one_line_then_serves(zk_server, tmp_path):
+    g, b = ran_gate(tmp_path, zk_server.hosts)
+    web = GateqProcess(b, str(tmp_path / "web.log"), "web", "--listen", "127.0.0.1:0")
+    try:
+        client = Client(web.url())
+        assert len(client.json("/api/results")["results"]) == 2        # its session open
+        zk_server.stop()
+        answered = wait_until(lambda: (lambda got: got[0] == 503 and got)(client.get("/api/results")),
+                              "a 503 (answers up to half a second old are served from memory)")
+        error = json.loads(answered[2])["error"]
+        assert error.startswith(f"the state cannot be read: zookeeper {zk_server.hosts}: ") \
+            and "\n" not in error, error
+        zk_server.start()
+        wait_until(lambda: client.get("/api/results")[0] == 200, "the web to serve again")
+        assert len(client.json("/api/results")["results"]) == 2
+    finally:
+        web.stop()
