@@ -153,12 +153,3 @@ def _requests(g: Gate) -> int:
     finally:
         client.stop()
         client.close()
-
-
-def test_a_layout_with_artifacts_is_refused_with_executors(tmp_path, zk_server):
-    g = Gate(tmp_path, jobs="- repository: {name: el9, type: rpm}\n")
-    add_zookeeper(g, zk_server.hosts, SESSION, executors=True)
-    rc, _, err = g.gateq("scheduler")
-    assert rc != 0 and err.strip().splitlines()[-1].startswith(
-        f"gateq: error: scheduler stopped: {g.config}")
-    assert "cannot read or export artifacts yet" in err and "Traceback" not in err

@@ -2,7 +2,7 @@
 
 Under /gateq/builds:
 - `requests/R-ITEM-BUILD`: one per build asked for, its data the
-  StartBuild. Names sort by priority: R is 0 for a dependent
+  StartBuild and the build's token for the artifact server. Names sort by priority: R is 0 for a dependent
   (gate) pipeline and 1 otherwise, ITEM the item's number, zero-padded (it
   grows with the order of arrival, so it follows the position in a queue);
 - `claims/BUILD`: ephemeral, made by the executor that runs the build. It
@@ -11,7 +11,8 @@ Under /gateq/builds:
 - `results/BUILD`: how it ended, made in one transaction with a check of the
   claim's version, so only the executor that holds the claim reports; the
   log's end goes with it (compressed, capped under ZooKeeper's node limit).
-- `sources`: where the active scheduler's git daemon serves each project
+- `sources`: where the active scheduler's git daemon serves each project,
+  and the URL of its artifact server if the layout has repositories
   (rewritten by every scheduler that becomes active, so a build asked for
   by its predecessor is fetched from the one that is there now).
 Under /gateq/executors, `HOST:PID`: each executor's capacity and load.
@@ -52,8 +53,11 @@ def build_of(request: str) -> str:
 
 @dataclass(frozen=True)
 class BuildRequest:
-    """What an executor needs to run one build: the action."""
+    """What an executor needs to run one build: the action, and the token
+    that lets it fetch the build's view and upload its export. (ZooKeeper
+    sets no ACLs here: whoever reads the node may use the token.)"""
     action: act.StartBuild
+    token: str = ""
 
     def encode(self) -> bytes:
         a = self.action
@@ -61,7 +65,8 @@ class BuildRequest:
             "build": a.build, "item": a.item, "pipeline": a.pipeline, "job": a.job,
             "change": change_plain(a.change), "state": [list(s) for s in a.state],
             "chain": list(a.chain), "artifacts": [list(x) for x in a.artifacts],
-            "more": [change_plain(c) for c in a.more], "control": a.control},
+            "more": [change_plain(c) for c in a.more], "control": a.control,
+            "token": self.token},
             sort_keys=True).encode()
 
     @classmethod
@@ -71,18 +76,25 @@ class BuildRequest:
             d["build"], d["item"], d["pipeline"], d["job"], change_from(d["change"]),
             tuple(tuple(s) for s in d["state"]), tuple(d["chain"]),
             tuple(tuple(x) for x in d["artifacts"]), tuple(change_from(c) for c in d["more"]),
-            d["control"]))
+            d["control"]), d.get("token", ""))
 
 
-def encode_sources(sources: dict[str, str]) -> bytes:
-    return json.dumps(sources, sort_keys=True).encode()
+@dataclass(frozen=True)
+class Sources:
+    """Where the active scheduler serves: each project's git URL, and the
+    artifact server's URL (None: the layout has no repositories)."""
+    git: dict[str, str]
+    artifacts: str | None = None
 
+    def encode(self) -> bytes:
+        return json.dumps({"git": self.git, "artifacts": self.artifacts}, sort_keys=True).encode()
 
-def decode_sources(data: bytes) -> dict[str, str]:
-    found = json.loads(data or b"{}")
-    if not isinstance(found, dict):
-        raise ValueError("the sources node is not a mapping")
-    return found
+    @classmethod
+    def decode(cls, data: bytes) -> "Sources":
+        found = json.loads(data or b"{}")
+        if not isinstance(found, dict) or not isinstance(found.get("git", {}), dict):
+            raise ValueError("the sources node is not a mapping")
+        return cls(found.get("git", {}), found.get("artifacts"))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,11 @@ transaction with a check that the claim is still this process's, so a
 build is reported by one executor only. A request withdrawn (the build was
 cancelled, or the scheduler that asked is gone and its successor does not
 ask again) stops the build. Losing the session stops every build.
+
+With artifact repositories, a build's view comes from the scheduler's
+artifact server with its commits, and an export build's artifacts/ goes
+back to it before the result is written (artifacts_fetched.py). An upload
+that does not get there ends the build as a node failure: it runs again.
 """
 from __future__ import annotations
 
@@ -38,8 +43,9 @@ from ..git.repo import GitError
 from ..git.workspace import Workspaces
 from ..review.hub import config_change_url
 from ..workers import Answer, Inbox, Pool
+from .artifacts_fetched import ExportRefused, FetchedArtifacts
 from .buildboard import (CLAIMS, EXECUTORS, REQUESTS, RESULTS, SOURCES, BuildOutcome,
-                         BuildRequest, ExecutorInfo, build_of, decode_sources)
+                         BuildRequest, ExecutorInfo, Sources, build_of)
 from .client import connect
 
 log = logging.getLogger("gateq")
@@ -50,11 +56,13 @@ FETCH_TRIES = 3              # a build whose commits cannot be fetched is given 
 
 
 class Claim:
-    """A build this executor took: its request node and its claim's version."""
+    """A build this executor took: its request node, its claim's version,
+    and its token for the artifact server."""
 
     def __init__(self, request: str, version: int) -> None:
         self.request, self.version = request, version
         self.started = False
+        self.token = ""
 
 
 class ExecutorProcess:
@@ -64,11 +72,16 @@ class ExecutorProcess:
         self.inbox = Inbox()
         self.local = LocalExecutor(sandbox=make_sandbox(config), max_output=config.logs.max_output,
                                    run_dir=orphans.run_dir(config.state_dir))
-        self.builds = Builds(config, self.local, None, config_change_url(config), time.time,
-                             self.inbox, self.ended_early, self.put_off)
+        self.artifacts: FetchedArtifacts | None = None
+        if config.layout.repositories:
+            self.artifacts = FetchedArtifacts(config.state_dir,
+                                              lambda build: self.builds.workspace_dir(build))
+        self.builds = Builds(config, self.local, self.artifacts, config_change_url(config),
+                             time.time, self.inbox, self.ended_early, self.put_off)
         # Its own repositories, filled from the scheduler's git daemon.
         self.builds.workspaces = Workspaces(config.state_dir, self.repo_path)
         self.fetches = Pool("fetch commits", self.inbox, slots)
+        self.uploads = Pool("upload exports", self.inbox, slots)
         self.fetching: dict[str, threading.Lock] = {}   # one fetch at a time into a repository
         self.fetch_failures: dict[str, int] = {}
         self.claims: dict[str, Claim] = {}
@@ -89,6 +102,8 @@ class ExecutorProcess:
         for build in orphans.kill_leftovers(self.config.state_dir):
             log.warning("killed build %s left running by a previous executor", build)
         self.builds.remove_leftovers()
+        if self.artifacts:
+            self.artifacts.remove_leftovers()
         for path in (REQUESTS, CLAIMS, RESULTS, EXECUTORS):
             self.zk.ensure_path(path)
         self.zk.add_listener(self._session_changed)
@@ -151,6 +166,7 @@ class ExecutorProcess:
             self.local.wait(0.1)
             self.local.poll()
         self.fetches.stop(5)
+        self.uploads.stop(5)
         self.builds.stop(5)
         self.local.shutdown()
         for build in list(self.claims):
@@ -200,32 +216,37 @@ class ExecutorProcess:
             return
         log.info("executor %s took build %s (%s of %s)", self.name, build, wanted.action.job,
                  wanted.action.change.name)
-        claim.started = True
+        claim.started, claim.token = True, wanted.token
         self.fetches.submit(lambda: self.fetch(wanted))
 
     def fetch(self, wanted: BuildRequest) -> Answer:
-        """On a fetch thread: the commits the build checks out, into this host's repositories."""
+        """On a fetch thread: the commits the build checks out, into this
+        host's repositories, and its view of the artifacts."""
         action = wanted.action
         try:
             sources = self.sources()
             for project, commit in self.builds.needed_commits(action).items():
-                url = sources.get(project)
+                url = sources.git.get(project)
                 if url is None:
                     raise GitError(f"the active scheduler serves no project {project}")
                 with self.fetching.setdefault(project, threading.Lock()):
                     fetch_commits(self.repo_path(project), url, [commit])
+            if self.artifacts:
+                if sources.artifacts is None:
+                    raise OSError("the active scheduler serves no artifacts")
+                self.artifacts.fetch_view(sources.artifacts, action.build, wanted.token)
         except (GitError, OSError, KazooException, ValueError) as exc:
             reason = str(exc) or type(exc).__name__
             return lambda: self.not_fetched(action.build, reason)
         return lambda: self.begin(action)
 
-    def sources(self) -> dict[str, str]:
-        """Where the active scheduler serves each project now."""
+    def sources(self) -> Sources:
+        """Where the active scheduler serves each project, and its artifacts, now."""
         try:
             data, _ = self.zk.get(SOURCES)
         except NoNodeError:
-            return {}
-        return decode_sources(data)
+            return Sources({})
+        return Sources.decode(data)
 
     def not_fetched(self, build: str, reason: str) -> None:
         """Not the change's fault (the scheduler moved, the network): the
@@ -243,6 +264,8 @@ class ExecutorProcess:
     def begin(self, action: act.StartBuild) -> None:
         if action.build in self.claims:      # not withdrawn while its commits came
             self.builds.start(action)
+        elif self.artifacts:
+            self.artifacts.discard(action.build)
 
     # -- ends ---------------------------------------------------------------------
 
@@ -257,14 +280,48 @@ class ExecutorProcess:
         self.release(action.build)
 
     def report(self, finished: Finished) -> None:
-        self.finish(finished.build, BuildOutcome(finished.result, finished.duration,
-                                                 finished.error, self.name,
+        claim = self.claims.get(finished.build)
+        if claim and self.exports(finished):
+            self.uploads.submit(lambda: self.upload(finished, claim.token))
+            return
+        self.report_outcome(finished, finished.result, finished.error)
+
+    def report_outcome(self, finished: Finished, result: JobResult, error: str | None) -> None:
+        self.finish(finished.build, BuildOutcome(result, finished.duration, error, self.name,
                                                  self.read_log(finished.build)))
         self.builds.finished(finished.build)
+
+    def exports(self, finished: Finished) -> bool:
+        """A successful export build, whose artifacts/ the scheduler needs."""
+        action = self.builds.running.get(finished.build)
+        return bool(self.artifacts and action and finished.result is JobResult.SUCCESS
+                    and self.config.layout.jobs[action.job].export)
+
+    def upload(self, finished: Finished, token: str) -> Answer:
+        """On an upload thread: artifacts/ to the scheduler, before the result."""
+        build = finished.build
+        artifacts_dir = os.path.join(self.builds.workspace_dir(build), "artifacts")
+        try:
+            url = self.sources().artifacts
+            if url is None:
+                raise OSError("the active scheduler serves no artifacts")
+            self.artifacts.upload_export(url, build, token, artifacts_dir)
+        except ExportRefused as exc:
+            reason = f"export rejected: {exc}"
+            with open(self.builds.log_path(build), "a") as f:
+                f.write(reason + "\n")
+            return lambda: self.report_outcome(finished, JobResult.FAILURE, reason)
+        except (OSError, KazooException, ValueError) as exc:
+            reason = f"cannot upload the export to the scheduler: {exc or type(exc).__name__}"
+            log.warning("executor %s: build %s: %s", self.name, build, reason)
+            return lambda: self.report_outcome(finished, JobResult.NODE_FAILURE, reason)
+        return lambda: self.report_outcome(finished, finished.result, finished.error)
 
     def finish(self, build: str, outcome: BuildOutcome) -> None:
         """Write the result if the claim is still ours; forget the build."""
         claim = self.claims.pop(build, None)
+        if self.artifacts:
+            self.artifacts.discard(build)
         if claim is not None:
             self.unsent[build] = (claim, outcome)
             self.send(build)
@@ -301,6 +358,8 @@ class ExecutorProcess:
 
     def release(self, build: str) -> None:
         self.claims.pop(build, None)
+        if self.artifacts:
+            self.artifacts.discard(build)
         self.delete(f"{CLAIMS}/{build}")
 
     def abandon(self, why: str) -> None:

@@ -8,11 +8,17 @@ A scheduler that takes over adopts what its predecessor asked for: build
 ids are the same after a replay (item, generation, job), so a request that
 is already there is kept, with the builds running on it, and one the
 journal no longer asks for is withdrawn at the first poll.
+
+With artifact repositories in the layout, builds see their views and send
+their exports through this term's artifact server (artifacts_http.py),
+advertised next to the git daemon; the token its request carries is the
+build's key to it.
 """
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 import time
 from typing import Callable
@@ -25,9 +31,11 @@ from ..core.events import BuildCompleted
 from ..core.types import JobResult
 from ..executor import Finished
 from ..git.daemon import GitDaemon
+from .artifacts_http import ArtifactServer
+from .artifacts_served import ServedArtifacts
 from .client import guard, where
 from .buildboard import (CLAIMS, EXECUTORS, REQUESTS, RESULTS, SOURCES, BuildOutcome,
-                         BuildRequest, ExecutorInfo, build_of, encode_sources, request_name)
+                         BuildRequest, ExecutorInfo, Sources, build_of, request_name)
 
 log = logging.getLogger("gateq.engine")
 
@@ -44,6 +52,12 @@ class RemoteBuilds:
         self.place = where(config.zookeeper)
         host, port = config.zookeeper.git_listen
         self.daemon = GitDaemon(host, port)
+        self.served: ServedArtifacts | None = None
+        self.server: ArtifactServer | None = None
+        if config.layout.repositories:        # rpm tooling only where it is used
+            from ..publishing import Artifacts
+            self.served = ServedArtifacts(config, Artifacts(config), lambda: self.woken.set())
+            self.server = ArtifactServer(self.served, host, 0, self.daemon.advertised)
         self.running: dict[str, act.StartBuild] = {}
         self.preparing: set[str] = set()          # none here: executors prepare
         self.requests: dict[str, str] = {}
@@ -72,20 +86,36 @@ class RemoteBuilds:
             return
         dependent = self.config.layout.pipelines[action.pipeline].dependent
         name = request_name(action, dependent)
+        token = secrets.token_urlsafe(24)
         with guard(self.place, f"ask for build {action.build}"):
             try:
-                self.zk.create(f"{REQUESTS}/{name}", BuildRequest(action).encode())
+                self.zk.create(f"{REQUESTS}/{name}", BuildRequest(action, token).encode())
             except NodeExistsError:          # asked for by the scheduler before: adopted
-                pass
+                token = self._adopted_token(name) or token
+        if self.served:
+            self.served.expect(action, token)
         self.running[action.build] = action
         self.requests[action.build] = name
 
+    def _adopted_token(self, name: str) -> str | None:
+        """The token of a request made by the scheduler before (its executor holds it)."""
+        try:
+            data, _ = self.zk.get(f"{REQUESTS}/{name}")
+            return BuildRequest.decode(data).token
+        except NoNodeError:
+            return None
+
     def serve_sources(self) -> None:
-        """This term's git daemon, and where it serves each project."""
+        """This term's git daemon and artifact server, and where they serve."""
         paths = {p: self.config.repo_path(p) for p in self.config.layout.projects}
         self.daemon.start(sorted(set(paths.values())),
                           os.path.join(self.config.state_dir, "git-daemon.log"))
-        data = encode_sources({p: self.daemon.url(path) for p, path in paths.items()})
+        if self.server:
+            self.served.remove_leftovers()
+            self.server.start()
+            log.info("artifacts served to executors at %s", self.server.url)
+        data = Sources({p: self.daemon.url(path) for p, path in paths.items()},
+                       self.server.url if self.server else None).encode()
         with guard(self.place, "say where the commits are served"):
             try:
                 self.zk.set(SOURCES, data)
@@ -96,6 +126,8 @@ class RemoteBuilds:
         """Withdraw the request: the executor running it stops it."""
         if build in self.running and build not in self.reported:
             self._delete(build)
+            if self.served:
+                self.served.forget(build)
             self.cancelled.append(build)
             self.woken.set()
 
@@ -105,15 +137,23 @@ class RemoteBuilds:
         self.reported.discard(build)
         self._delete(build)
         self.requests.pop(build, None)
+        if self.served:
+            self.served.forget(build)
 
     def check_export(self, build: str, result: JobResult) -> tuple[JobResult, str | None]:
-        return result, None                  # export builds are refused with executors (engine.py)
+        """A successful export build succeeds only if its uploaded artifacts are accepted."""
+        action = self.running.get(build)
+        if (result is not JobResult.SUCCESS or action is None or not self.served
+                or not self.served.exports(action)):
+            return result, None
+        return self.served.check_export(action, self.log_path(build))
 
     def log_path(self, build: str) -> str:
         return os.path.join(self.config.state_dir, "logs", f"{build}.log")
 
     def view_roots(self) -> list[str]:
-        return []
+        """The views being sent to executors (the collector keeps what they link)."""
+        return self.served.view_roots() if self.served else []
 
     def remove_leftovers(self) -> int:
         """At the start of a term: what the predecessor asked for, kept for
@@ -128,6 +168,8 @@ class RemoteBuilds:
         server goes with this term."""
         self.watching = False
         self.daemon.stop()
+        if self.server:
+            self.server.stop()
 
     # -- results ------------------------------------------------------------
 
@@ -137,6 +179,8 @@ class RemoteBuilds:
 
     def _poll(self) -> list[Finished]:
         self.woken.clear()
+        if self.served:
+            self.served.make_views()         # here, on the loop: never beside the collector
         if self.leftovers is not None:
             asked = set(self.requests.values())
             for name in self.leftovers - asked:
@@ -218,18 +262,6 @@ class _ResultsPoll:
 
     def wait(self, timeout: float) -> None:
         self.board.woken.wait(timeout)
-
-    def serve_sources(self) -> None:
-        """This term's git daemon, and where it serves each project."""
-        paths = {p: self.config.repo_path(p) for p in self.config.layout.projects}
-        self.daemon.start(sorted(set(paths.values())),
-                          os.path.join(self.config.state_dir, "git-daemon.log"))
-        data = encode_sources({p: self.daemon.url(path) for p, path in paths.items()})
-        with guard(self.place, "say where the commits are served"):
-            try:
-                self.zk.set(SOURCES, data)
-            except NoNodeError:
-                self.zk.create(SOURCES, data)
 
     def cancel(self, build: str) -> None:
         self.board.cancel(build)

@@ -33,10 +33,6 @@ WAIT_STEP = 0.5              # seconds between looks at should_stop while standi
 
 def run_scheduler(config: Config, should_stop: Callable[[], bool]) -> None:
     """Stand by, act while elected, stand by again, until should_stop()."""
-    if config.zookeeper.executors and config.layout.repositories:
-        raise StateError(f"{config.path}: zookeeper.executors: builds on executors cannot "
-                         "read or export artifacts yet (the layout has repositories): leave "
-                         "executors out, and the active scheduler runs the builds")
     client = connect(config.zookeeper, patient=True)
     watch = SessionWatch(client, where(config.zookeeper))
     me = f"{socket.gethostname()}:{os.getpid()}"

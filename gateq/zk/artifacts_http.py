@@ -1,0 +1,149 @@
+"""The HTTP face of artifacts_served.py, for executors on other hosts:
+  GET /views/BUILD    the build's $GATEQ_REPOS, as a tar stream;
+  PUT /exports/BUILD  an export build's artifacts/, as a tar body, unpacked
+                      into <state>/remote-exports/BUILD (at most MAX_EXPORT_BYTES).
+Each with the build's token in the X-Gateq-Token header, else 403 and
+nothing is read. It runs in a thread with its own event loop, like the web
+service (web/server.py), so that the engine's loop never waits on it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+import threading
+import uuid
+
+from aiohttp import web
+
+from ..git.workspace import remove_tree
+from .artifacts_served import ServedArtifacts
+from .artifacts_tar import BadArchive, extract, write_view
+
+log = logging.getLogger("gateq.engine")
+
+TOKEN_HEADER = "X-Gateq-Token"
+MAX_EXPORT_BYTES = 4 * 1024 ** 3     # an upload past this is refused (413): the change's fault
+CHUNK = 1024 * 1024
+
+
+class ArtifactServer:
+    def __init__(self, served: ServedArtifacts, host: str, port: int, advertised: str) -> None:
+        self.served, self.host, self.port, self.advertised = served, host, port, advertised
+        self.loop = asyncio.new_event_loop()
+        self.runner: web.AppRunner | None = None
+        self.thread = threading.Thread(target=self.loop.run_forever, name="gateq-artifacts",
+                                       daemon=True)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.advertised}]" if ":" in self.advertised else self.advertised
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        """Listen (OSError if it cannot) and serve."""
+        self.thread.start()
+        try:
+            self.port = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(30)
+        except BaseException:
+            self._close_loop()
+            raise
+
+    async def _start(self) -> int:
+        app = web.Application(client_max_size=CHUNK)
+        app.router.add_get("/views/{build}", self.get_view)
+        app.router.add_put("/exports/{build}", self.put_export)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                    shutdown_timeout=2.0)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.host, self.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError:
+            await self.runner.cleanup()
+            raise
+        return site._server.sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(15)
+            self.runner = None
+        self._close_loop()
+
+    def _close_loop(self) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=10)
+        if not self.loop.is_running():
+            self.loop.close()
+
+    # -- handlers -----------------------------------------------------------------
+
+    def _action(self, request: web.Request):
+        build = request.match_info["build"]
+        action = self.served.allowed(build, request.headers.get(TOKEN_HEADER, ""))
+        if action is None:
+            log.warning("artifacts: refused %s %s from %s: no such build or a wrong token",
+                        request.method, request.path, request.remote)
+            raise web.HTTPForbidden(text="no such build, or a wrong token\n")
+        return action
+
+    async def get_view(self, request: web.Request) -> web.StreamResponse:
+        action = self._action(request)
+        try:
+            path = await asyncio.wrap_future(self.served.ask_view(action))
+        except (OSError, ValueError) as exc:
+            raise web.HTTPInternalServerError(text=f"cannot make the view: {exc}\n")
+        response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
+        try:
+            await response.prepare(request)
+            await asyncio.get_running_loop().run_in_executor(
+                None, write_view, path, _Sink(response, self.loop))
+            await response.write_eof()
+        except ConnectionError as exc:      # the executor went: it asks again, or not
+            log.info("artifacts: the view of build %s was cut short: %s", action.build, exc)
+        finally:
+            self.served.view_sent(path)
+        return response
+
+    async def put_export(self, request: web.Request) -> web.Response:
+        action = self._action(request)
+        if not self.served.exports(action):
+            raise web.HTTPForbidden(text=f"job {action.job} exports nothing\n")
+        os.makedirs(self.served.exports_dir, exist_ok=True)
+        with tempfile.TemporaryFile(dir=self.served.exports_dir) as body:
+            size = 0
+            async for chunk in request.content.iter_chunked(CHUNK):
+                size += len(chunk)
+                if size > MAX_EXPORT_BYTES:
+                    raise web.HTTPRequestEntityTooLarge(MAX_EXPORT_BYTES, size, text=(
+                        f"the artifacts are larger than {MAX_EXPORT_BYTES} bytes\n"))
+                body.write(chunk)
+            body.seek(0)
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    None, self._store_export, action.build, body)
+            except BadArchive as exc:
+                raise web.HTTPUnprocessableEntity(text=f"{exc}\n")
+        return web.Response(status=204)
+
+    def _store_export(self, build: str, body) -> None:
+        """Unpacked aside, then in place: a retried upload replaces the first."""
+        final = self.served.export_path(build)
+        part = f"{final}.part-{uuid.uuid4().hex[:8]}"
+        extract(body, part)
+        remove_tree(final)
+        os.rename(part, final)
+
+
+class _Sink:
+    """A file-like `write` for tarfile on a worker thread, sending to the
+    response on the server's loop (and waiting for it: back-pressure)."""
+
+    def __init__(self, response: web.StreamResponse, loop: asyncio.AbstractEventLoop) -> None:
+        self.response, self.loop = response, loop
+
+    def write(self, data: bytes) -> int:
+        asyncio.run_coroutine_threadsafe(self.response.write(bytes(data)), self.loop).result()
+        return len(data)

@@ -1,0 +1,182 @@
+"""Artifacts of builds on `gateq executor` processes, which share no
+filesystem with the scheduler (each 'host' has its own state directory and
+its own, empty, publish root): views come from the active scheduler's
+artifact server, exports are uploaded back to it. Real ZooKeeper, real
+executor processes, real publishing (a `files` repository):
+
+- an export built on an executor is accepted and published when its change
+  lands (the snapshot's manifest and files agree with git), and a build
+  behind it sees it in $GATEQ_REPOS on its executor;
+- an export the repository refuses fails its item with the reason, and
+  nothing of it is published or seen behind;
+- a wrong or missing token is refused with 403 and nothing is stored.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import urllib.error
+import urllib.request
+
+import pytest
+from kazoo.client import KazooClient
+
+from gate_fixture import Gate, wait_until
+from zk_fixture import zk_server  # noqa: F401  (the fixture)
+from zk_processes import Process, add_zookeeper, host_config
+
+SESSION = 3
+
+LAYOUT = """\
+- repository: {name: docs, type: files, keep: 5}
+- job: {name: docs, run: jobs/export.sh, export: docs}
+- job: {name: reader, run: jobs/reader.sh, requires: [docs], vars: {SEEN_DIR: %(seen)s}}
+"""
+
+# A change with a REJECT file exports a name the repository reserves.
+EXPORT_JOB = """\
+#!/bin/sh
+set -eu
+mkdir -p "$GATEQ_ARTIFACTS/pages"
+echo "page of $GATEQ_CHANGE" > "$GATEQ_ARTIFACTS/pages/$GATEQ_CHANGE.html"
+if [ -f REJECT ]; then echo '{}' > "$GATEQ_ARTIFACTS/manifest.json"; fi
+"""
+
+# What the build saw in its view: every file, and each file's text.
+READER_JOB = """\
+#!/bin/sh
+set -eu
+seen="$SEEN_DIR/$GATEQ_BUILD"
+mkdir -p "$seen"
+echo "$GATEQ_CHANGES" > "$seen/changes"
+[ -f "SLOW-$GATEQ_CHANGE" ] && sleep "$(cat "SLOW-$GATEQ_CHANGE")"
+cd "$GATEQ_REPOS/docs"
+find . -type f | sort > "$seen/view"
+cat pages/*.html > "$seen/pages" 2>/dev/null || true
+"""
+
+
+@pytest.fixture
+def gate(tmp_path, zk_server):
+    g = Gate(tmp_path, window=5, slots=1, jobs=LAYOUT % {"seen": tmp_path / "seen"},
+             project_jobs=("docs", "reader"))
+    g.write_job("export.sh", EXPORT_JOB)
+    g.write_job("reader.sh", READER_JOB)
+    add_zookeeper(g, zk_server.hosts, SESSION, executors=True)
+    g.zk_hosts = zk_server.hosts
+    started: list[Process] = []
+
+    def start(command: str, host: str, *args: str) -> Process:
+        config = g.config if host == "a" else host_config(g, host)
+        process = Process(config, os.path.join(g.root, f"{command}-{host}.log"), command, *args)
+        started.append(process)
+        return process
+    g.start = start
+    yield g
+    for process in started:
+        process.stop()
+
+
+def published(g: Gate, *path: str) -> str:
+    return os.path.join(g.config, "publish", "docs", "current", *path)
+
+
+def seen(g: Gate, ref: str, what: str) -> list[str]:
+    """What the last reader build of `ref` saw ("view": its files)."""
+    build = g.seen_builds(ref)[-1]
+    with open(os.path.join(g.seen, build, what)) as f:
+        return f.read().splitlines()
+
+
+def test_exports_built_on_executors_are_published_and_seen_behind(gate):
+    g = gate
+    # a's reader is slow: b's runs while a is still ahead of it in the queue.
+    for ref, files in (("a", {"SLOW-a": "3"}), ("bad", {"REJECT": "x"}), ("b", None)):
+        g.change("nova", ref, files)
+        g.approve("nova", ref)
+    scheduler = g.start("scheduler", "a")
+    executor = g.start("executor", "e1", "--slots", "2")
+    wait_until(lambda: len(g.results()) == 3, "every result", timeout=120)
+    assert g.outcome() == {"a": "merged", "bad": "failed", "b": "merged"}
+    assert g.landed() == ["a", "b"]
+    # The rejection, as a local build's: the reason in the result and in the log.
+    bad = next(r for r in g.results() if r["change"] == "bad")
+    reason = "export rejected: artifact 'manifest.json' uses a name the repository reserves"
+    assert reason in bad["reason"]
+    docs = next(j for j in bad["jobs"] if j["name"] == "docs")
+    with open(os.path.join(g.config, "state", "logs", f"{docs['build']}.log")) as f:
+        assert reason in f.read()
+    # Published: both landed exports, nothing of the rejected one, and the
+    # manifest names the commit git's branch is at.
+    with open(published(g, "manifest.json")) as f:
+        manifest = json.load(f)
+    assert [c["change"] for c in manifest["changes"]] == ["b"]
+    assert manifest["changes"][0]["commit"] == g.tip()
+    assert [p["commit"] for p in manifest["projects"] if p["project"] == "nova"] == [g.tip()]
+    assert sorted(a["path"] for a in manifest["artifacts"]) == ["pages/a.html", "pages/b.html"]
+    assert open(published(g, "pages", "a.html")).read() == "page of a\n"
+    assert open(published(g, "pages", "b.html")).read() == "page of b\n"
+    # b's reader, on the executor, saw the export of a, ahead of it then, and not bad's.
+    assert seen(g, "b", "changes") == ["nova:a nova:b"]
+    assert seen(g, "b", "view") == ["./index.json", "./pages/a.html"]
+    assert seen(g, "b", "pages") == ["page of a"]
+    assert seen(g, "a", "view") == ["./index.json"]
+    # The executor's host has no publication: everything came over HTTP.
+    assert not os.path.exists(os.path.join(g.root, "config-e1", "publish", "docs", "current"))
+    assert executor.says("took build") and scheduler.says("artifacts served to executors at")
+    assert not scheduler.says("Traceback") and not executor.says("Traceback")
+
+
+def test_a_wrong_or_missing_token_is_refused_and_nothing_is_stored(gate):
+    g = gate
+    g.change("nova", "a")
+    g.approve("nova", "a")
+    scheduler = g.start("scheduler", "a")      # no executor: the requests wait
+    wait_until(lambda: scheduler.says("artifacts served to executors at"), "the server")
+    client = KazooClient(hosts=g.zk_hosts)
+    client.start(10)
+    try:
+        requests = wait_until(lambda: client.get_children("/gateq/builds/requests")
+                              if client.exists("/gateq/builds/requests") else [],
+                              "the build requests", timeout=30)
+        wanted = [json.loads(client.get(f"/gateq/builds/requests/{r}")[0]) for r in requests]
+        url = json.loads(client.get("/gateq/builds/sources")[0])["artifacts"]
+    finally:
+        client.stop()
+        client.close()
+    export = next(w for w in wanted if w["job"] == "docs")
+    build, token = export["build"], export["token"]
+    body = tar_of({"pages/x.html": b"planted\n"})
+    for header in ({}, {"X-Gateq-Token": "not-" + token}, {"X-Gateq-Token": ""}):
+        assert status(f"{url}/exports/{build}", "PUT", body, header) == 403
+        assert status(f"{url}/views/{build}", "GET", None, header) == 403
+    assert status(f"{url}/exports/no-such-build", "PUT", body, {"X-Gateq-Token": token}) == 403
+    stored = os.path.join(g.config, "state", "remote-exports")
+    assert not os.path.exists(stored) or os.listdir(stored) == []
+    assert scheduler.says(f"refused PUT /exports/{build}")
+    # The build's own token fetches its view: the empty published repository.
+    with urllib.request.urlopen(urllib.request.Request(
+            f"{url}/views/{build}", headers={"X-Gateq-Token": token}), timeout=30) as response:
+        names = tarfile.open(fileobj=io.BytesIO(response.read())).getnames()
+    assert "docs" in names
+
+
+def tar_of(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def status(url: str, method: str, body: bytes | None, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
