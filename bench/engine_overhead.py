@@ -89,7 +89,6 @@ def engine_command(gate: Gate) -> list[str]:
     return ["-m", "gateq.cli", "-c", gate.config, "run", "--until-idle"]
 
 
-
 def engine_env(pycache: str) -> dict[str, str]:
     """Bytecode cached (in `pycache`, outside the tree) as an installed gateq's
     is: where PYTHONDONTWRITEBYTECODE is set, each start would compile gateq."""
@@ -106,7 +105,7 @@ class Timed:
     loop_cpu: float         # the engine's main thread: the gate loop
 
 
-def run_engine(gate: Gate, pycache: str, profile: list[str] = ()) -> Timed:
+def run_engine(gate: Gate, pycache: str, profile: tuple[str, ...] = ()) -> Timed:
     """Time `gateq run --until-idle`, started through bench/profiled.py (which
     instruments nothing unless given `profile`, its --out and --calls
     options); its log goes to <root>/engine.log."""
@@ -118,8 +117,10 @@ def run_engine(gate: Gate, pycache: str, profile: list[str] = ()) -> Timed:
         done = subprocess.run([sys.executable, *launcher, *engine_command(gate)],
                               cwd=ROOT, stdout=log, stderr=log, env=engine_env(pycache))
         took = time.perf_counter() - began
-    if done.returncode != 0:
-        sys.exit(f"gateq run --until-idle exited {done.returncode}: see {gate.root}/engine.log")
+    if done.returncode != 0:            # the gate's directory goes: say what the engine said
+        with open(os.path.join(gate.root, "engine.log")) as log:
+            said = log.read().strip().splitlines()[-1:] or ["nothing"]
+        sys.exit(f"gateq run --until-idle exited {done.returncode}; its last line: {said[0]}")
     with open(usage) as f:
         own = json.load(f)
     return Timed(took, children_cpu() - cpu, own["process"], own["main_thread"])
@@ -264,7 +265,7 @@ def profile_run(changes: int, out_dir: str, tmp: str, top: int) -> None:
     with tempfile.TemporaryDirectory(prefix="gateq-engine-profile-", dir=tmp) as root:
         gate = trivial_gate(root)
         add_changes(gate, changes)
-        wall = run_engine(gate, os.path.join(tmp, "pycache"), ["--out", prof, "--calls", calls]).wall
+        wall = run_engine(gate, os.path.join(tmp, "pycache"), ("--out", prof, "--calls", calls)).wall
         landed = sum(len(gate.landed(p)) for p in PROJECTS)
     print(f"profile of {changes} changes: {landed} landed, {wall:.2f} s under the profiler "
           f"({wall / landed * 1000:.1f} ms per change); {prof}")
