@@ -18,12 +18,12 @@ import os
 import time
 from typing import Callable
 
-from . import orphans, retention, sandbox
+from . import orphans, retention, sandbox, takeover
 from .builds import Builds
 from .config.model import Config
 from .core import actions as act
 from .core import checkpoint
-from .core.events import BuildCompleted, Event, LandCompleted, MergeCompleted
+from .core.events import BuildCompleted, Event, LandCompleted, MergeCompleted, MergesLost
 from .core.snapshot import is_idle, live_builds
 from .core.types import Change, MergeFailure
 from .executor import LocalExecutor
@@ -123,6 +123,7 @@ class Engine:
         for record in self.pruned:           # the layout changed while the engine was down
             self.report_record(record.as_dict())
         self.replay_journal()
+        self.merge_what_is_missing()
         self.execute(self.scheduler.resume())
         self.review.start()
         self.publish_status()
@@ -140,6 +141,17 @@ class Engine:
         if replayed:
             log.info("read %d journal events recorded since the last checkpoint", replayed)
             self.log_enqueued(first_new)
+
+    def merge_what_is_missing(self) -> None:
+        """Taking over on another host: the changes its mirror lacks are
+        fetched, and the items whose speculative commits it lacks merged again."""
+        takeover.fetch_missing_changes(self.scheduler, self.connections)
+        lost = takeover.lost_merges(self.scheduler, self.connections.repo_path)
+        if lost:
+            log.warning("%d item(s) have speculative commits this host's repositories lack (made "
+                        "by another scheduler): merging them again", len(lost))
+            self.record(MergesLost(self.clock(), lost))
+            self.drain()
 
     def finish_landing(self) -> None:
         """A landing of several branches cut short is made whole before

@@ -4,11 +4,11 @@ row in ZooKeeper, reports are outbox rows there, and a standby
 takes over from a killed one continues from them: the change lands and
 Gerrit gets its report exactly once.
 
-Killed mid-build, the standby builds on the speculative merge the killed
-one made: today that needs the Gerrit mirror on storage both hosts share
-(`mirror:`); with a mirror of its own the standby lacks that commit (the
-xfail below, docs/scale-out.md "Not done yet"). Killed once the result
-is recorded, around the report's delivery, a mirror of its own is fine."""
+Killed mid-build: with the Gerrit mirror on storage both hosts share
+(`mirror:`), the standby builds on the speculative merge the killed one
+made; with a mirror of its own it lacks that commit and the change, so it
+fetches the change and merges the item again (takeover.py). Killed once the
+result is recorded, around the report's delivery, a mirror of its own is fine."""
 from __future__ import annotations
 
 import signal
@@ -47,9 +47,7 @@ def start(config: str, log: str, **env) -> GateqProcess:
     return process
 
 
-@pytest.mark.parametrize("shared_mirror", [
-    True, pytest.param(False, marks=pytest.mark.xfail(
-        strict=True, reason="the standby lacks the killed scheduler's speculative merge"))])
+@pytest.mark.parametrize("shared_mirror", [True, False])
 def test_a_standby_on_another_host_takes_over_mid_build_and_reports_once(
         gerrit, zk_server, tmp_path, shared_mirror):
     gate, b_config = two_hosts(tmp_path, gerrit, zk_server.hosts, shared_mirror)
@@ -77,6 +75,7 @@ def test_a_standby_on_another_host_takes_over_mid_build_and_reports_once(
         [report] = gate_reports(gate, change)
         assert report["labels"] == {"Verified": 2}
         assert gerrit.standin.branch_tip(gate.projects[0]) == result["commit"]
+        assert b.says("merging them again") != shared_mirror
     finally:
         hold.release()
         a.stop()

@@ -17,7 +17,7 @@ from .types import ChangeKey, Change, JobResult, MergeFailure, NeededChange, Rev
 
 EVENT_TYPES = {cls.__name__: cls for cls in (
     ev.TriggerEvent, ev.EnqueueRequested, ev.DequeueRequested, ev.PromoteRequested,
-    ev.MergeCompleted, ev.BuildCompleted, ev.LandCompleted, ev.ChangeChecked)}
+    ev.MergeCompleted, ev.BuildCompleted, ev.LandCompleted, ev.ChangeChecked, ev.MergesLost)}
 
 # Fields added with code review (issue 10): left out while they hold their default.
 LATER = {Change: ("number", "patchset", "url", "needs"),
@@ -62,6 +62,8 @@ def decode(text: str) -> ev.Event:
     for key in ("state", "snapshots", "bases", "approvals"):
         if key in body:
             body[key] = tuple(tuple(t) for t in body[key])
+    if cls is ev.MergesLost:
+        body["items"] = tuple(body["items"])
     if body.get("review") is not None:
         body["review"] = review_from(body["review"])
     if "needed" in body:

@@ -104,5 +104,14 @@ class ChangeChecked:
     change: str = ""
 
 
+@dataclass(frozen=True)
+class MergesLost:
+    """A scheduler that took over found these items' speculative commits
+    missing from its repositories (they were made on another host, in a
+    mirror of its own): they are merged again, with what is built on them."""
+    at: float
+    items: tuple[int, ...]
+
+
 Event = (TriggerEvent | EnqueueRequested | DequeueRequested | PromoteRequested
-         | MergeCompleted | BuildCompleted | LandCompleted | ChangeChecked)
+         | MergeCompleted | BuildCompleted | LandCompleted | ChangeChecked | MergesLost)

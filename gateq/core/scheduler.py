@@ -98,6 +98,19 @@ class Scheduler:
         self.queues.touch(item)
         return []
 
+    def on_merges_lost(self, event: ev.MergesLost) -> list[Action]:
+        """Merged again from the head down, each on its base's new state; an
+        item landing keeps its state (its landing may have happened)."""
+        found = [self.state.index[i] for i in event.items if i in self.state.index]
+        found.sort(key=lambda item: (item.pipeline, item.queue,
+                                     self.state.queue_of(item).position(item)))
+        actions: list[Action] = []
+        for item in found:
+            if item.stage not in (Stage.QUEUED, Stage.LANDING):
+                actions += self.queues.rebuilt(item)
+                self.queues.touch_built_on(item)
+        return actions
+
     def on_build(self, event: ev.BuildCompleted) -> list[Action]:
         item_id = self.state.builds.pop(event.build, None)
         item = self.state.index.get(item_id) if item_id is not None else None
@@ -194,5 +207,6 @@ HANDLERS: dict[type, Callable[[Scheduler, object], list[Action]]] = {
     ev.BuildCompleted: Scheduler.on_build,
     ev.LandCompleted: Scheduler.on_land,
     ev.ChangeChecked: Scheduler.on_checked,
+    ev.MergesLost: Scheduler.on_merges_lost,
 }
 

@@ -149,6 +149,11 @@ class Connection(abc.ABC):
         """The event with what it lacks filled in (revision, patch set) and
         its commits fetched into the mirror. Raises DriverError."""
 
+    def fetch_change(self, change: Change) -> None:
+        """Make a change the journal holds present in repo_path: a scheduler
+        taking over on another host has a mirror of its own, which may lack
+        it. Raises DriverError. The git driver's repositories are the source."""
+
     @abc.abstractmethod
     def pin(self, project: str, change: ChangeRef, branch: str) -> Change:
         """The change as the queue tests it: its revision and the commits

@@ -159,6 +159,10 @@ class ForgeConnection(Connection):
             self.mirror.fetch_pull(event.project, event.change.ref, event.branch)
         return event
 
+    def fetch_change(self, change: Change) -> None:
+        if not git_repo.has_commit(self.repo_path(change.project), change.revision):
+            self.mirror.fetch_pull(change.project, change.ref, change.branch)
+
     def pin(self, project: str, change: ChangeRef, branch: str) -> Change:
         if change.revision is None and change.number is not None:
             change = self.get_pull(project, change.number).change()

@@ -142,6 +142,11 @@ class GerritConnection(Connection):
             self.mirror.remember(event.project, change.revision)
         return event
 
+    def fetch_change(self, change: Change) -> None:
+        if not self.mirror.has(change.project, change.revision):
+            self.mirror.fetch_patchsets(change.project, [change.ref], [change.branch])
+            self.mirror.remember(change.project, change.revision)
+
     def _follow_ref(self, event: ReviewEvent) -> None:
         move, branch = event.ref_move, event.ref_move.branch if event.ref_move else None
         if branch is None:
