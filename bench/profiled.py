@@ -96,7 +96,9 @@ def main() -> None:
 
 
 def run(module: str) -> int:
-    """Run `module` as __main__; its exit status."""
+    """Run `module` as __main__, found as `python -m` finds it (the current
+    directory first, not this script's); its exit status."""
+    sys.path[0] = os.getcwd()
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as exc:
