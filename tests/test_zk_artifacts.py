@@ -9,6 +9,11 @@ executor processes, real publishing (a `files` repository):
   behind it sees it in $GATEQ_REPOS on its executor;
 - an export the repository refuses fails its item with the reason, and
   nothing of it is published or seen behind;
+- a standby that takes over while an export builds on an executor adopts
+  the build (its token with it): the export is uploaded to the new
+  scheduler and published by it;
+- a successful export build whose upload did not reach the scheduler that
+  collects it (sent to its predecessor) is a node failure: run again;
 - a wrong or missing token is refused with 403 and nothing is stored.
 """
 from __future__ import annotations
@@ -23,6 +28,12 @@ import urllib.request
 import pytest
 from kazoo.client import KazooClient
 
+from gateq.config.loader import load_config
+from gateq.core.actions import StartBuild
+from gateq.core.types import Change, JobResult
+from gateq.publishing import Artifacts
+from gateq.zk.client import connect
+from gateq.zk.remote_builds import RemoteBuilds
 from gate_fixture import Gate, wait_until
 from zk_fixture import zk_server  # noqa: F401  (the fixture)
 from zk_processes import Process, add_zookeeper, host_config
@@ -40,6 +51,7 @@ EXPORT_JOB = """\
 #!/bin/sh
 set -eu
 mkdir -p "$GATEQ_ARTIFACTS/pages"
+[ -f "SLEEP-$GATEQ_CHANGE" ] && sleep "$(cat "SLEEP-$GATEQ_CHANGE")"
 echo "page of $GATEQ_CHANGE" > "$GATEQ_ARTIFACTS/pages/$GATEQ_CHANGE.html"
 if [ -f REJECT ]; then echo '{}' > "$GATEQ_ARTIFACTS/manifest.json"; fi
 """
@@ -129,6 +141,25 @@ def test_exports_built_on_executors_are_published_and_seen_behind(gate):
     assert not scheduler.says("Traceback") and not executor.says("Traceback")
 
 
+def test_a_standby_adopts_an_export_build_and_publishes_its_upload(gate):
+    g = gate
+    g.change("nova", "long", {"SLEEP": "5"})
+    g.approve("nova", "long")
+    a = g.start("scheduler", "a")
+    wait_until(lambda: a.says("scheduler active"), "the first scheduler to be active")
+    b = g.start("scheduler", "b")
+    wait_until(lambda: b.says("standing by"), "the second scheduler to stand by")
+    executor = g.start("executor", "e1", "--slots", "2")
+    wait_until(lambda: g.seen_builds("long"), "the reader to have run, the export running")
+    a.process.kill()
+    wait_until(lambda: b.says("scheduler active"), "the standby to take over", timeout=30)
+    wait_until(lambda: g.outcome().get("long") == "merged", "the change to land", timeout=60)
+    assert executor.text().count("took build") == 2      # adopted, not run again
+    page = os.path.join(g.root, "config-b", "publish", "docs", "current", "pages", "long.html")
+    assert open(page).read() == "page of long\n"
+    assert not b.says("Traceback") and not executor.says("Traceback")
+
+
 def test_a_wrong_or_missing_token_is_refused_and_nothing_is_stored(gate):
     g = gate
     g.change("nova", "a")
@@ -161,6 +192,39 @@ def test_a_wrong_or_missing_token_is_refused_and_nothing_is_stored(gate):
             f"{url}/views/{build}", headers={"X-Gateq-Token": token}), timeout=30) as response:
         names = tarfile.open(fileobj=io.BytesIO(response.read())).getnames()
     assert "docs" in names
+
+
+def test_an_export_that_reached_another_scheduler_is_built_again(gate):
+    """The scheduler side alone (its executor's upload is played by the test):
+    the build whose artifacts/ was uploaded is accepted into the store; one
+    whose upload went to the scheduler before ends as a node failure, which
+    the gate runs again without counting it against the change."""
+    g = gate
+    config = load_config(g.config)
+    client = connect(config.zookeeper)
+    board = RemoteBuilds(config, client, lambda event: None)
+    try:
+        board.remove_leftovers()            # the term's start: git daemon, artifact server
+        change = Change("nova", "refs/heads/x", "main", "0" * 40)
+        uploaded, elsewhere = (StartBuild(build, 1, "gate", "docs", change, (), ("nova:x",))
+                               for build in ("1-0-docs", "1-0-docs~2"))
+        board.start(uploaded)
+        board.start(elsewhere)
+        url = json.loads(client.get("/gateq/builds/sources")[0])["artifacts"]
+        token = next(json.loads(client.get(f"/gateq/builds/requests/{r}")[0])["token"]
+                     for r in client.get_children("/gateq/builds/requests") if r.endswith("docs"))
+        body = tar_of({"pages/x.html": b"page of x\n"})
+        assert status(f"{url}/exports/1-0-docs", "PUT", body, {"X-Gateq-Token": token}) == 204
+        assert board.check_export("1-0-docs", JobResult.SUCCESS) == (JobResult.SUCCESS, None)
+        stored = Artifacts(config).store.load("1-0-docs")
+        assert [e.path for e in stored.entries] == ["pages/x.html"]
+        result, reason = board.check_export("1-0-docs~2", JobResult.SUCCESS)
+        assert result is JobResult.NODE_FAILURE and "run again" in reason
+        assert os.listdir(os.path.join(g.config, "state", "remote-exports")) == []
+    finally:
+        board.stop(5)
+        client.stop()
+        client.close()
 
 
 def tar_of(files: dict[str, bytes]) -> bytes:

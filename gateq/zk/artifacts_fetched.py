@@ -18,7 +18,7 @@ from ..git.workspace import remove_tree
 from .artifacts_http import MAX_EXPORT_BYTES, TOKEN_HEADER
 from .artifacts_tar import extract, write_export
 
-TIMEOUT = 600.0              # seconds without a byte before a transfer fails
+TIMEOUT = 120.0              # seconds without a byte before a transfer fails
 
 
 class ExportRefused(Exception):

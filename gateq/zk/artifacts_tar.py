@@ -15,6 +15,8 @@ from typing import BinaryIO
 
 from ..git.workspace import remove_tree
 
+BUFFER = 1024 * 1024      # bytes per write or read of a stream (tarfile's own is 10 KiB)
+
 
 class BadArchive(Exception):
     """What was sent is not a tar the `data` filter lets through; one line."""
@@ -22,7 +24,7 @@ class BadArchive(Exception):
 
 def write_view(src: str, out: BinaryIO) -> None:
     """`src` as an uncompressed tar stream on `out`, every link followed."""
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=BUFFER) as tar:
         for top, dirs, files in os.walk(src, followlinks=True):
             dirs.sort()
             for name in dirs:
@@ -36,7 +38,7 @@ def write_view(src: str, out: BinaryIO) -> None:
 
 def write_export(src: str, out: BinaryIO) -> None:
     """`src` as an uncompressed tar stream on `out`, links kept as links."""
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=BUFFER) as tar:
         for top, dirs, files in os.walk(src):
             dirs.sort()
             for name in (*dirs, *sorted(files)):
@@ -59,7 +61,7 @@ def extract(stream: BinaryIO, dest: str) -> None:
     nothing is left at `dest`. BadArchive if the tar is refused."""
     os.makedirs(dest)
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as tar:
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=BUFFER) as tar:
             tar.extractall(dest, filter="data")
     except tarfile.FilterError as exc:
         remove_tree(dest)
