@@ -39,6 +39,8 @@ def fetch_missing_changes(scheduler, connections) -> None:
         for member in item.members:
             wanted.setdefault(member.change.project, {})[member.change.revision] = member.change
     for project, changes in wanted.items():
+        if project not in scheduler.layout.projects:
+            continue                         # removed from the layout: its items are pruned
         for revision in missing(connections.repo_path(project), set(changes)):
             change = changes[revision]
             try:
@@ -54,6 +56,7 @@ def lost_merges(scheduler, repo_path) -> tuple[int, ...]:
     items = [i for i in scheduler.state.items() if i.spec and i.stage is not Stage.LANDING]
     for item in items:
         for project, _, commit in item.spec:
-            holding.setdefault(project, set()).add(commit)
+            if project in scheduler.layout.projects:     # a state may name a project since removed
+                holding.setdefault(project, set()).add(commit)
     gone = {(p, c) for p, commits in holding.items() for c in missing(repo_path(p), commits)}
     return tuple(i.id for i in items if any((p, c) in gone for p, _, c in i.spec))

@@ -1,51 +1,83 @@
-"""gateq processes on one real ZooKeeper, each as if on a host of its
-own: `host_config` copies the gate's configuration with the same
-repositories and ZooKeeper and a state directory of its own; `Process`
-runs `gateq scheduler` or `gateq executor` on it and reads its log."""
+"""gateq processes on one real ZooKeeper, each as if on a host of its own:
+`other_host` copies a configuration with the same repositories and
+ZooKeeper and a state directory of its own; `Process` runs a gateq command
+(`scheduler`, `executor`, `web`) in a process of its own and reads its log.
+`add_zookeeper` and `host_config` do the same for a tests/gate_fixture.py Gate."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 
-from gate_fixture import Gate
+from gate_fixture import Gate, wait_until
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def add_zookeeper(g: Gate, hosts: str, session: float, executors: bool = False) -> None:
-    with open(os.path.join(g.config, "gateq.yaml"), "a") as f:
+def zookeeper_yaml(config_dir: str, hosts: str, session: float, executors: bool = False) -> None:
+    with open(os.path.join(config_dir, "gateq.yaml"), "a") as f:
         f.write(f"zookeeper:\n  hosts: '{hosts}'\n  session-timeout: {session}\n"
                 + ("  executors: true\n" if executors else ""))
 
 
-def host_config(g: Gate, name: str) -> str:
-    """Another 'host': the gate's configuration, its own state directory."""
-    other = os.path.join(g.root, f"config-{name}")
-    shutil.copytree(g.config, other, ignore=shutil.ignore_patterns("repos", "state"))
-    path = os.path.join(other, "gateq.yaml")
+def other_host(config_dir: str, dest: str) -> str:
+    """A copy of the configuration with an empty state directory of its own
+    (its repositories: the first one's, where the git driver keeps them)."""
+    shutil.copytree(config_dir, dest, ignore=shutil.ignore_patterns("repos", "state"))
+    path = os.path.join(dest, "gateq.yaml")
     with open(path) as f:
-        text = f.read().replace("root: repos", f"root: {g.config}/repos")
+        text = f.read().replace("root: repos", f"root: {config_dir}/repos")
     with open(path, "w") as f:
         f.write(text)
-    return other
+    return dest
+
+
+def add_zookeeper(g: Gate, hosts: str, session: float, executors: bool = False) -> None:
+    zookeeper_yaml(g.config, hosts, session, executors)
+
+
+def host_config(g: Gate, name: str) -> str:
+    """Another 'host' for the gate: config-NAME beside its configuration."""
+    return other_host(g.config, os.path.join(g.root, f"config-{name}"))
 
 
 class Process:
-    """`gateq COMMAND` on `config`, its stderr (the log) in `log`."""
+    """`gateq -c CONFIG ARGS...` (default: scheduler), its stderr in `log`."""
 
-    def __init__(self, config: str, log: str, command: str = "scheduler", *args: str):
+    def __init__(self, config: str, log: str, *args: str, env: dict | None = None):
         self.log, self.config = log, config
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateq.cli", "-c", config, command, *args],
-            stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, *sys.path]),
+                       **(env or {})}
+        with open(log, "w") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gateq.cli", "-c", config, *(args or ("scheduler",))],
+                stdout=subprocess.DEVNULL, stderr=err, env=environment)
 
     def text(self) -> str:
-        with open(self.log) as f:
+        with open(self.log, errors="replace") as f:
             return f.read()
 
     def says(self, words: str) -> bool:
         return words in self.text()
+
+    def wait_for(self, words: str, what: str, timeout: float = 60) -> None:
+        def seen() -> bool:
+            if self.says(words):
+                return True
+            assert self.process.poll() is None or words in self.text(), \
+                f"{what}: gateq exited {self.process.returncode}:\n{self.text()[-4000:]}"
+            return False
+        try:
+            wait_until(seen, what, timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.text()[-4000:]}") from None
+
+    def url(self) -> str:
+        self.wait_for("web service listening on", "the web service to listen")
+        return re.search(r"web service listening on (http://\S+/)", self.text()).group(1)
 
     def stop(self) -> None:
         if self.process.poll() is None:
