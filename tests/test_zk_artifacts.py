@@ -150,7 +150,7 @@ def test_a_standby_adopts_an_export_build_and_publishes_its_upload(gate):
     b = g.start("scheduler", "b")
     wait_until(lambda: b.says("standing by"), "the second scheduler to stand by")
     executor = g.start("executor", "e1", "--slots", "2")
-    wait_until(lambda: g.seen_builds("long"), "the reader to have run, the export running")
+    wait_until(lambda: executor.says("-reader success"), "the reader to end, the export running")
     a.process.kill()
     wait_until(lambda: b.says("scheduler active"), "the standby to take over", timeout=30)
     wait_until(lambda: g.outcome().get("long") == "merged", "the change to land", timeout=60)
@@ -213,6 +213,12 @@ def test_an_export_that_reached_another_scheduler_is_built_again(gate):
         url = json.loads(client.get("/gateq/builds/sources")[0])["artifacts"]
         token = next(json.loads(client.get(f"/gateq/builds/requests/{r}")[0])["token"]
                      for r in client.get_children("/gateq/builds/requests") if r.endswith("docs"))
+        # A link out is refused by the unpacking itself (422, the reason said), nothing kept.
+        out = tarfile.TarInfo("passwd.html")
+        out.type, out.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        answer = put(f"{url}/exports/1-0-docs", tar_of({}, out), token)
+        assert answer == (422, "artifact 'passwd.html' is a link to an absolute path")
+        assert os.listdir(os.path.join(g.config, "state", "remote-exports")) == []
         body = tar_of({"pages/x.html": b"page of x\n"})
         assert status(f"{url}/exports/1-0-docs", "PUT", body, {"X-Gateq-Token": token}) == 204
         assert board.check_export("1-0-docs", JobResult.SUCCESS) == (JobResult.SUCCESS, None)
@@ -227,14 +233,27 @@ def test_an_export_that_reached_another_scheduler_is_built_again(gate):
         client.close()
 
 
-def tar_of(files: dict[str, bytes]) -> bytes:
+def tar_of(files: dict[str, bytes], *more: tarfile.TarInfo) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
         for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+        for info in more:
+            tar.addfile(info)
     return out.getvalue()
+
+
+def put(url: str, body: bytes, token: str) -> tuple[int, str]:
+    """The status and the first line of what the server said."""
+    request = urllib.request.Request(url, data=body, method="PUT",
+                                     headers={"X-Gateq-Token": token})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode().strip()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode().strip()
 
 
 def status(url: str, method: str, body: bytes | None, headers: dict[str, str]) -> int:

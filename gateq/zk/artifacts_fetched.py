@@ -15,8 +15,8 @@ import urllib.request
 from typing import Callable
 
 from ..git.workspace import remove_tree
-from .artifacts_http import MAX_EXPORT_BYTES, TOKEN_HEADER
-from .artifacts_tar import extract, write_export
+from .artifacts_tar import MAX_EXPORT_BYTES, extract, write_export
+from .buildboard import TOKEN_HEADER
 
 TIMEOUT = 120.0              # seconds without a byte before a transfer fails
 

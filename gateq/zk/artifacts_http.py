@@ -19,12 +19,11 @@ from aiohttp import web
 
 from ..git.workspace import remove_tree
 from .artifacts_served import ServedArtifacts
-from .artifacts_tar import BadArchive, extract, write_view
+from .artifacts_tar import MAX_EXPORT_BYTES, BadArchive, extract, write_view
+from .buildboard import TOKEN_HEADER
 
 log = logging.getLogger("gateq.engine")
 
-TOKEN_HEADER = "X-Gateq-Token"
-MAX_EXPORT_BYTES = 4 * 1024 ** 3     # an upload past this is refused (413): the change's fault
 CHUNK = 1024 * 1024
 
 
@@ -33,6 +32,7 @@ class ArtifactServer:
         self.served, self.host, self.port, self.advertised = served, host, port, advertised
         self.loop = asyncio.new_event_loop()
         self.runner: web.AppRunner | None = None
+        self.stopping = threading.Event()    # views being written stop at once
         self.thread = threading.Thread(target=self.loop.run_forever, name="gateq-artifacts",
                                        daemon=True)
 
@@ -66,6 +66,7 @@ class ArtifactServer:
         return site._server.sockets[0].getsockname()[1]
 
     def stop(self) -> None:
+        self.stopping.set()
         if self.runner is not None:
             asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(15)
             self.runner = None
@@ -91,15 +92,19 @@ class ArtifactServer:
 
     async def get_view(self, request: web.Request) -> web.StreamResponse:
         action = self._action(request)
+        asked = self.served.ask_view(action)
         try:
-            path = await asyncio.wrap_future(self.served.ask_view(action))
+            path = await asyncio.wrap_future(asked)
+        except asyncio.CancelledError:
+            self.served.sent_when_made(asked)
+            raise
         except (OSError, ValueError) as exc:
             raise web.HTTPInternalServerError(text=f"cannot make the view: {exc}\n")
         response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
         try:
             await response.prepare(request)
             await asyncio.get_running_loop().run_in_executor(
-                None, write_view, path, _Sink(response, self.loop))
+                None, write_view, path, _Sink(response, self.loop, self.stopping))
             await response.write_eof()
         except ConnectionError as exc:      # the executor went: it asks again, or not
             log.info("artifacts: the view of build %s was cut short: %s", action.build, exc)
@@ -135,15 +140,25 @@ class ArtifactServer:
         extract(body, part)
         remove_tree(final)
         os.rename(part, final)
+        if not self.served.asked_for(build):      # cancelled while it came: not kept
+            remove_tree(final)
 
 
 class _Sink:
     """A file-like `write` for tarfile on a worker thread, sending to the
     response on the server's loop (and waiting for it: back-pressure)."""
 
-    def __init__(self, response: web.StreamResponse, loop: asyncio.AbstractEventLoop) -> None:
-        self.response, self.loop = response, loop
+    def __init__(self, response: web.StreamResponse, loop: asyncio.AbstractEventLoop,
+                 stopping: threading.Event) -> None:
+        self.response, self.loop, self.stopping = response, loop, stopping
 
     def write(self, data: bytes) -> int:
-        asyncio.run_coroutine_threadsafe(self.response.write(bytes(data)), self.loop).result()
-        return len(data)
+        sent = asyncio.run_coroutine_threadsafe(self.response.write(bytes(data)), self.loop)
+        while not self.stopping.is_set():
+            try:
+                sent.result(timeout=0.5)
+                return len(data)
+            except TimeoutError:
+                continue
+        sent.cancel()
+        raise ConnectionAbortedError("the artifact server stops")

@@ -63,6 +63,8 @@ class ServedArtifacts:
             with self.lock:
                 self.sending.discard(path)
         for action, answer in asked:
+            if not answer.set_running_or_notify_cancel():
+                continue                     # the executor went before it was made
             os.makedirs(self.views_dir, exist_ok=True)
             path = os.path.join(self.views_dir, f"{action.build}-{uuid.uuid4().hex[:8]}")
             with self.lock:
@@ -115,6 +117,10 @@ class ServedArtifacts:
             return None
         return found[0]
 
+    def asked_for(self, build: str) -> bool:
+        with self.lock:
+            return build in self.builds
+
     def exports(self, action: act.StartBuild) -> bool:
         return bool(self.config.layout.jobs[action.job].export)
 
@@ -125,6 +131,13 @@ class ServedArtifacts:
             self.asked.append((action, answer))
         self.wake()
         return answer
+
+    def sent_when_made(self, answer: Future) -> None:
+        """The view of a request given up while it was being made: removed once made."""
+        def made(done: Future) -> None:
+            if not done.cancelled() and done.exception() is None:
+                self.view_sent(done.result())
+        answer.add_done_callback(made)
 
     def view_sent(self, path: str) -> None:
         with self.lock:

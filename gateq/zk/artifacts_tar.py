@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from ..git.workspace import remove_tree
 
+MAX_EXPORT_BYTES = 4 * 1024 ** 3     # an export's tar past this is refused: the change's fault
 BUFFER = 1024 * 1024      # bytes per write or read of a stream (tarfile's own is 10 KiB)
 
 
@@ -65,7 +66,7 @@ def extract(stream: BinaryIO, dest: str) -> None:
             tar.extractall(dest, filter="data")
     except tarfile.FilterError as exc:
         remove_tree(dest)
-        raise BadArchive(str(exc)) from None
+        raise BadArchive(f"artifact {exc}") from None      # "artifact 'x' is a link to ..."
     except tarfile.TarError as exc:
         remove_tree(dest)
         raise BadArchive(f"not a tar archive: {exc}") from None

@@ -40,6 +40,7 @@ SOURCES = f"{BUILDS}/sources"
 EXECUTORS = "/gateq/executors"
 
 MAX_LOG_BYTES = 512 * 1024        # the log's end kept with a result (compressed, it is smaller)
+TOKEN_HEADER = "X-Gateq-Token"    # how an executor shows a build's token to the artifact server
 
 
 def request_name(action: act.StartBuild, dependent: bool) -> str:

@@ -31,8 +31,6 @@ from ..core.events import BuildCompleted
 from ..core.types import JobResult
 from ..executor import Finished
 from ..git.daemon import GitDaemon
-from .artifacts_http import ArtifactServer
-from .artifacts_served import ServedArtifacts
 from .client import guard, where
 from .buildboard import (CLAIMS, EXECUTORS, REQUESTS, RESULTS, SOURCES, BuildOutcome,
                          BuildRequest, ExecutorInfo, Sources, build_of, request_name)
@@ -52,10 +50,11 @@ class RemoteBuilds:
         self.place = where(config.zookeeper)
         host, port = config.zookeeper.git_listen
         self.daemon = GitDaemon(host, port)
-        self.served: ServedArtifacts | None = None
-        self.server: ArtifactServer | None = None
-        if config.layout.repositories:        # rpm tooling only where it is used
+        self.served = self.server = None
+        if config.layout.repositories:        # rpm tooling and aiohttp only where used
             from ..publishing import Artifacts
+            from .artifacts_http import ArtifactServer
+            from .artifacts_served import ServedArtifacts
             self.served = ServedArtifacts(config, Artifacts(config), lambda: self.woken.set())
             self.server = ArtifactServer(self.served, host, 0, self.daemon.advertised)
         self.running: dict[str, act.StartBuild] = {}
