@@ -10,15 +10,19 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 from typing import Callable
+
+from kazoo.exceptions import KazooException
 
 from ..git.workspace import remove_tree
 from .artifacts_tar import MAX_EXPORT_BYTES, extract, write_export
 from .buildboard import TOKEN_HEADER
 
 TIMEOUT = 120.0              # seconds without a byte before a transfer fails
+UPLOAD_PATIENCE = 30.0       # seconds an export's upload is tried again (a scheduler taking over)
 
 
 class ExportRefused(Exception):
@@ -71,6 +75,24 @@ class FetchedArtifacts:
 
     def remove_leftovers(self) -> None:
         remove_tree(self.root)
+
+    def upload_patiently(self, server: Callable[[], str | None], build: str, token: str,
+                         artifacts_dir: str) -> None:
+        """To the artifact server the sources name now (`server()`): one
+        taking over may not serve yet, or not know the build before it has
+        replayed the journal."""
+        deadline = time.monotonic() + UPLOAD_PATIENCE
+        while True:
+            try:
+                url = server()
+                if url is None:
+                    raise OSError("the active scheduler serves no artifacts")
+                self.upload_export(url, build, token, artifacts_dir)
+                return
+            except (OSError, KazooException):
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(1.0)
 
     def upload_export(self, url: str, build: str, token: str, artifacts_dir: str) -> None:
         """Off the loop: artifacts/ sent as a tar. ExportRefused if the

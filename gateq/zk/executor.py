@@ -51,7 +51,6 @@ from .client import connect
 log = logging.getLogger("gateq")
 
 LOOK_EVERY = 0.5             # seconds between looks at the requests when no watch fired
-UPLOAD_PATIENCE = 30.0       # seconds an export's upload is tried again (a scheduler taking over)
 FETCH_TRIES = 3              # a build whose commits cannot be fetched is given back this often,
                              # then ends as a node failure (run again, not the change's fault)
 
@@ -298,28 +297,13 @@ class ExecutorProcess:
         return bool(self.artifacts and action and finished.result is JobResult.SUCCESS
                     and self.config.layout.jobs[action.job].export)
 
-    def upload_patiently(self, build: str, token: str, artifacts_dir: str) -> None:
-        """To the active scheduler, as the sources say now: one taking over
-        may not serve yet, or not know the build until it has replayed."""
-        deadline = time.monotonic() + UPLOAD_PATIENCE
-        while True:
-            try:
-                url = self.sources().artifacts
-                if url is None:
-                    raise OSError("the active scheduler serves no artifacts")
-                self.artifacts.upload_export(url, build, token, artifacts_dir)
-                return
-            except (OSError, KazooException):
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(1.0)
-
     def upload(self, finished: Finished, token: str) -> Answer:
         """On an upload thread: artifacts/ to the scheduler, before the result."""
         build = finished.build
         artifacts_dir = os.path.join(self.builds.workspace_dir(build), "artifacts")
         try:
-            self.upload_patiently(build, token, artifacts_dir)
+            self.artifacts.upload_patiently(lambda: self.sources().artifacts, build, token,
+                                            artifacts_dir)
         except ExportRefused as exc:
             reason = f"export rejected: {exc}"
             with open(self.builds.log_path(build), "a") as f:
