@@ -14,13 +14,17 @@ executor processes, real publishing (a `files` repository):
   scheduler and published by it;
 - a successful export build whose upload did not reach the scheduler that
   collects it (sent to its predecessor) is a node failure: run again;
-- a wrong or missing token is refused with 403 and nothing is stored.
+- a wrong or missing token is refused with 403 and nothing is stored;
+- rpm: ceilometer, which needs nova, installs (dnf) on an executor from
+  its view, which holds the nova packages an executor built (repodata and
+  the pool's links come as plain files), and both are published.
 """
 from __future__ import annotations
 
 import io
 import json
 import os
+import shutil
 import tarfile
 import urllib.error
 import urllib.request
@@ -35,6 +39,7 @@ from gateq.publishing import Artifacts
 from gateq.zk.client import connect
 from gateq.zk.remote_builds import RemoteBuilds
 from gate_fixture import Gate, wait_until
+from unavailable import unavailable
 from zk_fixture import zk_server  # noqa: F401  (the fixture)
 from zk_processes import Process, add_zookeeper, host_config
 
@@ -231,6 +236,38 @@ def test_an_export_that_reached_another_scheduler_is_built_again(gate):
         board.stop(5)
         client.stop()
         client.close()
+
+
+def test_rpm_packages_built_on_executors_install_from_their_views_and_publish(
+        tmp_path, zk_server):
+    missing = [t for t in ("rpmbuild", "dnf", "createrepo_c") if shutil.which(t) is None]
+    if missing:
+        unavailable(f"needs {', '.join(missing)}")
+    from test_publish_gate import current_manifest, published_rpms, rdo_gate, spec
+    g = rdo_gate(tmp_path)
+    add_zookeeper(g, zk_server.hosts, SESSION, executors=True)
+    g.change("nova", "import-nova", {"nova.spec": spec("nova", "12.0.0"), "nova.conf": "[nova]\n"})
+    g.change("ceilometer", "import-ceilometer", {
+        "ceilometer.spec": spec("ceilometer", "9.0.0", "Requires: nova >= 12.0.0"),
+        "ceilometer.conf": "[ceilometer]\n"})
+    g.approve("nova", "import-nova")
+    g.approve("ceilometer", "import-ceilometer")
+    processes = [Process(config, os.path.join(g.root, f"{name}.log"), command)
+                 for name, command, config in (
+                     ("scheduler", "scheduler", g.config),
+                     ("executor-e1", "executor", host_config(g, "e1")),
+                     ("executor-e2", "executor", host_config(g, "e2")))]
+    try:
+        wait_until(lambda: len(g.results()) == 2, "both results", timeout=240)
+    finally:
+        for process in processes:
+            process.stop()
+    assert g.outcome() == {"import-nova": "merged", "import-ceilometer": "merged"}
+    assert published_rpms(g) == {"nova-12.0.0-1.noarch.rpm", "ceilometer-9.0.0-1.noarch.rpm"}
+    manifest = current_manifest(g)
+    assert {p["project"]: p["commit"] for p in manifest["projects"]} == {
+        "nova": g.tip("nova"), "ceilometer": g.tip("ceilometer")}
+    assert not any(p.says("Traceback") for p in processes)
 
 
 def tar_of(files: dict[str, bytes], *more: tarfile.TarInfo) -> bytes:
