@@ -48,6 +48,7 @@ class EngineBusy(Exception):
 MAX_REQUESTED = 512         # builds asked of executor processes at once
 RETRY_DISK_SECONDS = 1.0     # how often a paused engine checks whether space is back
 EXPIRE_LOGS_SECONDS = 600.0  # how often old build logs and workspaces are looked for
+STATUS_EVERY = 0.25          # seconds between status snapshots while busy
 
 
 class Engine:
@@ -90,6 +91,7 @@ class Engine:
         self.next_expiry = 0.0               # at the first loop pass, then every 10 minutes
         self.status = StatusWriter(store, self.review, self.connections, change_url, clock)
         self.garbage_due = False            # a landing may have left unreachable artifacts
+        self.status_due, self.status_at = False, 0.0
         self._lock = None
         self.pause = DiskFullPause(self.clock, RETRY_DISK_SECONDS)
         self.scheduler, self.cursor, self.pruned = restore(config, store)
@@ -203,6 +205,7 @@ class Engine:
             if self.garbage_due and self.store_at_rest():
                 self.collect_garbage()
             self.expire_logs()
+            self.publish_due_status(idle)
             self.watch_connections()
             if idle and until_idle:
                 return
@@ -334,11 +337,8 @@ class Engine:
                 progressed = True
                 if self.pause.active:
                     break
-        if self.cursor != start and not self.pause.active:
-            try:
-                self.publish_status()
-            except DiskFull as exc:
-                self.pause.start(str(exc))
+        if self.cursor != start:
+            self.status_due = True            # written by publish_due_status, at most so often
 
     def log_enqueued(self, first_new: int) -> None:
         for change_id in range(first_new, self.scheduler.state.next_item):
@@ -369,6 +369,20 @@ class Engine:
 
     def publish_status(self) -> None:
         self.status.write(self.scheduler, self.cursor)
+        self.status_due, self.status_at = False, time.monotonic()
+
+    def publish_due_status(self, idle: bool) -> None:
+        """The status after new events: once idle, or every STATUS_EVERY
+        while busy. Written after every event, it was a quarter of the
+        loop's time, and the only cost growing with the queue (each write
+        is the whole queue)."""
+        if not self.status_due or self.pause.active:
+            return
+        if idle or time.monotonic() - self.status_at >= STATUS_EVERY:
+            try:
+                self.publish_status()
+            except DiskFull as exc:
+                self.pause.start(str(exc))
 
     def watch_connections(self) -> None:
         """A connection that went down or came up is shown without waiting

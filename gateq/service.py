@@ -34,14 +34,16 @@ def run_engine(config: Config, until_idle: bool) -> int:
             store.close()
             print(f"gateq: error: {exc}", file=sys.stderr)
             return Exit.STATE
-        from .web.server import ListenError, embedded
-        try:
-            web = None if until_idle else embedded(config)    # web.listen in gateq.yaml
-        except ListenError as exc:
-            engine.stop()
-            store.close()
-            print(f"gateq: error: {exc}", file=sys.stderr)
-            return Exit.STATE
+        web = None
+        if not until_idle:                   # aiohttp is half a second to import: serve only
+            from .web.server import ListenError, embedded
+            try:
+                web = embedded(config)       # web.listen in gateq.yaml
+            except ListenError as exc:
+                engine.stop()
+                store.close()
+                print(f"gateq: error: {exc}", file=sys.stderr)
+                return Exit.STATE
         try:
             return supervise(engine, store, config, until_idle, lambda: bool(stopping))
         finally:
