@@ -306,6 +306,8 @@ def main() -> None:
     parser.add_argument("--tmp", default=None, help="where to make the gates")
     args = parser.parse_args()
     sizes, trials = ((20, 60), 1) if args.quick else (tuple(args.changes), args.trials)
+    if args.tmp:
+        os.makedirs(args.tmp, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gateq-engine-overhead-", dir=args.tmp) as tmp:
         warm_up(tmp)
         measure(sizes, trials, tmp)
