@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import tempfile
 import threading
 import uuid
 
@@ -116,21 +115,22 @@ class ArtifactServer:
         action = self._action(request)
         if not self.served.exports(action):
             raise web.HTTPForbidden(text=f"job {action.job} exports nothing\n")
+        too_large = web.HTTPRequestEntityTooLarge(
+            MAX_EXPORT_BYTES, request.content_length or 0,
+            text=f"the artifacts are larger than {MAX_EXPORT_BYTES} bytes\n")
+        if (request.content_length or 0) > MAX_EXPORT_BYTES:
+            raise too_large
         os.makedirs(self.served.exports_dir, exist_ok=True)
-        with tempfile.TemporaryFile(dir=self.served.exports_dir) as body:
-            size = 0
-            async for chunk in request.content.iter_chunked(CHUNK):
-                size += len(chunk)
-                if size > MAX_EXPORT_BYTES:
-                    raise web.HTTPRequestEntityTooLarge(MAX_EXPORT_BYTES, size, text=(
-                        f"the artifacts are larger than {MAX_EXPORT_BYTES} bytes\n"))
-                body.write(chunk)
-            body.seek(0)
-            try:
-                await asyncio.get_running_loop().run_in_executor(
-                    None, self._store_export, action.build, body)
-            except BadArchive as exc:
-                raise web.HTTPUnprocessableEntity(text=f"{exc}\n")
+        body = _Source(request.content, self.loop, self.stopping)
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, self._store_export, action.build, body)
+        except BadArchive as exc:
+            raise web.HTTPUnprocessableEntity(text=f"{exc}\n")
+        except _TooLarge:
+            raise too_large from None
+        except ConnectionError as exc:       # the server stops, or the executor went
+            raise web.HTTPServiceUnavailable(text=f"{exc}\n") from None
         return web.Response(status=204)
 
     def _store_export(self, build: str, body) -> None:
@@ -142,6 +142,38 @@ class ArtifactServer:
         os.rename(part, final)
         if not self.served.asked_for(build):      # cancelled while it came: not kept
             remove_tree(final)
+
+
+class _TooLarge(Exception):
+    """The upload went past MAX_EXPORT_BYTES."""
+
+
+class _Source:
+    """A file-like `read` for tarfile on a worker thread, reading the
+    request's body on the server's loop as it comes (no copy on disk
+    before it is unpacked), at most MAX_EXPORT_BYTES."""
+
+    def __init__(self, content, loop: asyncio.AbstractEventLoop, stopping: threading.Event
+                 ) -> None:
+        self.content, self.loop, self.stopping = content, loop, stopping
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        came = asyncio.run_coroutine_threadsafe(self.content.read(CHUNK if size < 0 else size),
+                                                self.loop)
+        while not self.stopping.is_set():
+            try:
+                data = came.result(timeout=0.5)
+                break
+            except TimeoutError:
+                continue
+        else:
+            came.cancel()
+            raise ConnectionAbortedError("the artifact server stops")
+        self.size += len(data)
+        if self.size > MAX_EXPORT_BYTES:
+            raise _TooLarge()
+        return data
 
 
 class _Sink:
