@@ -258,7 +258,7 @@ class ExecutorProcess:
             return
         self.fetch_failures.pop(build, None)
         self.finish(build, BuildOutcome(          # run again, not counted against the change
-            JobResult.NODE_FAILURE, None, f"cannot fetch the build's commits from the "
+            JobResult.NODE_FAILURE, None, f"cannot fetch the build's commits or view from the "
             f"scheduler: {reason}", self.name))
 
     def begin(self, action: act.StartBuild) -> None:
