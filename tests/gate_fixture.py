@@ -168,9 +168,13 @@ class Gate:
         """The builds of this change that ran, in the order they started."""
         builds = []
         for build in sorted(os.listdir(self.seen), key=lambda b: os.path.getmtime(os.path.join(self.seen, b))):
-            with open(os.path.join(self.seen, build, "changes")) as f:
-                if f.read().split()[-1] == f"{project}:{ref}":
-                    builds.append(build)
+            try:
+                with open(os.path.join(self.seen, build, "changes")) as f:
+                    words = f.read().split()
+            except FileNotFoundError:        # the job made its directory, not yet the file
+                continue
+            if words and words[-1] == f"{project}:{ref}":
+                builds.append(build)
         return builds
 
     def seen_chains(self, ref: str, project: str = "nova") -> list[str]:
