@@ -41,7 +41,7 @@ from gateq.zk.remote_builds import RemoteBuilds
 from gate_fixture import Gate, wait_until
 from unavailable import unavailable
 from zk_fixture import zk_server  # noqa: F401  (the fixture)
-from zk_processes import Process, add_zookeeper, host_config
+from zk_processes import Hosts, Process, add_zookeeper, host_config
 
 SESSION = 3
 
@@ -81,19 +81,10 @@ def gate(tmp_path, zk_server):
              project_jobs=("docs", "reader"))
     g.write_job("export.sh", EXPORT_JOB)
     g.write_job("reader.sh", READER_JOB)
-    add_zookeeper(g, zk_server.hosts, SESSION, executors=True)
-    g.zk_hosts = zk_server.hosts
-    started: list[Process] = []
-
-    def start(command: str, host: str, *args: str) -> Process:
-        config = g.config if host == "a" else host_config(g, host)
-        process = Process(config, os.path.join(g.root, f"{command}-{host}.log"), command, *args)
-        started.append(process)
-        return process
-    g.start = start
+    hosts = Hosts(g, zk_server.hosts, SESSION)
+    g.zk_hosts, g.start = zk_server.hosts, hosts.start
     yield g
-    for process in started:
-        process.stop()
+    hosts.stop()
 
 
 def published(g: Gate, *path: str) -> str:

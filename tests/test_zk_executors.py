@@ -19,7 +19,7 @@ import pytest
 
 from gate_fixture import Gate, wait_until
 from zk_fixture import zk_server  # noqa: F401  (the fixture)
-from zk_processes import Process, add_zookeeper, host_config
+from zk_processes import Hosts, Process
 
 SESSION = 3
 
@@ -27,19 +27,10 @@ SESSION = 3
 @pytest.fixture
 def gate(tmp_path, zk_server):
     g = Gate(tmp_path, projects=("nova", "glance"), window=5, slots=1)
-    add_zookeeper(g, zk_server.hosts, SESSION, executors=True)
-    g.zk_hosts = zk_server.hosts
-    started: list[Process] = []
-
-    def start(command: str, host: str, *args: str) -> Process:
-        config = g.config if host == "a" else host_config(g, host)
-        process = Process(config, os.path.join(g.root, f"{command}-{host}.log"), command, *args)
-        started.append(process)
-        return process
-    g.start = start
+    hosts = Hosts(g, zk_server.hosts, SESSION)
+    g.zk_hosts, g.start = zk_server.hosts, hosts.start
     yield g
-    for process in started:
-        process.stop()
+    hosts.stop()
 
 
 def executor_running(process: Process) -> bool:

@@ -88,3 +88,25 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class Hosts:
+    """The gate on ZooKeeper with builds on executors, and the gateq
+    processes a test starts on its 'hosts': host "a" is the gate's own
+    configuration, any other name a copy made by host_config."""
+
+    def __init__(self, g: Gate, zk_hosts: str, session: float) -> None:
+        add_zookeeper(g, zk_hosts, session, executors=True)
+        self.g, self.zk_hosts = g, zk_hosts
+        self.started: list[Process] = []
+
+    def start(self, command: str, host: str, *args: str) -> Process:
+        config = self.g.config if host == "a" else host_config(self.g, host)
+        process = Process(config, os.path.join(self.g.root, f"{command}-{host}.log"), command,
+                          *args)
+        self.started.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in self.started:
+            process.stop()
