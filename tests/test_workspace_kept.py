@@ -143,7 +143,11 @@ def test_surplus_and_unconfigured_checkouts_go(tmp_path, repo):
     for name in names:
         ws.remove(name)
     nova = tmp_path / "state" / "checkouts" / "nova"
-    assert len(os.listdir(nova)) == KEEP_FREE
+    assert len(os.listdir(nova)) == 3             # busy: the surplus is kept a while
+    ws.kept.surplus_idle = 0.0                    # ... and goes once unused that long
+    ws.prepare("four", {"nova": commits["one"]})
+    ws.remove("four")
+    wait_until(lambda: len(os.listdir(nova)) == KEEP_FREE, "the surplus to go")
     trash = tmp_path / "state" / "trash"
     wait_until(lambda: not os.listdir(trash), "the trash to be emptied")
     restarted = Workspaces(str(tmp_path / "state"), lambda project: repo[0])

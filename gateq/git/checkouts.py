@@ -21,6 +21,7 @@ from .repo import GitError, git, git_env
 
 UPDATING = ".gateq-updating"      # beside .git while a checkout moves; left by a crash
 KEEP_FREE = 2                     # free checkouts kept per project beyond those lent
+SURPLUS_IDLE = 600.0               # seconds a free checkout beyond KEEP_FREE is kept unused
 
 
 @dataclass
@@ -46,6 +47,7 @@ class KeptCheckouts:
                  discard: Callable[[str], None]) -> None:
         self.root = root
         self.repo_path = repo_path
+        self.surplus_idle = SURPLUS_IDLE
         self.discard = discard            # removes a tree, maybe later (Trash.throw)
         self._kept: dict[str, list[Kept]] = {}
         self._lock = threading.Lock()
@@ -69,17 +71,22 @@ class KeptCheckouts:
         return Lease(project, kept.path)
 
     def give_back(self, lease: Lease) -> None:
-        """The build that held `lease` is over; surplus free checkouts go."""
+        """The build that held `lease` is over; surplus free checkouts go
+        once unused for SURPLUS_IDLE. A busy project keeps as many as its
+        builds use at once (made again, each is a full checkout: seconds on
+        a large repository); an idle one comes back to KEEP_FREE."""
         with self._lock:
-            kept_list = self._kept.get(lease.project, [])
-            for kept in kept_list:
+            now = time.monotonic()
+            for kept in self._kept.get(lease.project, []):
                 if kept.path == lease.path and kept.lent:
                     kept.lent -= 1
-                    kept.used = time.monotonic()
-            free = sorted((k for k in kept_list if not k.lent), key=lambda k: k.used)
-            for kept in free[:max(0, len(free) - KEEP_FREE)]:
-                kept_list.remove(kept)
-                self.discard(kept.path)
+                    kept.used = now
+            for kept_list in self._kept.values():
+                free = sorted((k for k in kept_list if not k.lent), key=lambda k: k.used)
+                for kept in free[:max(0, len(free) - KEEP_FREE)]:
+                    if now - kept.used >= self.surplus_idle:
+                        kept_list.remove(kept)
+                        self.discard(kept.path)
 
     def prune(self, projects: set[str]) -> None:
         """Drop the checkouts of projects no longer configured (at a start)."""
