@@ -3,6 +3,7 @@ files, job scripts and real git repositories, checked with `gateq validate`
 as a user runs it."""
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import io
@@ -31,6 +32,7 @@ def git(*args: str, cwd: str) -> str:
 def _template(branches: tuple[str, ...], bare: bool) -> str:
     """A repository holding one commit on each of `branches`, made once per run."""
     scratch = tempfile.mkdtemp(prefix="gateq-config-repo-")
+    atexit.register(shutil.rmtree, scratch, True)     # the run's, not left in /tmp after it
     path = os.path.join(scratch, "repo")
     git("init", "-q", *(["--bare"] if bare else []), "-b", branches[0] if branches else "main",
         path, cwd=scratch)
