@@ -23,6 +23,15 @@ bench: $(STAMP)
 	$(PY) bench/export_in_gate.py
 	$(PY) bench/restart.py
 	$(PY) bench/gerrit_intake.py
+	$(PY) bench/web_load.py
+	$(PY) bench/webhook_load.py
+	$(PY) bench/workspace.py
+	$(PY) bench/engine_overhead.py
+	$(PY) bench/zk_failover.py
+	$(PY) bench/zk_overhead.py
+	$(PY) bench/zk_scale.py
+	$(PY) bench/nodes.py
+	$(PY) bench/artifact_transfer.py
 
 setup: $(STAMP)
 
