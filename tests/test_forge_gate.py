@@ -65,7 +65,9 @@ def test_labeled_pull_requests_are_gated_landed_and_reported(gate, tmp_path):
     try:
         wait_until(lambda: forge.state(PROJECT, early) == "merged",
                    "the pull request labeled before the start to merge", timeout=90)
-        link = wait_until(lambda: link_of(g), "the forge connection's state")
+        link = wait_until(lambda: (found := link_of(g)) and found["state"] == "up"
+                          and found["reconciliations"] and found,
+                          "the forge connection's state (the status: a cache, a moment behind)")
         assert (link["state"], link["driver"], link["reconciliations"]) == (
             "up", forge.flavour, 1)
         late = forge.open_pull(PROJECT, {"b.txt": "2\n"}, "Add b", labels=["gate"])
