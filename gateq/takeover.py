@@ -51,12 +51,17 @@ def fetch_missing_changes(scheduler, connections) -> None:
 
 
 def lost_merges(scheduler, repo_path) -> tuple[int, ...]:
-    """Items (not landing) whose speculative state names a commit missing here."""
+    """Items (not landing) whose speculative state names a commit missing
+    here. Only the branches some queued change targets are looked at: the
+    others stand at their tips in every state (a distgit queue's states
+    name hundreds of them), which the mirror fetches as it starts."""
+    changed = {(m.change.project, m.change.branch)
+               for item in scheduler.state.items() for m in item.members}
     holding: dict[str, set[str]] = {}
     items = [i for i in scheduler.state.items() if i.spec and i.stage is not Stage.LANDING]
     for item in items:
-        for project, _, commit in item.spec:
-            if project in scheduler.layout.projects:     # a state may name a project since removed
-                holding.setdefault(project, set()).add(commit)
+        for project, branch, commit in item.spec:
+            if (project, branch) in changed and project in scheduler.layout.projects:
+                holding.setdefault(project, set()).add(commit)   # (a project may be gone)
     gone = {(p, c) for p, commits in holding.items() for c in missing(repo_path(p), commits)}
     return tuple(i.id for i in items if any((p, c) in gone for p, _, c in i.spec))
