@@ -67,12 +67,14 @@ class RemoteBuilds:
         self.warned_at = time.monotonic() - NO_EXECUTOR_WARNING + 10   # the first after 10 s
         self.executor = _ResultsPoll(self)
         self.watching = True
+        self.results: list[str] = []         # the results' names, as the watch last saw them
         with guard(self.place, "prepare the build requests"):
             for path in (REQUESTS, CLAIMS, RESULTS, EXECUTORS):
                 self.zk.ensure_path(path)
             self.zk.ChildrenWatch(RESULTS, self._results_changed)
 
     def _results_changed(self, children) -> bool:
+        self.results = list(children)        # the loop reads these, not ZooKeeper, each pass
         self.woken.set()
         return self.watching                 # False: this term is over, the watch ends
 
@@ -190,7 +192,7 @@ class RemoteBuilds:
             build = self.cancelled.pop()
             self.reported.add(build)
             done.append(Finished(build, JobResult.CANCELLED, None, 0.0))
-        for build in self.zk.get_children(RESULTS):
+        for build in self.results:
             if build not in self.running or build in self.reported:
                 if build not in self.running:
                     self._delete_node(f"{RESULTS}/{build}")   # of a build no longer asked for
