@@ -36,7 +36,7 @@ from .review.hub import ReviewHub, config_change_url
 from .state import DiskFull, SqliteStore
 from .state.diskfull import DiskFullPause, disk_full_reason, space_short
 from .status import StatusWriter
-from .workers import Answer, Inbox, Lane, Lanes
+from .workers import Answer, Inbox, Lane, Lanes, wait_until_ready
 
 log = logging.getLogger("gateq.engine")
 
@@ -213,15 +213,7 @@ class Engine:
 
     def wait(self, timeout: float) -> None:
         """Until a build may have ended, an answer came, or `timeout`."""
-        end = time.monotonic() + timeout
-        while not self.inbox.ready.is_set():
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            began = time.monotonic()
-            self.executor.wait(min(left, 0.02))
-            if time.monotonic() - began < 0.005:     # the executor has something: look now
-                return
+        wait_until_ready(self.inbox.ready.is_set, self.executor.wait, timeout)
 
     def checkpoint(self) -> None:
         """Save the whole scheduler state at the cursor; the journal up to it is cut."""

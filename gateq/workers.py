@@ -12,8 +12,10 @@ crash edge says what went wrong, and the journal keeps everything.
 """
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
+import time
 from typing import Callable
 
 Answer = Callable[[], None]
@@ -128,6 +130,44 @@ class Lanes:
     def stop(self, timeout: float) -> None:
         for lane in list(self._lanes.values()):
             lane.stop(timeout)
+
+
+class LoopThread:
+    """An asyncio loop on a thread of its own, for a server (aiohttp) that
+    must never hold up the gate loop: `run` hands it a coroutine and waits
+    for its result; `close` stops the loop and lets the thread end."""
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def run(self, coroutine, timeout: float | None = None):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=10)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+def wait_until_ready(ready: Callable[[], bool], step: Callable[[float], None],
+                     timeout: float) -> None:
+    """Until `ready()` or `timeout`, in steps of an executor's wait (which
+    returns early when one of its builds may have ended: then so does this)."""
+    end = time.monotonic() + timeout
+    while not ready():
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        began = time.monotonic()
+        step(min(left, 0.02))
+        if time.monotonic() - began < 0.005:     # the executor has something: look now
+            return
 
 
 def _raiser(exc: BaseException) -> Answer:

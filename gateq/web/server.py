@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 
 from aiohttp import web
 
 from ..config.model import Config
+from ..workers import LoopThread
 from .app import make_app
 from .connections import ConnectionHooks
 
@@ -33,10 +33,10 @@ class WebService:
     def __init__(self, config: Config, listen: tuple[str, int],
                  hooks: ConnectionHooks | None = None):
         self.config, self.listen, self.hooks = config, listen, hooks
-        self.loop = asyncio.new_event_loop()
+        self.thread = LoopThread("gateq-web")
+        self.loop = self.thread.loop
         self.runner: web.AppRunner | None = None
         self.address: tuple[str, int] | None = None
-        self.thread = threading.Thread(target=self.loop.run_forever, name="gateq-web", daemon=True)
 
     @property
     def url(self) -> str:
@@ -47,9 +47,9 @@ class WebService:
         """Listen and serve; the service's URL."""
         self.thread.start()
         try:
-            self.address = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result()
+            self.address = self.thread.run(self._start())
         except OSError as exc:
-            self._close_loop()
+            self.thread.close()
             host, port = self.listen
             why = os.strerror(exc.errno) if exc.errno else str(exc)
             raise ListenError(f"cannot listen on {host}:{port}: {why}") from None
@@ -71,11 +71,10 @@ class WebService:
 
     def stop(self) -> None:
         if self.runner is not None:
-            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(
-                timeout=SHUTDOWN_SECONDS + 10)
+            self.thread.run(self._stop(), timeout=SHUTDOWN_SECONDS + 10)
             self.runner = None
             log.info("web service stopped")
-        self._close_loop()
+        self.thread.close()
 
     async def _stop(self) -> None:
         """Close the site and the streams, then end what connections are left."""
@@ -84,14 +83,6 @@ class WebService:
         for task in left:
             task.cancel()
         await asyncio.gather(*left, return_exceptions=True)
-
-    def _close_loop(self) -> None:
-        if self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=10)
-        if not self.loop.is_running():
-            self.loop.close()
-
 
 def embedded(config: Config) -> WebService | None:
     """The web service `gateq serve` runs, when gateq.yaml has web.listen; started."""

@@ -17,6 +17,7 @@ import uuid
 from aiohttp import web
 
 from ..git.workspace import remove_tree
+from ..workers import LoopThread
 from .artifacts_served import ServedArtifacts
 from .artifacts_tar import MAX_EXPORT_BYTES, BadArchive, extract, write_view
 from .buildboard import TOKEN_HEADER
@@ -29,11 +30,10 @@ CHUNK = 1024 * 1024
 class ArtifactServer:
     def __init__(self, served: ServedArtifacts, host: str, port: int, advertised: str) -> None:
         self.served, self.host, self.port, self.advertised = served, host, port, advertised
-        self.loop = asyncio.new_event_loop()
+        self.thread = LoopThread("gateq-artifacts")
+        self.loop = self.thread.loop
         self.runner: web.AppRunner | None = None
         self.stopping = threading.Event()    # views being written stop at once
-        self.thread = threading.Thread(target=self.loop.run_forever, name="gateq-artifacts",
-                                       daemon=True)
 
     @property
     def url(self) -> str:
@@ -44,9 +44,9 @@ class ArtifactServer:
         """Listen (OSError if it cannot) and serve."""
         self.thread.start()
         try:
-            self.port = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(30)
+            self.port = self.thread.run(self._start(), timeout=30)
         except BaseException:
-            self._close_loop()
+            self.thread.close()
             raise
 
     async def _start(self) -> int:
@@ -67,16 +67,9 @@ class ArtifactServer:
     def stop(self) -> None:
         self.stopping.set()
         if self.runner is not None:
-            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(15)
+            self.thread.run(self.runner.cleanup(), timeout=15)
             self.runner = None
-        self._close_loop()
-
-    def _close_loop(self) -> None:
-        if self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=10)
-        if not self.loop.is_running():
-            self.loop.close()
+        self.thread.close()
 
     # -- handlers -----------------------------------------------------------------
 

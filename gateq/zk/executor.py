@@ -42,7 +42,7 @@ from ..git.daemon import fetch_commits
 from ..git.repo import GitError
 from ..git.workspace import Workspaces
 from ..review.hub import config_change_url
-from ..workers import Answer, Inbox, Pool
+from ..workers import Answer, Inbox, Pool, wait_until_ready
 from .artifacts_fetched import ExportRefused, FetchedArtifacts
 from .buildboard import (CLAIMS, EXECUTORS, REQUESTS, RESULTS, SOURCES, BuildOutcome,
                          BuildRequest, ExecutorInfo, Sources, build_of)
@@ -147,15 +147,8 @@ class ExecutorProcess:
             self.wait(0.2)
 
     def wait(self, timeout: float) -> None:
-        end = time.monotonic() + timeout
-        while not (self.woken.is_set() or self.inbox.ready.is_set()):
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            began = time.monotonic()
-            self.local.wait(min(left, 0.02))
-            if time.monotonic() - began < 0.005:
-                return
+        wait_until_ready(lambda: self.woken.is_set() or self.inbox.ready.is_set(),
+                         self.local.wait, timeout)
 
     def stop(self) -> None:
         """Stop every build (another executor runs them again) and go."""
