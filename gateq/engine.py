@@ -12,43 +12,40 @@ decisions.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import logging
 import os
 import time
 from typing import Callable
 
 from . import orphans, retention, sandbox, takeover
+from .acceptance import Acceptances
 from .builds import Builds
 from .config.model import Config
 from .core import actions as act
-from .core import checkpoint
-from .core.events import BuildCompleted, Event, LandCompleted, MergeCompleted, MergesLost
+from .core import checkpoint, lookups
+from .core.events import Event, MergesLost
 from .core.snapshot import is_idle, live_builds
-from .core.types import Change, MergeFailure
+from .core.types import Change
 from .executor import LocalExecutor
-from .git.merger import BranchMissing, ChangeMissing, Merger, MergeConflict
 from .git.repo import GitError
-from .landing import Landed, Landing, Landings, Outcome
+from .itemlog import log_enqueued, log_result
+from .landing import Landed, Landing, Landings, completion
+from .merges import Merges
 from .replay import replay, restore
 from .review.connections import Connections
-from .review.hub import ReviewHub, config_change_url
+from .review.hub import ReviewHub, build_page, config_change_url
 from .state import DiskFull, SqliteStore
-from .state.diskfull import DiskFullPause, disk_full_reason, space_short
+from .state.dirlock import StateDirLock
+from .state.diskfull import DiskFullPause, disk_full_reason
 from .status import StatusWriter
-from .workers import Answer, Inbox, Lane, Lanes, wait_until_ready
+from .workers import Inbox, wait_until_ready
 
 log = logging.getLogger("gateq.engine")
-
-
-class EngineBusy(Exception):
-    """Another engine holds this state directory."""
 
 
 MAX_REQUESTED = 512         # builds asked of executor processes at once
 RETRY_DISK_SECONDS = 1.0     # how often a paused engine checks whether space is back
 EXPIRE_LOGS_SECONDS = 600.0  # how often old build logs and workspaces are looked for
-STATUS_EVERY = 0.25          # seconds between status snapshots while busy
 
 
 class Engine:
@@ -68,6 +65,8 @@ class Engine:
             self.artifacts = Artifacts(config)
         change_url = config_change_url(config)
         self.inbox = Inbox()
+        # Below state.min-free, like Zuul's executor governor, no new work.
+        self.pause = DiskFullPause(clock, RETRY_DISK_SECONDS, config.state_dir, config.min_free)
         if executors is not None:
             from .zk.remote_builds import RemoteBuilds
             self.builds = RemoteBuilds(config, executors, self.record, clock)
@@ -78,22 +77,18 @@ class Engine:
                                           run_dir=orphans.run_dir(config.state_dir))
             self.builds = Builds(config, self.executor, self.artifacts, change_url, clock,
                                  self.inbox, self.record, self.put_off)
-        self.merger = Merger(self.connections.repo_path)
-        # Merges in order per project (a slow repository holds up only its
-        # own), ingestions one at a time (the collector waits for none).
-        self.merges = Lanes("merges", self.inbox)
-        self.acceptances = Lane("accept exports", self.inbox)
+        self.merges = Merges(self.connections.repo_path, self.inbox, self.record, self.put_off,
+                             clock)
+        self.acceptances = Acceptances(self.builds, self.inbox, self.record, clock)
         self.landing = Landing(self.connections, self.artifacts,
                                os.path.join(config.state_dir, "landing.json"), self.success_votes)
         self.landings = Landings(self.landing, self.inbox, self.landed, self.put_off)
         self.review = ReviewHub(config, store, self.connections, self.inbox, self.record,
-                                self.queued, self.pause_for, self.log_location, clock)
+                                self.queued, self.pause.start, self.log_location, clock)
         self.next_expiry = 0.0               # at the first loop pass, then every 10 minutes
         self.status = StatusWriter(store, self.review, self.connections, change_url, clock)
         self.garbage_due = False            # a landing may have left unreachable artifacts
-        self.status_due, self.status_at = False, 0.0
-        self._lock = None
-        self.pause = DiskFullPause(self.clock, RETRY_DISK_SECONDS)
+        self._lock = StateDirLock(config.state_dir)
         self.scheduler, self.cursor, self.pruned = restore(config, store)
         self.checkpointed = self.cursor
 
@@ -101,18 +96,12 @@ class Engine:
 
     def lock(self) -> None:
         """Hold the state directory: one engine at a time (EngineBusy otherwise)."""
-        self._lock = open(os.path.join(self.config.state_dir, "engine.lock"), "w")
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            self._lock = None
-            raise EngineBusy(f"another gateq engine is running on {self.config.state_dir}") from None
+        self._lock.take()
 
     def start(self) -> None:
         """Replay the journal, resume what was in flight, start listening (lock() first)."""
-        if self._lock is None:
-            self.lock()
+        if not self._lock.held:
+            self._lock.take()
         for build in orphans.kill_leftovers(self.config.state_dir):
             log.warning("killed build %s left running by a previous engine", build)
         if self.builds.remove_leftovers():
@@ -142,7 +131,7 @@ class Engine:
             self.cursor, replayed = seq, replayed + 1
         if replayed:
             log.info("read %d journal events recorded since the last checkpoint", replayed)
-            self.log_enqueued(first_new)
+            log_enqueued(self.scheduler.state, first_new)
 
     def merge_what_is_missing(self) -> None:
         """Taking over on another host: the changes its mirror lacks are
@@ -178,13 +167,11 @@ class Engine:
                 except DiskFull:
                     pass              # the status is a cache; the journal holds the truth
         finally:
-            if self._lock:
-                self._lock.close()
-                self._lock = None
+            self._lock.release()
 
     def run(self, until_idle: bool, should_stop: Callable[[], bool] = lambda: False) -> None:
         while not should_stop():
-            self.watch_free_space()
+            self.pause.watch()
             if self.pause.active and not self.try_resume():
                 self.collect_finished()
                 self.executor.wait(min(0.2, RETRY_DISK_SECONDS))
@@ -236,23 +223,8 @@ class Engine:
             log.info("%s", removed.summary())
 
     def collect_finished(self) -> None:
-        """A build that ended is journaled once its exports are accepted,
-        which copies and hashes them: on the acceptance lane, off the loop."""
         for finished in self.executor.poll():
-            if finished.error:
-                log.warning("build %s: %s", finished.build, finished.error)
-            self.acceptances.submit(lambda finished=finished: self.accept(finished))
-
-    def accept(self, finished) -> Answer:
-        """On the acceptance lane: the answer journals the build's end."""
-        result, detail = self.builds.check_export(finished.build, finished.result)
-        event = BuildCompleted(self.clock(), finished.build, result, detail or finished.error,
-                               finished.duration)
-
-        def answer() -> None:
-            self.record(event)
-            self.builds.finished(finished.build)
-        return answer
+            self.acceptances.submit(finished)
 
     def take_answers(self) -> None:
         """Run what the lanes answered (they journal through `record`)."""
@@ -271,20 +243,10 @@ class Engine:
 
     # -- a full disk: pause, keep everything, resume ---------------------------
 
-    def watch_free_space(self) -> None:
-        """Like Zuul's executor governor: below state.min-free, take no new
-        work, before a write fails half-way."""
-        short = self.free_space_short()
-        if short and not self.pause.active:
-            self.pause.start(short)
-
-    def free_space_short(self) -> str | None:
-        return space_short(self.config.state_dir, self.config.min_free)
-
     def try_resume(self) -> bool:
         """Journal the answers held back and carry out the actions put off,
         in order; True once nothing is held any more."""
-        if not self.pause.due() or self.free_space_short() or self.landings.in_flight:
+        if not self.pause.due() or self.pause.space_short() or self.landings.in_flight:
             return False
         held, deferred = self.pause.take()
         for event in held:
@@ -298,9 +260,6 @@ class Engine:
             return False
         log.info("disk space is back: the engine goes on")
         return True
-
-    def pause_for(self, reason: str) -> None:
-        self.pause.start(reason)
 
     # -- event flow -----------------------------------------------------------
 
@@ -325,21 +284,12 @@ class Engine:
                 self.cursor = seq
                 first_new = self.scheduler.state.next_item
                 self.execute(self.scheduler.step(event))
-                self.log_enqueued(first_new)
+                log_enqueued(self.scheduler.state, first_new)
                 progressed = True
                 if self.pause.active:
                     break
         if self.cursor != start:
-            self.status_due = True            # written by publish_due_status, at most so often
-
-    def log_enqueued(self, first_new: int) -> None:
-        for change_id in range(first_new, self.scheduler.state.next_item):
-            item = self.scheduler.state.holders.get(change_id)
-            if item is not None:
-                change = next(m.change for m in item.members if m.id == change_id)
-                joined = f", in the batch of item {item.id}" if change_id != item.id else ""
-                log.info("item %d %s (%s) enqueued in %s, queue %s%s", change_id, change.name,
-                         change.revision[:12], item.pipeline, item.queue, joined)
+            self.status.moved()               # written by publish_due_status, at most so often
 
     def execute(self, actions: list[act.Action]) -> None:
         """Carry out actions in order; on a full disk put off the rest."""
@@ -361,16 +311,9 @@ class Engine:
 
     def publish_status(self) -> None:
         self.status.write(self.scheduler, self.cursor)
-        self.status_due, self.status_at = False, time.monotonic()
 
     def publish_due_status(self, idle: bool) -> None:
-        """The status after new events: once idle, or every STATUS_EVERY
-        while busy. Written after every event, it was a quarter of the
-        loop's time, and the only cost growing with the queue (each write
-        is the whole queue)."""
-        if not self.status_due or self.pause.active:
-            return
-        if idle or time.monotonic() - self.status_at >= STATUS_EVERY:
+        if self.status.due(idle) and not self.pause.active:
             try:
                 self.publish_status()
             except DiskFull as exc:
@@ -387,48 +330,11 @@ class Engine:
 
     # -- adapters -------------------------------------------------------------
 
-    def do_merge(self, action: act.PrepareMerge) -> None:
-        self.merges.submit(action.change.project, lambda: self.merge(action))
-
-    def merge(self, action: act.PrepareMerge) -> Answer:
-        """On the merge lane: the answer journals the item's speculative
-        state, or why there is none (a full disk puts the merge off)."""
-        try:
-            state, base_commit, bases = self.merger.merge_item(action)
-            event = MergeCompleted(self.clock(), action.item, action.generation, state, base_commit,
-                                   bases=bases)
-        except (MergeConflict, GitError) as exc:
-            full = disk_full_reason(exc)
-            if full:                           # not the change's fault: put off, retried
-                return lambda: self.put_off(action, full)
-            event = MergeCompleted(self.clock(), action.item, action.generation,
-                                   failure=MERGE_FAILURES.get(type(exc), MergeFailure.CONFLICT),
-                                   reason=str(exc))
-        return lambda: self.record(event)
-
-    def do_land(self, action: act.Land) -> None:
-        self.landings.submit(action)
-
     def landed(self, action: act.Land, landed: Landed) -> None:
         """The landing lane's answer, on the loop."""
-        ok = landed.outcome is Outcome.LANDED
         if landed.snapshots and self.store_at_rest():
             self.collect_garbage()           # what the snapshots it pruned held (again when idle)
-        if ok:
-            published = "".join(f", published {repo} snapshot {n}" for repo, n in landed.snapshots)
-            note = f" ({landed.reason})" if landed.reason else ""
-            landed_as = {action.moves[0].project: landed.commit} if landed.commit else {}
-            log.info("item %d landed %s on %s%s%s", action.item,
-                     ", ".join(c.name for c in action.changes),
-                     ", ".join(f"{m.project}/{m.branch} as {landed_as.get(m.project, m.new)[:12]}"
-                               for m in action.moves),
-                     published, note)
-        else:
-            log.warning("item %d could not land on %s/%s: %s", action.item, action.project,
-                        action.branch, landed.reason)
-        self.record(LandCompleted(self.clock(), action.item, action.generation, ok,
-                                  (landed.commit or action.new) if ok else None, landed.reason,
-                                  landed.snapshots))
+        self.record(completion(action, landed, self.clock()))
 
     def put_off(self, action: act.Action, reason: str) -> None:
         """The disk filled while a merge, a landing or a build's workspace
@@ -437,15 +343,7 @@ class Engine:
         self.pause.defer([action])
 
     def success_votes(self, item: int, connection: str) -> tuple[tuple[str, int], ...]:
-        """The votes a pipeline's success reporter gives on `connection`
-        (Gerrit's submit needs them to make the change submittable)."""
-        found = self.scheduler.state.index.get(item)
-        pipeline = self.config.layout.pipelines.get(found.pipeline) if found else None
-        return tuple(v for r in (pipeline.success if pipeline else ()) if r.connection == connection
-                     for v in r.labels)
-
-    def do_start(self, action: act.StartBuild) -> None:
-        self.builds.start(action)
+        return lookups.success_votes(self.config.layout, self.scheduler.state, item, connection)
 
     def collect_garbage(self) -> None:
         """Remove the artifacts that no snapshot, running build's view or
@@ -465,37 +363,16 @@ class Engine:
         if collected:
             log.info("garbage collection %s", collected.summary())
 
-    def do_cancel(self, action: act.CancelBuild) -> None:
-        self.builds.cancel(action.build)
-
-    def do_report(self, action: act.Report) -> None:
-        self.report_record(action.record.as_dict())
-
     def report_record(self, record: dict) -> None:
         if self.review.report_result(record):
             log_result(record)
 
-    def do_check(self, action: act.CheckChange) -> None:
-        self.review.check(action)
-
-    def do_report_start(self, action: act.ReportStart) -> None:
-        self.review.report_start(action)
-
     def queued(self, pipeline: str, change: Change) -> bool:
-        """Whether the pipeline holds that very change (project, ref, revision)."""
-        return any(item.pipeline == pipeline and any(
-            (m.change.project, m.change.ref, m.change.revision)
-            == (change.project, change.ref, change.revision) for m in item.members)
-            for item in self.scheduler.state.index.values())
+        return lookups.holds_change(self.scheduler.state, pipeline, change)
 
     def log_location(self, build: str) -> str:
-        """Where a report says a build's log is: the web page if `serve`
-        runs one on a known port, else the file."""
-        listen = self.config.web.listen
-        if listen and listen[1]:
-            host = f"[{listen[0]}]" if ":" in listen[0] else listen[0]
-            return f"http://{host}:{listen[1]}/builds/{build}"
-        return self.builds.log_path(build)
+        """Where a report says a build's log is: its page, else the file."""
+        return build_page(self.config, build) or self.builds.log_path(build)
 
 
 def make_sandbox(config: Config) -> sandbox.Sandbox | None:
@@ -507,23 +384,13 @@ def make_sandbox(config: Config) -> sandbox.Sandbox | None:
     return found
 
 
-def log_result(record: dict) -> None:
-    """One line per finished item, as a maintainer would want to read it."""
-    what = f"{record['result']}" + (f": {record['reason']}" if record.get("reason") else "")
-    log.info("item %s %s:%s %s %s", record["item"], record["project"], record["change"],
-             record["pipeline"], what)
-
-
-# A missing change or branch is final wherever the item is; anything else the
-# merger refuses is a conflict, which an item ahead leaving may undo.
-MERGE_FAILURES = {ChangeMissing: MergeFailure.CHANGE_MISSING, BranchMissing: MergeFailure.BRANCH_MISSING}
-
+# Which adapter carries out each action the scheduler decides.
 EXECUTORS: dict[type, Callable[[Engine, object], None]] = {
-    act.PrepareMerge: Engine.do_merge,
-    act.Land: Engine.do_land,
-    act.StartBuild: Engine.do_start,
-    act.CancelBuild: Engine.do_cancel,
-    act.Report: Engine.do_report,
-    act.CheckChange: Engine.do_check,
-    act.ReportStart: Engine.do_report_start,
+    act.PrepareMerge: lambda engine, action: engine.merges.submit(action),
+    act.Land: lambda engine, action: engine.landings.submit(action),
+    act.StartBuild: lambda engine, action: engine.builds.start(action),
+    act.CancelBuild: lambda engine, action: engine.builds.cancel(action.build),
+    act.Report: lambda engine, action: engine.report_record(action.record.as_dict()),
+    act.CheckChange: lambda engine, action: engine.review.check(action),
+    act.ReportStart: lambda engine, action: engine.review.report_start(action),
 }

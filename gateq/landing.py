@@ -31,6 +31,7 @@ from typing import Callable
 
 from .builds import change_number
 from .core import actions as act
+from .core.events import LandCompleted
 from .drivers.base import DriverError
 from .drivers.records import ChangeRef, LandOutcome, LandRequest, LandResult
 from .git import land as git_land
@@ -223,3 +224,23 @@ class Landings:
 
     def stop(self, timeout: float) -> None:
         self.lane.stop(timeout)
+
+
+def completion(action: act.Land, landed: Landed, now: float) -> LandCompleted:
+    """The journal's record of a landing's end, logged as a maintainer reads it."""
+    ok = landed.outcome is Outcome.LANDED
+    if ok:
+        published = "".join(f", published {repo} snapshot {n}" for repo, n in landed.snapshots)
+        note = f" ({landed.reason})" if landed.reason else ""
+        landed_as = {action.moves[0].project: landed.commit} if landed.commit else {}
+        log.info("item %d landed %s on %s%s%s", action.item,
+                 ", ".join(c.name for c in action.changes),
+                 ", ".join(f"{m.project}/{m.branch} as {landed_as.get(m.project, m.new)[:12]}"
+                           for m in action.moves),
+                 published, note)
+    else:
+        log.warning("item %d could not land on %s/%s: %s", action.item, action.project,
+                    action.branch, landed.reason)
+    return LandCompleted(now, action.item, action.generation, ok,
+                         (landed.commit or action.new) if ok else None, landed.reason,
+                         landed.snapshots)

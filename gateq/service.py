@@ -21,7 +21,8 @@ log = logging.getLogger("gateq")
 
 def run_engine(config: Config, until_idle: bool) -> int:
     from .cli import Exit
-    from .engine import Engine, EngineBusy
+    from .engine import Engine
+    from .state.dirlock import EngineBusy
     handler = start_logging()
     stopping: list[bool] = []
     previous = signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))

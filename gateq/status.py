@@ -7,12 +7,14 @@ the journal moves, and when a connection goes down or comes up.
 """
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 from .core.snapshot import snapshot
 from .core.types import Change
 
 CONNECTIONS_SECONDS = 1.0    # how often the connections' state is looked at
+STATUS_EVERY = 0.25          # seconds between status snapshots while busy
 
 
 class StatusWriter:
@@ -22,6 +24,18 @@ class StatusWriter:
         self.change_url, self.clock = change_url, clock
         self.next_look = 0.0
         self.shown_connections: dict | None = None
+        self.stale, self.written_at = False, 0.0
+
+    def moved(self) -> None:
+        """The journal moved: the snapshot written is stale."""
+        self.stale = True
+
+    def due(self, idle: bool) -> bool:
+        """A stale snapshot is written once idle, or every STATUS_EVERY while
+        busy. Written after every event, it was a quarter of the loop's
+        time, and the only cost growing with the queue (each write is the
+        whole queue)."""
+        return self.stale and (idle or time.monotonic() - self.written_at >= STATUS_EVERY)
 
     def write(self, scheduler, cursor: int) -> None:
         """Raises DiskFull (the caller pauses)."""
@@ -32,6 +46,7 @@ class StatusWriter:
         status.update(self.review.status())
         self.shown_connections = status["connections"]
         self.store.write_status(status)
+        self.stale, self.written_at = False, time.monotonic()
 
     def connections_moved(self) -> bool:
         """A connection went down or came up since the status was written

@@ -48,14 +48,14 @@ class HeldMerge:
     def __init__(self, engine: Engine, project: str) -> None:
         self.release = threading.Event()
         self.held = threading.Event()
-        real = engine.merger.merge_item
+        real = engine.merges.merger.merge_item
 
         def merge_item(action):
             if action.change.project == project:
                 self.held.set()
                 assert self.release.wait(60), "the test never let the merge go"
             return real(action)
-        engine.merger.merge_item = merge_item
+        engine.merges.merger.merge_item = merge_item
 
 
 class Running:

@@ -175,3 +175,11 @@ def config_change_url(config: Config) -> Callable[[str, str], "str | None"]:
         return connection.change_url(project, change) if connection else None
     return change_url
 
+
+def build_page(config: Config, build: str) -> str | None:
+    """A build's page, where `serve` runs the web on a known port."""
+    listen = config.web.listen
+    if not (listen and listen[1]):
+        return None
+    host = f"[{listen[0]}]" if ":" in listen[0] else listen[0]
+    return f"http://{host}:{listen[1]}/builds/{build}"

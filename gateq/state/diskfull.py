@@ -35,9 +35,11 @@ class DiskFullPause:
     """Invariant: while `active`, nothing is journaled and no action runs;
     `held` and `deferred` keep their order and are handed back once."""
 
-    def __init__(self, clock: Callable[[], float], retry_seconds: float):
+    def __init__(self, clock: Callable[[], float], retry_seconds: float,
+                 state_dir: str, min_free: int):
         self.clock = clock
         self.retry_seconds = retry_seconds
+        self.state_dir, self.min_free = state_dir, min_free
         self.active = False
         self.reason: str | None = None
         self.held: list = []
@@ -49,6 +51,15 @@ class DiskFullPause:
             log.error("disk full, the engine takes no new work until space is back: %s", reason)
         self.active, self.reason = True, reason
         self.next_try = self.clock() + self.retry_seconds
+
+    def watch(self) -> None:
+        """Pause before a write fails half-way, once space is short."""
+        short = self.space_short()
+        if short and not self.active:
+            self.start(short)
+
+    def space_short(self) -> str | None:
+        return space_short(self.state_dir, self.min_free)
 
     def hold(self, event) -> None:
         self.held.append(event)
