@@ -102,6 +102,7 @@ class _Run:
     returncode: int | None = None
     duration: float = 0.0
     trouble: list[str] = field(default_factory=list)
+    contained: bool = False           # in a pid namespace of its own (the sandbox's)
 
     @property
     def deadline(self) -> float:
@@ -256,7 +257,7 @@ class LocalExecutor:
             proc.wait()
             raise
         run = _Run(spec, proc, Leader(proc.pid, leader.marker, processes.start_time(proc.pid)),
-                   pump, started)
+                   pump, started, contained=self._sandbox is not None)
         try:
             self._note(spec.build, run.leader)
         except OSError:
@@ -284,7 +285,17 @@ class LocalExecutor:
             self._kill(run)
 
     def _clear(self, run: _Run) -> None:
-        """Kill what the script left behind; close the build once nothing is left."""
+        """Kill what the script left behind; close the build once nothing is left.
+
+        A sandboxed build whose leader (the outer bwrap) exited by itself
+        left nothing: its namespace's init exited first, and the kernel
+        killed the rest of the namespace and waited for it before that. The
+        scan of /proc (milliseconds, more on a busy host) is then skipped;
+        a build we killed is looked for anyway (the namespace dies after
+        its leader, through --die-with-parent)."""
+        if run.contained and run.ending is None and processes.exited_by_itself(run.proc.pid):
+            self._close(run)
+            return
         for _ in range(3):
             left = _processes(run)
             if not left:

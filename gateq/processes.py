@@ -228,6 +228,15 @@ def has_exited(pid: int) -> bool:
     return info is not None
 
 
+def exited_by_itself(pid: int) -> bool:
+    """The exited child called exit (was not killed by a signal); not reaped."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return info is not None and info.si_code == os.CLD_EXITED
+
+
 def reap(proc: subprocess.Popen) -> int | None:
     """The exited child's status, read before reaping it: Popen.wait would
     call a child someone else reaped a success."""
