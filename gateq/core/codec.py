@@ -2,7 +2,8 @@
 
 Journals outlive releases: `decode` also reads the forms older gateq wrote
 (a MergeCompleted with `conflict: REASON` instead of `failure` and `reason`;
-a TriggerEvent and a Change without the review fields of issue 10). Those
+a TriggerEvent and a Change without the review fields of issue 10; a
+WorkLost under its first name, MergesLost, without `landing`). Those
 fields are written only when they are set, so a git driver's journal reads
 as it did before them.
 """
@@ -17,11 +18,14 @@ from .types import ChangeKey, Change, JobResult, MergeFailure, NeededChange, Rev
 
 EVENT_TYPES = {cls.__name__: cls for cls in (
     ev.TriggerEvent, ev.EnqueueRequested, ev.DequeueRequested, ev.PromoteRequested,
-    ev.MergeCompleted, ev.BuildCompleted, ev.LandCompleted, ev.ChangeChecked, ev.MergesLost)}
+    ev.MergeCompleted, ev.BuildCompleted, ev.LandCompleted, ev.ChangeChecked, ev.WorkLost)}
+EVENT_TYPES["MergesLost"] = ev.WorkLost          # its name until exports were looked for too
 
-# Fields added with code review (issue 10): left out while they hold their default.
+# Fields added later (code review, issue 10; WorkLost's `landing`): left out
+# while they hold their default, so older journals read as they were written.
 LATER = {Change: ("number", "patchset", "url", "needs"),
-         ev.TriggerEvent: ("approvals", "comment", "review", "needed")}
+         ev.TriggerEvent: ("approvals", "comment", "review", "needed"),
+         ev.WorkLost: ("landing",)}
 
 
 def _plain(value):
@@ -62,8 +66,9 @@ def decode(text: str) -> ev.Event:
     for key in ("state", "snapshots", "bases", "approvals"):
         if key in body:
             body[key] = tuple(tuple(t) for t in body[key])
-    if cls is ev.MergesLost:
+    if cls is ev.WorkLost:
         body["items"] = tuple(body["items"])
+        body["landing"] = tuple(body.get("landing", ()))
     if body.get("review") is not None:
         body["review"] = review_from(body["review"])
     if "needed" in body:

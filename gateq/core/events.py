@@ -105,13 +105,19 @@ class ChangeChecked:
 
 
 @dataclass(frozen=True)
-class MergesLost:
-    """A scheduler that took over found these items' speculative commits
-    missing from its repositories (they were made on another host, in a
-    mirror of its own): they are merged again, with what is built on them."""
+class WorkLost:
+    """A scheduler that took over found work of these items missing on its
+    host, made on another: their speculative commits (merged in that
+    host's mirror) or the exports they had accepted (in its artifact
+    store). Each is merged again, its builds run again, and so is what is
+    built on it. An item landing keeps its state (its landing may have
+    happened), unless it is named in `landing`: its branches were seen
+    where its landing starts from, so it has not happened. Journals before
+    exports were looked for call it MergesLost (core/codec.py)."""
     at: float
     items: tuple[int, ...]
+    landing: tuple[int, ...] = ()
 
 
 Event = (TriggerEvent | EnqueueRequested | DequeueRequested | PromoteRequested
-         | MergeCompleted | BuildCompleted | LandCompleted | ChangeChecked | MergesLost)
+         | MergeCompleted | BuildCompleted | LandCompleted | ChangeChecked | WorkLost)

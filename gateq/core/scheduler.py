@@ -98,17 +98,21 @@ class Scheduler:
         self.queues.touch(item)
         return []
 
-    def on_merges_lost(self, event: ev.MergesLost) -> list[Action]:
+    def on_work_lost(self, event: ev.WorkLost) -> list[Action]:
         """Merged again from the head down, each on its base's new state; an
-        item landing keeps its state (its landing may have happened)."""
-        found = [self.state.index[i] for i in event.items if i in self.state.index]
+        item landing keeps its state (its landing may have happened) unless
+        the event says its landing has not (`landing`)."""
+        restart = set(event.landing)
+        found = [self.state.index[i] for i in dict.fromkeys((*event.items, *event.landing))
+                 if i in self.state.index]
         found.sort(key=lambda item: (item.pipeline, item.queue,
                                      self.state.queue_of(item).position(item)))
         actions: list[Action] = []
         for item in found:
-            if item.stage not in (Stage.QUEUED, Stage.LANDING):
-                actions += self.queues.rebuilt(item)
-                self.queues.touch_built_on(item)
+            if item.stage is Stage.QUEUED or (item.stage is Stage.LANDING and item.id not in restart):
+                continue
+            actions += self.queues.rebuilt(item)
+            self.queues.touch_built_on(item)
         return actions
 
     def on_build(self, event: ev.BuildCompleted) -> list[Action]:
@@ -207,6 +211,6 @@ HANDLERS: dict[type, Callable[[Scheduler, object], list[Action]]] = {
     ev.BuildCompleted: Scheduler.on_build,
     ev.LandCompleted: Scheduler.on_land,
     ev.ChangeChecked: Scheduler.on_checked,
-    ev.MergesLost: Scheduler.on_merges_lost,
+    ev.WorkLost: Scheduler.on_work_lost,
 }
 
