@@ -8,11 +8,14 @@ is kept together: `workspace`, `environment`, `views`; `start` only strings
 them along. A build that cannot be set up fails with the
 reason in its log, unless the disk is full (then it is put off, retried).
 
-The checkouts are made on threads of their own (a Pool, workers.py): moving a kept
-checkout, or making the first one of a project, takes from milliseconds to
-minutes, and the gate loop must not wait for it. The views and the start
-happen on the loop, when the pool answers (the executor and the artifact
-store are the loop's); a build cancelled meanwhile is not started.
+The checkouts and the artifact views are made on threads of their own (a
+Pool, workers.py): moving a kept checkout, or making the first one of a
+project, takes from milliseconds to minutes, and a view of a 5,000-package
+repository 0.1 s (bench/publish.py), for every build: the gate loop must
+not wait for them. The start happens on the loop, when the pool answers
+(the executor is the loop's); a build cancelled meanwhile is not started.
+While any build is being prepared the garbage collector waits (`preparing`:
+it must not run beside a view being written).
 
 A job with a nodeset gets no checkouts here: the node receives each
 project's tree from git (gateq/nodes), with the views, and the executor
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import os
 from typing import Callable
+
+from dataclasses import dataclass
 
 from .config.model import Config
 from .core import actions as act
@@ -35,6 +40,15 @@ from .state.diskfull import disk_full_reason
 from .workers import Answer, Inbox, Pool
 
 ChangeUrl = Callable[[str, str], "str | None"]       # (project, change ref) -> its page
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A build's workspace as the pool made it: its checkouts, its job's
+    environment and the artifact views it reads."""
+    prepared: Prepared
+    env: dict[str, str]
+    views: tuple[str, ...]
 
 
 class Builds:
@@ -80,19 +94,23 @@ class Builds:
         self.pool.submit(lambda: self.prepare(action))
 
     def prepare(self, action: act.StartBuild) -> Answer:
-        """On a thread of the pool: the checkouts; the answer starts the build on the loop."""
+        """On a thread of the pool: the checkouts, the environment and the
+        views; the answer starts the build on the loop."""
         trees: tuple[Tree, ...] = ()
         try:
             commits = self.needed_commits(action)
             if self.config.layout.jobs[action.job].nodeset:     # its trees go from git to the node
                 trees = tuple(Tree(p, self.config.repo_path(p), c) for p, c in sorted(commits.items()))
                 commits = {}
-            prepared: Prepared | Exception = self.workspaces.prepare(action.build, commits)
+            prepared = self.workspaces.prepare(action.build, commits)
+            workspace = self.workspace_dir(action.build)
+            env = self.environment(action, workspace)
+            ready: Ready | Exception = Ready(prepared, env, self.views(action, workspace, env))
         except (GitError, OSError) as exc:
-            prepared = exc
-        return lambda: self.hand_over(action, prepared, trees)
+            ready = exc
+        return lambda: self.hand_over(action, ready, trees)
 
-    def hand_over(self, action: act.StartBuild, prepared: "Prepared | Exception",
+    def hand_over(self, action: act.StartBuild, ready: "Ready | Exception",
                   trees: tuple[Tree, ...] = ()) -> None:
         build = action.build
         self.preparing.discard(build)
@@ -102,19 +120,15 @@ class Builds:
             self.ended(BuildCompleted(self.clock(), build, JobResult.CANCELLED))
             return
         workspace = self.workspace_dir(build)
-        try:
-            if isinstance(prepared, Exception):
-                raise prepared
-            env = self.environment(action, workspace)
-            views = self.views(action, workspace, env)
-        except (GitError, OSError) as exc:
+        if isinstance(ready, Exception):
             self.drop(build)
-            reason = disk_full_reason(exc)
+            reason = disk_full_reason(ready)
             if reason:                       # not the change's fault: put off, retried
                 self.put_off(action, reason)
             else:
-                self.ended(self.cannot_start(build, f"workspace preparation failed: {exc}"))
+                self.ended(self.cannot_start(build, f"workspace preparation failed: {ready}"))
             return
+        prepared, env, views = ready.prepared, ready.env, ready.views
         job = self.config.layout.jobs[action.job]
         node = None
         if job.nodeset:

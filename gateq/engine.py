@@ -238,8 +238,10 @@ class Engine:
                 and not self.merges.busy and not self.acceptances.busy)
 
     def store_at_rest(self) -> bool:
-        """No landing stages and no export is ingested: the collector may run."""
-        return not self.landings.in_flight and not self.acceptances.busy
+        """No landing stages, no export is ingested and no view is made (the
+        builds being prepared): the collector may run."""
+        return (not self.landings.in_flight and not self.acceptances.busy
+                and not self.builds.preparing)
 
     # -- a full disk: pause, keep everything, resume ---------------------------
 

@@ -1,6 +1,6 @@
-"""A build's workspace is made, and an item's merge done, off the gate
-loop: while one build's checkouts are being made or one item's merge is
-under way, the loop goes on (other builds start and end, results are
+"""A build's workspace and artifact views are made, and an item's merge
+done, off the gate loop: while one build's checkouts or views are being
+made or one item's merge is under way, the loop goes on (other builds start and end, results are
 reported), and a build cancelled meanwhile is never started.
 
 Preparation and merges are held up by waiting, inside the real
@@ -156,5 +156,59 @@ def test_the_loop_goes_on_while_an_item_is_merged(gate):
         held.release.set()
         wait_until(lambda: results(gate, "check").get("slow") == "succeeded", "nova's check")
         assert len(gate.seen_builds("slow")) == 1
+    finally:
+        running.close()
+
+
+class HeldViews:
+    """Holds up the artifact views of builds of `project`, and notes every
+    garbage collection that runs while one is held."""
+
+    def __init__(self, engine: Engine, project: str) -> None:
+        self.release = threading.Event()
+        self.held = threading.Event()
+        self.collected_while_held: list[bool] = []
+        real_views, real_collect = engine.artifacts.prepare_views, engine.artifacts.collect_garbage
+
+        def prepare_views(dest, visible):
+            build = os.path.basename(os.path.dirname(dest))
+            if engine.builds.running[build].change.project == project:
+                self.held.set()
+                assert self.release.wait(60), "the test never let the view go"
+            return real_views(dest, visible)
+
+        def collect_garbage(*args):
+            self.collected_while_held.append(self.held.is_set() and not self.release.is_set())
+            return real_collect(*args)
+        engine.artifacts.prepare_views = prepare_views
+        engine.artifacts.collect_garbage = collect_garbage
+
+
+def test_the_loop_goes_on_while_a_view_is_made_and_the_collector_waits(tmp_path):
+    """A view of a large repository takes 0.1 s and more (bench/publish.py):
+    it is made with the workspace, off the loop, and no garbage collection
+    runs beside it."""
+    gate = Gate(tmp_path, projects=("nova", "glance"),
+                jobs="- repository: {name: art, type: files}\n")
+    running = Running(gate, "nova", holder=HeldViews)
+    try:
+        held, engine = running.held, running.engine
+        gate.change("nova", "slow")
+        gate.change("glance", "quick")
+        gate.propose("nova", "slow")
+        wait_until(held.held.is_set, "nova's view to be made")
+        gate.propose("glance", "quick")
+        wait_until(lambda: results(gate, "check").get("quick") == "succeeded",
+                   "glance's check to end while nova's view is being made")
+        asked: list[bool] = []
+        at_rest = engine.store_at_rest
+        engine.store_at_rest = lambda: asked.append(at_rest()) or asked[-1]
+        engine.garbage_due = True             # as after a landing: the collector would run now
+        wait_until(lambda: len(asked) >= 3, "the loop to ask whether the collector may run")
+        assert "slow" not in results(gate, "check")
+        held.release.set()
+        wait_until(lambda: results(gate, "check").get("slow") == "succeeded", "nova's check")
+        wait_until(lambda: held.collected_while_held, "the collector to run once the view is made")
+        assert not any(held.collected_while_held)
     finally:
         running.close()
