@@ -4,10 +4,12 @@ made here and sent over HTTP (artifacts_http.py), and an export build's
 artifacts/ is uploaded back here before its result is written, then
 accepted into the store as builds.py accepts a local one.
 
-Views are made on the engine's loop, from RemoteBuilds.poll, as builds.py
-makes local ones: the garbage collector runs on that loop too and must
-never run while a view is being written; a view being sent is one of its
-roots until it is removed, on the loop again. Each build has a random
+Views are asked for from RemoteBuilds.poll and made on threads of their
+own (a view of a 5,000-package repository takes 0.1 s), as builds.py makes
+local ones: the garbage collector, on the engine's loop, must never run
+while a view is being written, so the builds whose view is being made
+count as being prepared (`making`); a view being sent is one of its roots
+until it is removed, on the loop again. Each build has a random
 token, kept in its request node: only its holder may fetch the build's
 view or upload its export.
 """
@@ -17,13 +19,14 @@ import hmac
 import os
 import threading
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from ..config.model import Config
 from ..core import actions as act
 from ..core.types import JobResult
 from ..git.workspace import remove_tree
 
+VIEW_THREADS = 2                     # views made at once
 NOT_RECEIVED = ("its export was not uploaded to this scheduler (the executor sent it to "
                 "the one before?): run again")
 
@@ -41,6 +44,8 @@ class ServedArtifacts:
         self.asked: list[tuple[act.StartBuild, Future]] = []
         self.sending: set[str] = set()
         self.sent: list[str] = []
+        self.in_making: set[str] = set()     # builds whose view a thread is making
+        self.makers = ThreadPoolExecutor(VIEW_THREADS, thread_name_prefix="make views")
 
     # -- on the engine's loop ---------------------------------------------------
 
@@ -63,8 +68,22 @@ class ServedArtifacts:
             with self.lock:
                 self.sending.discard(path)
         for action, answer in asked:
+            with self.lock:
+                self.in_making.add(action.build)
+            self.makers.submit(self._make, action, answer)
+
+    def making(self) -> set[str]:
+        with self.lock:
+            return set(self.in_making)
+
+    def close(self) -> None:
+        self.makers.shutdown(wait=True, cancel_futures=True)
+
+    def _make(self, action: act.StartBuild, answer: Future) -> None:
+        """On a view thread."""
+        try:
             if not answer.set_running_or_notify_cancel():
-                continue                     # the executor went before it was made
+                return                       # the executor went before it was made
             os.makedirs(self.views_dir, exist_ok=True)
             path = os.path.join(self.views_dir, f"{action.build}-{uuid.uuid4().hex[:8]}")
             with self.lock:
@@ -76,8 +95,12 @@ class ServedArtifacts:
                 with self.lock:
                     self.sending.discard(path)
                 answer.set_exception(exc)
-                continue
+                return
             answer.set_result(path)
+        finally:
+            with self.lock:
+                self.in_making.discard(action.build)
+            self.wake()
 
     def view_roots(self) -> list[str]:
         with self.lock:

@@ -58,7 +58,6 @@ class RemoteBuilds:
             self.served = ServedArtifacts(config, Artifacts(config), lambda: self.woken.set())
             self.server = ArtifactServer(self.served, host, 0, self.daemon.advertised)
         self.running: dict[str, act.StartBuild] = {}
-        self.preparing: set[str] = set()          # none here: executors prepare
         self.requests: dict[str, str] = {}
         self.reported: set[str] = set()
         self.cancelled: list[str] = []
@@ -72,6 +71,11 @@ class RemoteBuilds:
             for path in (REQUESTS, CLAIMS, RESULTS, EXECUTORS):
                 self.zk.ensure_path(path)
             self.zk.ChildrenWatch(RESULTS, self._results_changed)
+
+    @property
+    def preparing(self) -> set[str]:
+        """The builds whose view is being made here (executors make the rest)."""
+        return self.served.making() if self.served else set()
 
     def _results_changed(self, children) -> bool:
         self.results = list(children)        # the loop reads these, not ZooKeeper, each pass
@@ -171,6 +175,7 @@ class RemoteBuilds:
         self.daemon.stop()
         if self.server:
             self.server.stop()
+            self.served.close()
 
     # -- results ------------------------------------------------------------
 
