@@ -23,7 +23,7 @@ from .builds import Builds
 from .config.model import Config
 from .core import actions as act
 from .core import checkpoint, lookups
-from .core.events import Event, MergesLost
+from .core.events import Event
 from .core.snapshot import is_idle, live_builds
 from .core.types import Change
 from .executor import LocalExecutor
@@ -134,14 +134,15 @@ class Engine:
             log_enqueued(self.scheduler.state, first_new)
 
     def merge_what_is_missing(self) -> None:
-        """Taking over on another host: the changes its mirror lacks are
-        fetched, and the items whose speculative commits it lacks merged again."""
-        takeover.fetch_missing_changes(self.scheduler, self.connections)
-        lost = takeover.lost_merges(self.scheduler, self.connections.repo_path)
+        """Taking over on another host: the published snapshots' files its
+        artifact store lacks are taken from them, the changes its mirror
+        lacks are fetched, and the items whose speculative commits or
+        accepted exports it lacks are merged and built again (takeover.py)."""
+        if self.artifacts:
+            takeover.adopt_published(self.artifacts)
+        lost = takeover.work_lost(self.scheduler, self.connections, self.artifacts, self.clock())
         if lost:
-            log.warning("%d item(s) have speculative commits this host's repositories lack (made "
-                        "by another scheduler): merging them again", len(lost))
-            self.record(MergesLost(self.clock(), lost))
+            self.record(lost)
             self.drain()
 
     def finish_landing(self) -> None:
