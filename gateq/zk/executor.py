@@ -26,6 +26,7 @@ import socket
 import threading
 import time
 import urllib.parse
+from dataclasses import dataclass
 from typing import Callable
 
 from kazoo.client import KazooState
@@ -44,8 +45,9 @@ from ..git.workspace import Workspaces
 from ..review.hub import config_change_url
 from ..workers import Answer, Inbox, Pool, wait_until_ready
 from .artifacts_fetched import ExportRefused, FetchedArtifacts
-from .buildboard import (CLAIMS, EXECUTORS, REQUESTS, RESULTS, SOURCES, BuildOutcome,
-                         BuildRequest, ExecutorInfo, Sources, build_of)
+from .buildboard import (CLAIMS, EXECUTORS, MAX_LOG_BYTES, REQUESTS, RESULTS, SOURCES,
+                         BuildOutcome, BuildRequest, ExecutorInfo, Sources, build_of)
+from .buildlogs import tail_of
 from .client import connect
 
 log = logging.getLogger("gateq")
@@ -55,14 +57,14 @@ FETCH_TRIES = 3              # a build whose commits cannot be fetched is given 
                              # then ends as a node failure (run again, not the change's fault)
 
 
+@dataclass
 class Claim:
     """A build this executor took: its request node, its claim's version,
     and its token for the artifact server."""
-
-    def __init__(self, request: str, version: int) -> None:
-        self.request, self.version = request, version
-        self.started = False
-        self.token = ""
+    request: str
+    version: int
+    started: bool = False
+    token: str = ""
 
 
 class ExecutorProcess:
@@ -369,13 +371,8 @@ class ExecutorProcess:
             pass
 
     def read_log(self, build: str) -> bytes:
-        try:
-            with open(self.builds.log_path(build), "rb") as f:
-                f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - 512 * 1024))
-                return f.read()
-        except OSError:
-            return b""
+        """The end that goes with the result (buildboard caps it again)."""
+        return tail_of(self.builds.log_path(build), MAX_LOG_BYTES) or b""
 
     def advertise(self) -> None:
         """Its ephemeral node: capacity and load, for the scheduler and the web."""
