@@ -13,6 +13,7 @@ from the active scheduler's git daemon), against a real ZooKeeper:
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 
 import pytest
@@ -144,3 +145,23 @@ def _requests(g: Gate) -> int:
     finally:
         client.stop()
         client.close()
+
+
+def test_a_web_on_another_host_says_which_executor_runs_a_build(gate):
+    """Its log is on that executor's host until it ends: the page names it."""
+    from test_web_helpers import Client
+    g = gate
+    g.change("nova", "slow", {"SLEEP": "30"})
+    g.approve("nova", "slow")
+    scheduler = g.start("scheduler", "a")
+    wait_until(lambda: scheduler.says("scheduler active"), "the scheduler to be active")
+    e1 = g.start("executor", "e1")
+    e1.wait_for("took build", "the executor to take the build")
+    web = g.start("web", "w", "--listen", "127.0.0.1:0")
+    client = Client(web.url())
+    build = e1.text().split("took build ", 1)[1].split()[0]
+    name = f"{socket.gethostname()}:{e1.process.pid}"
+    page = client.json(f"/api/builds/{build}")
+    assert (page["finished"], page["log"]["elsewhere"]) == (False, f"executor {name}")
+    code, _, body = client.get(f"/builds/{build}/log")
+    assert code == 404 and f"it runs on executor {name}".encode() in body, body

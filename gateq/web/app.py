@@ -177,9 +177,9 @@ async def raw_log(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, f"{build!r} is not a build id (ITEM-GENERATION-JOB)")
     path = await site.run(builds.log_file, site.config, site.ctx.reader, build)
     if not os.path.isfile(path):
-        where = await site.run(builds.runs_where, site.ctx.reader)
+        where = await site.run(builds.runs_where, site.ctx.reader, build)
         raise ApiError(404, f"no log for build {build} here: " + (
-            f"not finished yet (it runs on scheduler {where}, whose host has its log), or "
+            f"not finished yet (it runs on {where}, whose host has its log), or "
             "expired" if where else "not started yet, or expired"))
     return web.FileResponse(path, headers={"Content-Type": "text/plain; charset=utf-8"})
 

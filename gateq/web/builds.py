@@ -99,16 +99,20 @@ def forget_old_copies(directory: str, keep: int = SHARED_KEPT) -> None:
             pass
 
 
-def runs_where(reader) -> str | None:
+def runs_where(reader, build: str) -> str | None:
     """Where a build not finished yet runs, for a web on another host
-    (ZooKeeper): the active scheduler, as HOST:PID."""
+    (ZooKeeper): "executor HOST:PID" holding its claim, else "scheduler
+    HOST:PID", the active one."""
     if reader.shared is None:
         return None
     try:
-        found = reader.with_store(lambda store: store.schedulers())
+        executor = reader.with_store(lambda store: store.build_runner(build))
+        found = [] if executor else reader.with_store(lambda store: store.schedulers())
     except Unavailable:
         return None
-    return found[0] if found else None
+    if executor:
+        return f"executor {executor}"
+    return f"scheduler {found[0]}" if found else None
 
 
 def read_log_tail(path: str, limit: int = LOG_SHOWN) -> tuple[str, int, int]:

@@ -72,7 +72,7 @@ def build_data(ctx: WebContext, match: dict, query: dict) -> dict:
     data["log"] = {"text": text, "from": start, "size": size, "raw": f"/builds/{build}/log",
                    "elsewhere": None}
     if not size and not data["finished"] and ctx.reader.shared is not None:
-        data["log"]["elsewhere"] = builds.runs_where(ctx.reader)
+        data["log"]["elsewhere"] = builds.runs_where(ctx.reader, build)
     return data
 
 

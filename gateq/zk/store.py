@@ -33,6 +33,7 @@ from ..core.events import BuildCompleted, Event
 from ..state.errors import RESTORE, NoState, StateError, json_object
 from ..state.sqlite import prepare_dir
 from . import buildlogs, sharded
+from .buildboard import CLAIMS
 from .client import connect, guard, where
 from .intake import ZkIntake
 from .outbox import ZkOutbox
@@ -147,6 +148,14 @@ class ZooKeeperStore(ZkIntake, ZkOutbox):
             except ValueError as exc:
                 raise StateError(f"{self.path}: the log of build {build} cannot be read "
                                  f"({exc})") from None
+
+    def build_runner(self, build: str) -> str | None:
+        """The executor (HOST:PID) that holds the build's claim, if one does."""
+        with self._guard("read a build's claim"):
+            try:
+                return self.zk.get(f"{CLAIMS}/{build}")[0].decode("utf-8", "replace")
+            except NoNodeError:
+                return None
 
     def schedulers(self) -> list[str]:
         """The `gateq scheduler` processes (HOST:PID), the active one first."""
