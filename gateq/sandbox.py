@@ -141,12 +141,14 @@ _UNMOUNTABLE = (",", ":", "\\")
 
 @dataclass(frozen=True)
 class Overlay:
-    """`target` shows `lower` read-only, with the build's writes in `upper`
-    (`work` is overlayfs's scratch directory beside it)."""
+    """`target` shows `lower` read-only, under `layers` (read-only too, the
+    first one on top), with the build's writes in `upper` (`work` is
+    overlayfs's scratch directory beside it)."""
     lower: str
     upper: str
     work: str
     target: str
+    layers: tuple[str, ...] = ()
 
 
 def overlay_command(overlays: tuple[Overlay, ...], argv: list[str], cwd: str) -> list[str]:
@@ -158,7 +160,8 @@ def overlay_command(overlays: tuple[Overlay, ...], argv: list[str], cwd: str) ->
     else:
         unshare, opts = ["unshare", "--user", "--map-root-user", "--mount"], ",userxattr"
         back = ["unshare", "--user", f"--map-user={os.getuid()}", f"--map-group={os.getgid()}", "--"]
-    table = "".join(f"overlay {_escaped(o.target)} overlay lowerdir={_escaped(o.lower)},"
+    table = "".join(f"overlay {_escaped(o.target)} overlay "
+                    f"lowerdir={':'.join(_escaped(p) for p in (*o.layers, o.lower))},"
                     f"upperdir={_escaped(o.upper)},workdir={_escaped(o.work)}{opts} 0 0\n"
                     for o in overlays)
     where = os.path.join(os.path.dirname(overlays[0].upper), FSTAB) if overlays else ""

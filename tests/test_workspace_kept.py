@@ -77,9 +77,14 @@ def finished(executor: LocalExecutor, count: int) -> list:
     return done
 
 
-def test_builds_on_two_commits_at_once_each_see_their_own(tmp_path, repo):
+@pytest.mark.parametrize("layering", [True, False], ids=["layered", "checkout-each"])
+def test_builds_on_two_commits_at_once_each_see_their_own(tmp_path, repo, layering):
+    """The second build lays its difference over the checkout the first
+    holds (tests/test_checkouts_diff_layer.py), or, without whiteouts, gets
+    a checkout of its own."""
     _, commits = repo
     ws = workspaces(tmp_path, repo)
+    ws.kept.layering = layering
     executor = LocalExecutor()
     go = tmp_path / "go"
     # the first build waits until the second has started, then looks
@@ -94,7 +99,7 @@ def test_builds_on_two_commits_at_once_each_see_their_own(tmp_path, repo):
     assert (tmp_path / "b1.seen").read_text() == f"mine\na\nfile\n{commits['one']}\n"
     assert (tmp_path / "b2.seen").read_text() == f"two\nc\n{commits['two']}\n"
     kept = sorted(os.listdir(tmp_path / "state" / "checkouts" / "nova"))
-    assert kept == ["0", "1"]                    # one each: neither changed under the other
+    assert kept == (["0"] if layering else ["0", "1"])     # neither changed under the other
     for build in ("b1", "b2"):
         ws.remove(build)
     for n in kept:                               # the builds' writes stayed theirs
@@ -137,6 +142,7 @@ def test_kept_checkouts_survive_a_restart_and_a_cut_short_move_is_repaired(tmp_p
 def test_surplus_and_unconfigured_checkouts_go(tmp_path, repo):
     _, commits = repo
     ws = workspaces(tmp_path, repo)
+    ws.kept.layering = False                      # each build a checkout of its own
     names = ("one", "two", "three")
     for name in names:                            # three at once: three checkouts
         ws.prepare(name, {"nova": commits[name]})

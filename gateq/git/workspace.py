@@ -3,7 +3,8 @@ needs, at the commit its speculative state gives it, and their removal.
 
 Where overlayfs can be mounted, a build's checkout is a layer of its own
 over a checkout kept per project (checkouts.py): made in the time its change
-touches, whatever the repository's size. Elsewhere each project is a
+touches, whatever the repository's size; the layer also holds the difference
+when the kept checkout lent is at another commit than the build's. Elsewhere each project is a
 `--shared` clone (a few files plus a full checkout), which also sees the
 merge commits the merger wrote into the source repository.
 Trees are removed through the Trash, off the gate loop.
@@ -24,9 +25,13 @@ from typing import Callable
 from ..core.types import SpecState
 from ..sandbox import Overlay, mountable, probe_overlays
 from .checkouts import KeptCheckouts, Lease
+from .layers import whiteouts_allowed
 from .repo import GitError, git
 
 log = logging.getLogger("gateq.workspace")
+# Under <state>/layers, beside the builds' own: the differences laid over kept
+# checkouts, shared by the builds of a commit (no build id starts with a dot).
+SHARED = ".shared"
 
 
 class WorkspaceMode(enum.Enum):
@@ -44,7 +49,8 @@ class Prepared:
 
 class Workspaces:
     """<state>/work/<build> (its $GATEQ_WORKSPACE), <state>/layers/<build>
-    (its overlays' own layers), <state>/checkouts (kept, checkouts.py).
+    (its overlays' own layers), <state>/checkouts (kept, checkouts.py) and
+    <state>/layers/.shared (differences laid over them, also checkouts.py).
     Invariant: a build's leases are given back only once it is removed, that
     is once none of its processes (nor its mounts) is left."""
 
@@ -53,7 +59,8 @@ class Workspaces:
         self.work = os.path.join(state_dir, "work")
         self.layers = os.path.join(state_dir, "layers")
         self.trash = Trash(os.path.join(state_dir, "trash"))
-        self.kept = KeptCheckouts(os.path.join(state_dir, "checkouts"), repo_path, self.trash.throw)
+        self.kept = KeptCheckouts(os.path.join(state_dir, "checkouts"), repo_path, self.trash.throw,
+                                  os.path.join(self.layers, SHARED))
         self.repo_path = repo_path
         self._mode = mode                # None: probed at the first build
         self._prepared: dict[str, Prepared] = {}
@@ -73,6 +80,7 @@ class Workspaces:
         if self._mode is None:
             scratch = os.path.join(self.layers, f".probe-{uuid.uuid4().hex}")
             why = probe_overlays(scratch)
+            self.kept.layering = not why and whiteouts_allowed(scratch)
             self.trash.throw(scratch)
             self._mode = WorkspaceMode.CLONE if why else WorkspaceMode.OVERLAY
             log.info("build workspaces: %s%s", self._mode.value, f" ({why})" if why else "")
@@ -96,14 +104,15 @@ class Workspaces:
         overlays = []
         try:
             for n, (project, commit) in enumerate(sorted(commits.items())):
-                lease = self.kept.lend(project, commit)
-                prepared.leases.append(lease)
                 target = os.path.join(self.workspace_dir(build), "src", project)
                 layer = os.path.join(self.layers, build, str(n))
-                for path in (target, os.path.join(layer, "upper"), os.path.join(layer, "work")):
+                upper, work = os.path.join(layer, "upper"), os.path.join(layer, "work")
+                for path in (target, upper, work):
                     os.makedirs(path)
-                overlays.append(Overlay(lease.path, os.path.join(layer, "upper"),
-                                        os.path.join(layer, "work"), target))
+                lease = self.kept.lend(project, commit)
+                prepared.leases.append(lease)
+                overlays.append(Overlay(lease.path, upper, work, target,
+                                        (lease.layer,) if lease.layer else ()))
                 prepared.checkouts[project] = target
         except BaseException:
             for lease in prepared.leases:
