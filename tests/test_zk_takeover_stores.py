@@ -11,6 +11,8 @@ executor processes, real publishing (a `files` repository).
   one line says which root, repository and snapshots; it lands and
   publishes nothing, and a standby sharing the gate's root takes over and
   finishes the gate.
+- The files of the current snapshot are taken into the store of a standby
+  that did not make them, each checked against its manifest.
 """
 from __future__ import annotations
 
@@ -21,9 +23,12 @@ import shutil
 
 import pytest
 
+from gateq import takeover
+from gateq.config.loader import load_config
+from gateq.publishing import Artifacts
 from gate_fixture import Gate, wait_until
 from zk_fixture import zk_server  # noqa: F401  (the fixture)
-from zk_processes import Hosts, Process, host_config
+from zk_processes import Hosts, Process, host_config, other_host
 
 SESSION = 3
 
@@ -194,3 +199,42 @@ def test_a_standby_whose_publish_root_is_behind_refuses_and_a_right_one_takes_ov
     assert not os.path.exists(os.path.join(root, "docs", "current"))
     assert not wrong.says("scheduler active") and not wrong.says("landed")
     assert not wrong.says("Traceback") and not right.says("Traceback")
+
+
+def test_a_standby_takes_the_published_files_into_its_store_checking_each(tmp_path, caplog):
+    """No ZooKeeper needed: what adopting a published snapshot does to the
+    store of a host that did not make it, and a file whose content is not
+    what its manifest says, refused in one line."""
+    g = Gate(tmp_path, jobs=LAYOUT % {"seen": tmp_path / "seen"}, project_jobs=("docs",))
+    g.write_job("export.sh", EXPORT_JOB)
+    g.write_job("reader.sh", READER_JOB)
+    first = Artifacts(load_config(g.config))
+    os.makedirs(tmp_path / "out" / "pages")
+    (tmp_path / "out" / "pages" / "x.html").write_text("page of x\n")
+    first.store.ingest("1-0-docs", "files", str(tmp_path / "out"), "docs", "nova:x")
+    publisher = first.publisher("docs")
+    publisher.switch(publisher.stage([first.store.load("1-0-docs")], {}))
+
+    def host(name: str) -> Artifacts:
+        config = other_host(g.config, str(tmp_path / name))
+        shutil.rmtree(os.path.join(config, "publish"))
+        with open(os.path.join(config, "gateq.yaml"), "a") as f:
+            f.write(f"publish:\n  root: {g.config}/publish\n")
+        return Artifacts(load_config(config))
+    second = host("config-b")
+    assert takeover.adopt_published(second) == 1
+    (entry,) = first.store.load("1-0-docs").entries
+    assert second.store.load("1-0-docs") is None        # the files, not the export's record
+    with open(second.store.blob(entry.sha256)) as f:
+        assert f.read() == "page of x\n"
+    assert takeover.adopt_published(second) == 0          # already there: nothing to do
+    published = os.path.realpath(os.path.join(g.config, "publish", "docs", "current", "pages",
+                                              "x.html"))
+    os.unlink(published)
+    with open(published, "w") as f:
+        f.write("not the page\n")
+    third = host("config-c")
+    assert takeover.adopt_published(third) == 0
+    assert not os.path.exists(third.store.blob(entry.sha256))
+    assert os.listdir(os.path.join(third.store.root, "tmp")) == []
+    assert "pages/x.html: its content is not the sha256 its manifest names" in caplog.text
