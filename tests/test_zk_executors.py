@@ -147,21 +147,49 @@ def _requests(g: Gate) -> int:
         client.close()
 
 
-def test_a_web_on_another_host_says_which_executor_runs_a_build(gate):
-    """Its log is on that executor's host until it ends: the page names it."""
+HALFWAY = """\
+#!/bin/sh
+echo "halfway there"
+sleep 30
+echo "tests passed"
+"""
+
+
+def test_a_web_on_another_host_shows_a_build_log_live_from_its_executor(gate):
+    """A running build's log is written on its executor's host: a web on
+    a third host names that executor and shows the log as it grows, from
+    the executor's log server (page, raw log and live events)."""
     from test_web_helpers import Client
     g = gate
-    g.change("nova", "slow", {"SLEEP": "30"})
+    g.write_job("check.sh", HALFWAY)
+    g.change("nova", "slow")
     g.approve("nova", "slow")
     scheduler = g.start("scheduler", "a")
     wait_until(lambda: scheduler.says("scheduler active"), "the scheduler to be active")
     e1 = g.start("executor", "e1")
     e1.wait_for("took build", "the executor to take the build")
+    build = e1.text().split("took build ", 1)[1].split()[0]
+    log = os.path.join(g.root, "config-e1", "state", "logs", f"{build}.log")
+    wait_until(lambda: os.path.isfile(log) and "halfway there" in open(log).read(),
+               "the job to write its first line on the executor's host")
     web = g.start("web", "w", "--listen", "127.0.0.1:0")
     client = Client(web.url())
-    build = e1.text().split("took build ", 1)[1].split()[0]
     name = f"{socket.gethostname()}:{e1.process.pid}"
     page = client.json(f"/api/builds/{build}")
-    assert (page["finished"], page["log"]["elsewhere"]) == (False, f"executor {name}")
+    assert page["finished"] is False
+    assert f"=== build {build} started" in page["log"]["text"]
+    assert "halfway there\n" in page["log"]["text"] and page["log"]["elsewhere"] is None
     code, _, body = client.get(f"/builds/{build}/log")
-    assert code == 404 and f"it runs on executor {name}".encode() in body, body
+    assert code == 200 and body == open(log, "rb").read(), body
+    events = client.events(f"/api/builds/{build}/log/events?offset=0",
+                           lambda events: "halfway there" in "".join(d for _, d in events))
+    assert events[0][0] == "log"
+    assert not scheduler.says("Traceback") and not web.says("Traceback")
+    # Its executor killed, its claim goes with its session: the page no
+    # longer names it, nor shows a log no one serves.
+    e1.process.kill()
+    e1.process.wait()
+    page = wait_until(lambda: (p := client.json(f"/api/builds/{build}"))
+                      and name not in str(p["log"]["elsewhere"]) and p,
+                      "the dead executor's claim to go", timeout=SESSION * 4)
+    assert "halfway" not in page["log"]["text"]

@@ -323,6 +323,7 @@ class ZooKeeperSettings:
     tls: tuple[str, str, str] | None = None   # (cert, key, ca), absolute paths
     executors: bool = False              # builds run on `gateq executor` processes (zk/executor.py)
     git_listen: tuple[str, int] = ("127.0.0.1", 0)   # the active scheduler's git daemon; 0: any port
+    log_listen: tuple[str, int] = ("127.0.0.1", 0)   # an executor's log server (zk/live_logs.py)
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,8 @@ def zookeeper_schema(config_dir: str) -> Schema:
         # commits from the active scheduler's git daemon at git-listen
         Optional("executors", default=False): flag,
         Optional("git-listen", default="127.0.0.1:0"): listen_address,
+        # where a `gateq executor` serves the logs of its builds to `gateq web`
+        Optional("log-listen", default="127.0.0.1:0"): listen_address,
         Optional("tls", default=None): maybe(Schema({
             Required("cert"): readable_file(config_dir),
             Required("key"): readable_file(config_dir),

@@ -162,7 +162,7 @@ async def log_events(request: web.Request) -> web.StreamResponse:
     if builds.parse_build_id(build) is None or await site.run(build_state, site.ctx, build) is None:
         raise ApiError(404, f"no build {build}")
     tail = streams.LogTail(lambda: builds.log_file(site.config, site.ctx.reader, build),
-                           query["offset"])
+                           query["offset"], remote=remote_log(site, build))
 
     async def finished() -> bool:
         return await site.run(build_state, site.ctx, build) == "finished"
@@ -176,12 +176,47 @@ async def raw_log(request: web.Request) -> web.StreamResponse:
     if builds.parse_build_id(build) is None:
         raise ApiError(404, f"{build!r} is not a build id (ITEM-GENERATION-JOB)")
     path = await site.run(builds.log_file, site.config, site.ctx.reader, build)
+    if not os.path.isfile(path) and site.ctx.reader.shared is not None:
+        relayed = await relay_log(request, site, build)
+        if relayed is not None:
+            return relayed
     if not os.path.isfile(path):
         where = await site.run(builds.runs_where, site.ctx.reader, build)
         raise ApiError(404, f"no log for build {build} here: " + (
             f"not finished yet (it runs on {where}, whose host has its log), or "
             "expired" if where else "not started yet, or expired"))
     return web.FileResponse(path, headers={"Content-Type": "text/plain; charset=utf-8"})
+
+
+def remote_log(site, build: str):
+    """With ZooKeeper: asks where an executor serves the build's log live."""
+    if site.ctx.reader.shared is None:
+        return None
+    return lambda: builds.remote_log(site.ctx.reader, build)
+
+
+async def relay_log(request: web.Request, site, build: str) -> web.StreamResponse | None:
+    """The log of a build running on an executor, as far as it is written,
+    from that executor's log server (zk/live_logs.py); None: none serves it."""
+    from ..zk.live_logs import fetch
+    url = await site.run(builds.remote_log, site.ctx.reader, build)
+    found = await site.run(fetch, url, 0) if url else None
+    if found is None:
+        return None
+    response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
+    await response.prepare(request)
+    data, size = found
+    offset = len(data)
+    await response.write(data)
+    while data and offset < size:
+        found = await site.run(fetch, url, offset)
+        if found is None:
+            break
+        data = found[0]
+        offset += len(data)
+        await response.write(data)
+    await response.write_eof()
+    return response
 
 
 STATIC = {"gateq.css": "text/css", "gateq.js": "text/javascript"}

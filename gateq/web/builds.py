@@ -115,6 +115,30 @@ def runs_where(reader, build: str) -> str | None:
     return f"scheduler {found[0]}" if found else None
 
 
+def remote_log(reader, build: str) -> str | None:
+    """For a web on another host (ZooKeeper): the URL where the executor
+    running the build serves its log as it grows (zk/live_logs.py)."""
+    if reader.shared is None:
+        return None
+    try:
+        return reader.with_store(lambda store: store.build_log_url(build))
+    except Unavailable:
+        return None
+
+
+def read_remote_tail(url: str, limit: int = LOG_SHOWN) -> tuple[str, int, int] | None:
+    """As read_log_tail, from an executor's log server; None if it does not answer."""
+    from ..zk.live_logs import fetch
+    head = fetch(url, 1 << 62)
+    if head is None:
+        return None
+    start = max(0, head[1] - limit)
+    found = fetch(url, start)
+    if found is None:
+        return None
+    return found[0].decode("utf-8", "replace"), start, start + len(found[0])
+
+
 def read_log_tail(path: str, limit: int = LOG_SHOWN) -> tuple[str, int, int]:
     """(text, where it starts, size) of the log's last `limit` bytes."""
     try:

@@ -73,6 +73,10 @@ def build_data(ctx: WebContext, match: dict, query: dict) -> dict:
                    "elsewhere": None}
     if not size and not data["finished"] and ctx.reader.shared is not None:
         data["log"]["elsewhere"] = builds.runs_where(ctx.reader, build)
+        url = builds.remote_log(ctx.reader, build)
+        remote = builds.read_remote_tail(url) if url else None
+        if remote:                               # live, from the executor that runs it
+            data["log"].update(zip(("text", "from", "size"), remote), elsewhere=None)
     return data
 
 

@@ -69,12 +69,26 @@ class LogTail:
     `locate()` says which file, asked at each read: the log of a build run
     on another host appears (from ZooKeeper) once it has finished."""
 
-    def __init__(self, locate: Callable[[], str], offset: int):
+    def __init__(self, locate: Callable[[], str], offset: int,
+                 remote: Callable[[], "str | None"] | None = None):
         self.locate = locate
         self.offset = offset
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.remote = remote             # where an executor serves it live (zk/live_logs.py)
+        self.remote_url: str | None = None
+        self.remote_size = 0
 
     def read(self) -> str:
+        if self.remote_url is None and self.remote and not os.path.isfile(self.locate()):
+            self.remote_url = self.remote()
+        if self.remote_url:
+            from ..zk import live_logs       # only with zookeeper: (remote is None without)
+            found = live_logs.fetch(self.remote_url, self.offset)
+            if found is not None:
+                data, self.remote_size = found
+                self.offset += len(data)
+                return self.decoder.decode(data)
+            self.remote_url = self.remote = None   # its executor went: the copy in ZooKeeper
         try:
             with open(self.locate(), "rb") as f:
                 f.seek(self.offset)
@@ -85,6 +99,8 @@ class LogTail:
         return self.decoder.decode(data)
 
     def size(self) -> int:
+        if self.remote_url:
+            return self.remote_size
         try:
             return os.path.getsize(self.locate())
         except FileNotFoundError:

@@ -17,7 +17,7 @@ import uuid
 from aiohttp import web
 
 from ..git.workspace import remove_tree
-from ..workers import LoopThread
+from .app_thread import AppThread
 from .artifacts_served import ServedArtifacts
 from .artifacts_tar import MAX_EXPORT_BYTES, BadArchive, extract, write_view
 from .buildboard import TOKEN_HEADER
@@ -29,47 +29,28 @@ CHUNK = 1024 * 1024
 
 class ArtifactServer:
     def __init__(self, served: ServedArtifacts, host: str, port: int, advertised: str) -> None:
-        self.served, self.host, self.port, self.advertised = served, host, port, advertised
-        self.thread = LoopThread("gateq-artifacts")
-        self.loop = self.thread.loop
-        self.runner: web.AppRunner | None = None
+        self.served = served
+        self.app = AppThread("gateq-artifacts", host, port, advertised)
+        self.loop = self.app.loop
         self.stopping = threading.Event()    # views being written stop at once
 
     @property
     def url(self) -> str:
-        host = f"[{self.advertised}]" if ":" in self.advertised else self.advertised
-        return f"http://{host}:{self.port}"
+        return self.app.url
 
     def start(self) -> None:
         """Listen (OSError if it cannot) and serve."""
-        self.thread.start()
-        try:
-            self.port = self.thread.run(self._start(), timeout=30)
-        except BaseException:
-            self.thread.close()
-            raise
+        self.app.start(self._app)
 
-    async def _start(self) -> int:
+    def _app(self) -> web.Application:
         app = web.Application(client_max_size=CHUNK)
         app.router.add_get("/views/{build}", self.get_view)
         app.router.add_put("/exports/{build}", self.put_export)
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                    shutdown_timeout=2.0)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, self.host, self.port, reuse_address=True)
-        try:
-            await site.start()
-        except OSError:
-            await self.runner.cleanup()
-            raise
-        return site._server.sockets[0].getsockname()[1]
+        return app
 
     def stop(self) -> None:
         self.stopping.set()
-        if self.runner is not None:
-            self.thread.run(self.runner.cleanup(), timeout=15)
-            self.runner = None
-        self.thread.close()
+        self.app.stop()
 
     # -- handlers -----------------------------------------------------------------
 

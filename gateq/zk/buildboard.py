@@ -121,15 +121,18 @@ class BuildOutcome:
 
 @dataclass(frozen=True)
 class ExecutorInfo:
-    """What an executor advertises: how many builds it may run, how many run."""
+    """What an executor advertises: how many builds it may run, how many
+    run, and where it serves their logs (live_logs.py; None: nowhere)."""
     name: str
     slots: int
     running: int
+    logs: str | None = None
 
     def encode(self) -> bytes:
-        return json.dumps({"slots": self.slots, "running": self.running}).encode()
+        return json.dumps({"slots": self.slots, "running": self.running,
+                           "logs": self.logs}).encode()
 
     @classmethod
     def decode(cls, name: str, data: bytes) -> "ExecutorInfo":
         d = json.loads(data)
-        return cls(name, int(d["slots"]), int(d["running"]))
+        return cls(name, int(d["slots"]), int(d["running"]), d.get("logs"))

@@ -43,12 +43,14 @@ from ..git.daemon import fetch_commits
 from ..git.repo import GitError
 from ..git.workspace import Workspaces
 from ..review.hub import config_change_url
+from ..state.errors import StateError
 from ..workers import Answer, Inbox, Pool, wait_until_ready
 from .artifacts_fetched import ExportRefused, FetchedArtifacts
 from .buildboard import (CLAIMS, EXECUTORS, MAX_LOG_BYTES, REQUESTS, RESULTS, SOURCES,
                          BuildOutcome, BuildRequest, ExecutorInfo, Sources, build_of)
 from .buildlogs import tail_of
 from .client import connect
+from .live_logs import LogServer
 
 log = logging.getLogger("gateq")
 
@@ -93,6 +95,8 @@ class ExecutorProcess:
         self.lost = False
         self.advertised: ExecutorInfo | None = None
         self.node = f"{EXECUTORS}/{name}"
+        self.logs = LogServer(os.path.join(config.state_dir, "logs"),
+                              *config.zookeeper.log_listen)
 
     def repo_path(self, project: str) -> str:
         return os.path.join(self.config.state_dir, "executor-git",
@@ -108,6 +112,14 @@ class ExecutorProcess:
             self.artifacts.remove_leftovers()
         for path in (REQUESTS, CLAIMS, RESULTS, EXECUTORS):
             self.zk.ensure_path(path)
+        os.makedirs(self.logs.logs_dir, exist_ok=True)
+        try:
+            self.logs.start()
+        except OSError as exc:
+            host, port = self.config.zookeeper.log_listen
+            raise StateError(f"cannot serve the builds' logs at {host}:{port} "
+                             f"(zookeeper.log-listen): {exc.strerror or exc}") from None
+        log.info("executor %s serves its builds' logs at %s", self.name, self.logs.url)
         self.zk.add_listener(self._session_changed)
         self.advertise()
         self.zk.ChildrenWatch(REQUESTS, self._requests_changed)
@@ -162,6 +174,7 @@ class ExecutorProcess:
             self.local.poll()
         self.fetches.stop(5)
         self.uploads.stop(5)
+        self.logs.stop()
         self.builds.stop(5)
         self.local.shutdown()
         for build in list(self.claims):
@@ -376,7 +389,7 @@ class ExecutorProcess:
 
     def advertise(self) -> None:
         """Its ephemeral node: capacity and load, for the scheduler and the web."""
-        info = ExecutorInfo(self.name, self.slots, len(self.claims))
+        info = ExecutorInfo(self.name, self.slots, len(self.claims), self.logs.url)
         if info == self.advertised:
             return
         try:

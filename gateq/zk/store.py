@@ -33,7 +33,7 @@ from ..core.events import BuildCompleted, Event
 from ..state.errors import RESTORE, NoState, StateError, json_object
 from ..state.sqlite import prepare_dir
 from . import buildlogs, sharded
-from .buildboard import CLAIMS
+from .buildboard import CLAIMS, EXECUTORS, ExecutorInfo
 from .client import connect, guard, where
 from .intake import ZkIntake
 from .outbox import ZkOutbox
@@ -156,6 +156,22 @@ class ZooKeeperStore(ZkIntake, ZkOutbox):
                 return self.zk.get(f"{CLAIMS}/{build}")[0].decode("utf-8", "replace")
             except NoNodeError:
                 return None
+
+    def build_log_url(self, build: str) -> str | None:
+        """Where the executor running the build serves its log (live_logs.py)."""
+        runner = self.build_runner(build)
+        if runner is None:
+            return None
+        with self._guard("read an executor's node"):
+            try:
+                data = self.zk.get(f"{EXECUTORS}/{runner}")[0]
+            except NoNodeError:
+                return None
+        try:
+            logs = ExecutorInfo.decode(runner, data).logs
+        except (ValueError, KeyError, TypeError):
+            return None
+        return f"{logs}/logs/{build}" if logs else None
 
     def schedulers(self) -> list[str]:
         """The `gateq scheduler` processes (HOST:PID), the active one first."""
