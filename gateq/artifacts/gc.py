@@ -37,7 +37,7 @@ from .snapshots import leftover_pid, link_pid, staging_pid
 from .store import ArtifactStore
 
 _INGESTING = re.compile(r"\w+-(\d+)(-\d+)?(\.json)?")  # store.py: blob-<pid>-<thread>, set-<pid>-<thread>.json
-_FRAGMENT_TMP = re.compile(r".*\.json\.tmp-(\d+)")  # rpmfragments.py: <fragment>.tmp-<pid>
+_FRAGMENT_TMP = re.compile(r".*\.json\.tmp-(\d+)(-\d+)?")  # rpmfragments.py: <fragment>.tmp-<pid>-<thread>
 
 
 @dataclass(frozen=True)

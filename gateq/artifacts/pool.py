@@ -11,7 +11,7 @@ job writing through its view's symlink cannot change the published
 snapshots sharing the directory; a new content gets a new directory.
 
   pool/<key[:2]>/<key>          a complete directory (0555), key = sha256 of its listing
-  pool/.tmp-<pid>-<key[:16]>    one being filled by process <pid>
+  pool/.tmp-<pid>-<thread>-<key[:16]>    one being filled by process <pid>
   pool/<key[:2]>/.gc-<pid>-<key> one being deleted by the collector (gc.py)
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import stat
+import threading
 from typing import Sequence
 
 from .durable import sync_dir
@@ -48,7 +49,7 @@ def pooled_dir(pool: str, files: Sequence[tuple[str, Artifact]], store: Artifact
     if os.path.isdir(path):
         seal(path)
         return path
-    tmp = os.path.join(pool, f".tmp-{os.getpid()}-{key[:16]}")
+    tmp = os.path.join(pool, f".tmp-{os.getpid()}-{threading.get_ident()}-{key[:16]}")
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     for name, artifact in files:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 
 import createrepo_c as cr
@@ -75,7 +76,7 @@ class FragmentCache:
             pass
         meta = read_package(blob, href)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp-{os.getpid()}"
+        tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"   # views are made on threads
         with open(tmp, "w") as f:
             json.dump(_encode(meta), f)
         os.replace(tmp, path)
