@@ -28,15 +28,10 @@ from gateq.config.loader import load_config
 from gateq.publishing import Artifacts
 from gate_fixture import Gate, wait_until
 from zk_fixture import zk_server  # noqa: F401  (the fixture)
+from test_zk_artifacts import LAYOUT            # the same export and reader jobs
 from zk_processes import Hosts, Process, host_config, other_host
 
 SESSION = 3
-
-LAYOUT = """\
-- repository: {name: docs, type: files, keep: 5}
-- job: {name: docs, run: jobs/export.sh, export: docs}
-- job: {name: reader, run: jobs/reader.sh, requires: [docs], vars: {SEEN_DIR: %(seen)s}}
-"""
 
 EXPORT_JOB = """\
 #!/bin/sh
