@@ -13,6 +13,7 @@ use CPU is the scheduler, the executors' git fetches and workspaces, and
 ZooKeeper: where the figure stops growing, one of them is the limit, and
 the run prints each process's CPU time to say which.
 Usage: python bench/zk_scale.py [--executors 1 2 4] [--changes 40] [--job 4] [--slots 2]
+       [--mergers 0 2]   (with mergers, the scheduler's CPU without its merges)
 """
 from __future__ import annotations
 
@@ -41,14 +42,15 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def one_run(executors: int, changes: int, job: float, slots: int) -> tuple[float, dict[str, float]]:
+def one_run(executors: int, changes: int, job: float, slots: int,
+            mergers: int = 0) -> tuple[float, dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="gateq-zk-scale-") as tmp:
         server = make_server(os.path.join(tmp, "zookeeper"), sync=True)
         server.start()
         processes: list[Process] = []
         try:
             g = Gate(tmp, projects=PROJECTS, window=changes, slots=slots, timeout=600)
-            add_zookeeper(g, server.hosts, 10, executors=True)
+            add_zookeeper(g, server.hosts, 10, executors=True, mergers=mergers > 0)
             names = [f"c{n:03d}" for n in range(changes)]
             for n, name in enumerate(names):
                 g.change(PROJECTS[n % len(PROJECTS)], name, {"SLEEP": str(job)})
@@ -59,8 +61,11 @@ def one_run(executors: int, changes: int, job: float, slots: int) -> tuple[float
                 config = host_config(g, f"e{e}")
                 processes.append(Process(config, os.path.join(tmp, f"e{e}.log"), "executor",
                                          "--slots", str(slots)))
-            wait_until(lambda: all(p.says("taking builds") for p in processes[1:]),
-                       "the executors", timeout=60)
+            for m in range(mergers):
+                config = host_config(g, f"m{m}")
+                processes.append(Process(config, os.path.join(tmp, f"m{m}.log"), "merger"))
+            wait_until(lambda: all(p.says("taking builds") or p.says("taking merges")
+                                   for p in processes[1:]), "the executors", timeout=60)
             began = time.monotonic()
             for n, name in enumerate(names):
                 g.approve(PROJECTS[n % len(PROJECTS)], name)
@@ -71,7 +76,8 @@ def one_run(executors: int, changes: int, job: float, slots: int) -> tuple[float
             if merged != changes:
                 raise SystemExit(f"only {merged} of {changes} changes landed")
             cpu = {"scheduler": cpu_seconds(scheduler.process.pid),
-                   "executors": sum(cpu_seconds(p.process.pid) for p in processes[1:]),
+                   "executors": sum(cpu_seconds(p.process.pid) for p in processes[1:1 + executors]),
+                   "mergers": sum(cpu_seconds(p.process.pid) for p in processes[1 + executors:]),
                    "zookeeper": cpu_seconds(server.process.pid)}
             return elapsed, cpu
         finally:
@@ -87,21 +93,26 @@ def main() -> None:
     parser.add_argument("--job", type=float, default=4.0, help="seconds each build sleeps")
     parser.add_argument("--slots", type=int, default=2, help="builds at once per executor")
     parser.add_argument("--trials", type=int, default=1)
+    parser.add_argument("--mergers", type=int, nargs="+", default=[0],
+                        help="gateq merger processes (0: the scheduler merges)")
     args = parser.parse_args()
     print(f"{args.changes} changes in {len(PROJECTS)} projects, one shared gate queue, "
           f"builds sleeping {args.job:g} s, {args.slots} slots per executor")
-    print(f"{'executors':>9} {'wall s':>8} {'landed/h':>9} {'vs 1':>6} {'ideal':>6}  "
-          f"cpu s: scheduler executors zookeeper")
+    print(f"{'executors':>9} {'mergers':>7} {'wall s':>8} {'landed/h':>9} {'vs 1':>6} "
+          f"{'ideal':>6}  cpu s: scheduler executors mergers zookeeper")
     first = None
-    for count in args.executors:
-        runs = [one_run(count, args.changes, args.job, args.slots) for _ in range(args.trials)]
-        wall = statistics.median(r[0] for r in runs)
-        cpu = runs[len(runs) // 2][1]
-        rate = args.changes / wall * 3600
-        first = first or (rate, count)
-        print(f"{count:9d} {wall:8.1f} {rate:9.0f} {rate / first[0]:5.2f}x {count / first[1]:5.1f}x"
-              f"  {cpu['scheduler']:9.1f} {cpu['executors']:9.1f} {cpu['zookeeper']:9.1f}"
-              f"  (walls {', '.join(f'{r[0]:.1f}' for r in runs)})")
+    for mergers in args.mergers:
+        for count in args.executors:
+            runs = [one_run(count, args.changes, args.job, args.slots, mergers)
+                    for _ in range(args.trials)]
+            wall = statistics.median(r[0] for r in runs)
+            cpu = runs[len(runs) // 2][1]
+            rate = args.changes / wall * 3600
+            first = first or (rate, count)
+            print(f"{count:9d} {mergers:7d} {wall:8.1f} {rate:9.0f} {rate / first[0]:5.2f}x "
+                  f"{count / first[1]:5.1f}x  {cpu['scheduler']:9.1f} {cpu['executors']:9.1f} "
+                  f"{cpu['mergers']:7.1f} {cpu['zookeeper']:9.1f}"
+                  f"  (walls {', '.join(f'{r[0]:.1f}' for r in runs)})")
 
 
 if __name__ == "__main__":

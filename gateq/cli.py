@@ -241,7 +241,8 @@ def install_hook(config: Config, words: list[str]) -> int:
 COMMANDS = {"validate": cmd_validate, "event": cmd_record, "enqueue": cmd_record,
             "dequeue": cmd_record, "promote": cmd_record, "run": cmd_run, "serve": cmd_serve,
             "status": cmd_status, "results": cmd_results, "web": web.run, "hook": cmd_hook,
-            "scheduler": scheduler.run, "executor": scheduler.run_executor}
+            "scheduler": scheduler.run, "executor": scheduler.run_executor,
+            "merger": scheduler.run_merger}
 
 
 def entry() -> None:

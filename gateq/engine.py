@@ -30,7 +30,7 @@ from .executor import LocalExecutor
 from .git.repo import GitError
 from .itemlog import log_enqueued, log_result
 from .landing import Landed, Landing, Landings, completion
-from .merges import Merges
+from .merges import merges_for
 from .replay import replay, restore
 from .review.connections import Connections
 from .review.hub import ReviewHub, build_page, config_change_url
@@ -77,8 +77,8 @@ class Engine:
                                           run_dir=orphans.run_dir(config.state_dir))
             self.builds = Builds(config, self.executor, self.artifacts, change_url, clock,
                                  self.inbox, self.record, self.put_off)
-        self.merges = Merges(self.connections.repo_path, self.inbox, self.record, self.put_off,
-                             clock)
+        self.merges = merges_for(config, executors, self.connections.repo_path, self.inbox,
+                                 self.record, self.put_off, clock)
         self.acceptances = Acceptances(self.builds, self.inbox, self.record, clock)
         self.landing = Landing(self.connections, self.artifacts,
                                os.path.join(config.state_dir, "landing.json"), self.success_votes)
@@ -116,6 +116,7 @@ class Engine:
         self.replay_journal()
         self.merge_what_is_missing()
         self.execute(self.scheduler.resume())
+        self.merges.resumed()
         self.review.start()
         self.publish_status()
 

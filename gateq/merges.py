@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from .config.model import Config
 from .core import actions as act
 from .core.events import Event, MergeCompleted
 from .core.types import MergeFailure
@@ -40,6 +41,9 @@ class Merges:
     def stop(self, timeout: float) -> None:
         self.lanes.stop(timeout)
 
+    def resumed(self) -> None:
+        """The journal's merges are under way (nothing was asked elsewhere)."""
+
     def merge(self, action: act.PrepareMerge) -> Answer:
         """On the project's lane: the answer journals the item's speculative
         state, or why there is none (a full disk puts the merge off)."""
@@ -55,3 +59,15 @@ class Merges:
                                    failure=MERGE_FAILURES.get(type(exc), MergeFailure.CONFLICT),
                                    reason=str(exc))
         return lambda: self.record(event)
+
+
+def merges_for(config: Config, client, repo_path: Callable[[str], str], inbox: Inbox,
+               record: Callable[[Event], None], put_off: Callable[[act.Action, str], None],
+               clock: Callable[[], float]):
+    """Merges on this process's lanes, or asked of `gateq merger` processes
+    (zookeeper.mergers; `client`: the scheduler's ZooKeeper client)."""
+    local = Merges(repo_path, inbox, record, put_off, clock)
+    if client is None or config.zookeeper is None or not config.zookeeper.mergers:
+        return local
+    from .zk.remote_merges import RemoteMerges
+    return RemoteMerges(config, client, local, record, clock)

@@ -33,6 +33,9 @@ def test_executors_and_the_git_daemon_address(tmp_path):
     assert (config.zookeeper.executors, config.zookeeper.git_listen) == (True, ("0.0.0.0", 9418))
     assert load_config(make(tmp_path / "other", "zookeeper: {hosts: 'zk:1'}\n")
                        ).zookeeper.git_listen == ("127.0.0.1", 0)
+    assert not config.zookeeper.mergers
+    assert load_config(make(tmp_path / "mergers", "zookeeper: {hosts: 'zk:1', executors: true, "
+                            "mergers: true}\n")).zookeeper.mergers
     assert load_config(make(tmp_path / "logs", "zookeeper: {hosts: 'zk:1', log-listen: '[::1]:8100'}\n")
                        ).zookeeper.log_listen == ("::1", 8100)
 
@@ -62,6 +65,9 @@ def test_tls_files_are_made_absolute(tmp_path):
      "gateq.yaml:5: zookeeper: attribute 'git-listen': expected HOST:PORT"),
     ("zookeeper:\n  hosts: zk:1\n  log-listen: 127.0.0.1:99999\n",
      "gateq.yaml:5: zookeeper: attribute 'log-listen': expected HOST:PORT"),
+    ("zookeeper:\n  hosts: zk:1\n  mergers: true\n",
+     "gateq.yaml:5: zookeeper: attribute 'mergers': true needs executors: true too "
+     "(mergers fetch from the git daemon"),
 ])
 def test_bad_settings_are_one_line_each(tmp_path, server, error):
     lines = refused(make(tmp_path, server))

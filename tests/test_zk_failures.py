@@ -1,18 +1,19 @@
 """The gate on ZooKeeper survives its processes failing, one after the
-other, in one run: two schedulers and two executors on one real ZooKeeper,
-40 changes in three projects, some failing and some conflicting. Mid-run:
+other, in one run: two schedulers, two mergers and two executors on one
+real ZooKeeper, 40 changes in three projects, some failing and some
+conflicting. Mid-run:
 
 1. SIGKILL the active scheduler (the standby takes over; it is started again);
 2. SIGKILL an executor that holds a build (the other runs it; it is started again);
-3. restart ZooKeeper itself;
-4. SIGSTOP the active scheduler past its session timeout, then SIGCONT it.
+3. SIGKILL a merger in the middle of a merge (the last change's, approved
+   while the scheduler's git daemon is stopped, so that its fetch waits):
+   the other merger makes it; the killed one is started again;
+4. restart ZooKeeper itself;
+5. SIGSTOP the active scheduler past its session timeout, then SIGCONT it.
 
 After all of it: every good change landed exactly once and in queue order,
 nothing that failed landed, each change has one result, what failed failed
 for its own reason, and no build is left running.
-
-(Merges are the active scheduler's, on its merge lanes, not separate
-processes: docs/scale-out.md says why; killing the scheduler kills them.)
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import time
 
 from gate_fixture import Gate, wait_until
 from zk_fixture import zk_server  # noqa: F401  (the fixture)
-from zk_processes import Process, add_zookeeper, host_config
+from zk_processes import Process, add_zookeeper, git_daemon_of, host_config
 
 SESSION = 3
 PROJECTS = ("nova", "glance", "cinder")
@@ -52,7 +53,6 @@ def plan() -> list[tuple[str, str, dict[str, str], str]]:
     for n, text in ((24, "bad\n"), (27, "good\n")):   # c24 fails: c27 conflicted only with it
         changes[n][2]["other.txt"] = text
     return [tuple(c) for c in changes]
-    return [tuple(c) for c in changes]
 
 
 def claimed_by(executor: Process) -> bool:
@@ -68,9 +68,9 @@ def leftover_jobs(g: Gate) -> str:
 
 def test_every_process_failing_in_turn_loses_and_doubles_nothing(zk_server, tmp_path):
     g = Gate(tmp_path, projects=PROJECTS, window=6, slots=2)
-    add_zookeeper(g, zk_server.hosts, SESSION, executors=True)
-    configs = {"a": g.config, "b": host_config(g, "b"), "e1": host_config(g, "e1"),
-               "e2": host_config(g, "e2")}
+    add_zookeeper(g, zk_server.hosts, SESSION, executors=True, mergers=True)
+    configs = {"a": g.config, **{host: host_config(g, host) for host in ("b", "e1", "e2", "m1",
+                                                                        "m2")}}
     runs: list[Process] = []
 
     def start(host: str, command: str) -> Process:
@@ -86,7 +86,9 @@ def test_every_process_failing_in_turn_loses_and_doubles_nothing(zk_server, tmp_
         wait_until(lambda: schedulers[0].says("scheduler active"), "the first scheduler")
         schedulers.append(start("b", "scheduler"))
         executors = {"e1": start("e1", "executor"), "e2": start("e2", "executor")}
-        for project, name, _, _ in changes:
+        mergers = {"m1": start("m1", "merger"), "m2": start("m2", "merger")}
+        last_project, last, _, _ = changes[-1]
+        for project, name, _, _ in changes[:-1]:
             g.approve(project, name)
 
         def done() -> int:
@@ -113,12 +115,25 @@ def test_every_process_failing_in_turn_loses_and_doubles_nothing(zk_server, tmp_
         busy.process.kill()
         busy.process.wait()
         executors[name] = start(name, "executor")
-        # 3. ZooKeeper, restarted
+        # 3. a merger, killed mid-merge, and started again
+        daemon = git_daemon_of(active())
+        os.kill(daemon, signal.SIGSTOP)
+        try:
+            g.approve(last_project, last)
+            name, merging = wait_until(lambda: next(((n, m) for n, m in mergers.items()
+                                                     if f":{last})" in m.text()), None),
+                                       "a merger to take the last change's merge", timeout=60)
+            merging.process.kill()
+            merging.process.wait()
+        finally:
+            os.kill(daemon, signal.SIGCONT)
+        mergers[name] = start(name, "merger")
+        # 4. ZooKeeper, restarted
         wait_until(lambda: done() >= 20, "more results", timeout=180)
         zk_server.stop()
         time.sleep(1)                    # down for a while, not a blip
         zk_server.start()
-        # 4. the active scheduler, frozen past its session timeout
+        # 5. the active scheduler, frozen past its session timeout
         wait_until(lambda: done() >= 28, "more results", timeout=180)
         frozen = active()
         frozen.process.send_signal(signal.SIGSTOP)
@@ -141,6 +156,9 @@ def test_every_process_failing_in_turn_loses_and_doubles_nothing(zk_server, tmp_
             if expected == "failed":                             # its own job, not a lost node
                 assert results[n]["reason"].startswith("job check failure"), results[n]
         wait_until(lambda: leftover_jobs(g) == "", "no build left running", timeout=30)
+        merged = [m for m in runs if m.config in (configs["m1"], configs["m2"])
+                  and f":{last})" in m.text()]
+        assert len(merged) >= 2           # the killed merger took it, and another after it
     finally:
         for process in runs:
             process.stop()

@@ -1,7 +1,7 @@
 """gateq processes on one real ZooKeeper, each as if on a host of its own:
 `other_host` copies a configuration with the same repositories and
 ZooKeeper and a state directory of its own; `Process` runs a gateq command
-(`scheduler`, `executor`, `web`) in a process of its own and reads its log.
+(`scheduler`, `executor`, `merger`, `web`) in a process of its own and reads its log.
 `add_zookeeper` and `host_config` do the same for a tests/gate_fixture.py Gate."""
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ from gate_fixture import Gate, wait_until
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def zookeeper_yaml(config_dir: str, hosts: str, session: float, executors: bool = False) -> None:
+def zookeeper_yaml(config_dir: str, hosts: str, session: float, executors: bool = False,
+                   mergers: bool = False) -> None:
     with open(os.path.join(config_dir, "gateq.yaml"), "a") as f:
         f.write(f"zookeeper:\n  hosts: '{hosts}'\n  session-timeout: {session}\n"
-                + ("  executors: true\n" if executors else ""))
+                + ("  executors: true\n" if executors else "")
+                + ("  mergers: true\n" if mergers else ""))
 
 
 def other_host(config_dir: str, dest: str) -> str:
@@ -35,8 +37,9 @@ def other_host(config_dir: str, dest: str) -> str:
     return dest
 
 
-def add_zookeeper(g: Gate, hosts: str, session: float, executors: bool = False) -> None:
-    zookeeper_yaml(g.config, hosts, session, executors)
+def add_zookeeper(g: Gate, hosts: str, session: float, executors: bool = False,
+                  mergers: bool = False) -> None:
+    zookeeper_yaml(g.config, hosts, session, executors, mergers)
 
 
 def host_config(g: Gate, name: str) -> str:
@@ -95,8 +98,8 @@ class Hosts:
     processes a test starts on its 'hosts': host "a" is the gate's own
     configuration, any other name a copy made by host_config."""
 
-    def __init__(self, g: Gate, zk_hosts: str, session: float) -> None:
-        add_zookeeper(g, zk_hosts, session, executors=True)
+    def __init__(self, g: Gate, zk_hosts: str, session: float, mergers: bool = False) -> None:
+        add_zookeeper(g, zk_hosts, session, executors=True, mergers=mergers)
         self.g, self.zk_hosts = g, zk_hosts
         self.started: list[Process] = []
 
@@ -110,3 +113,11 @@ class Hosts:
     def stop(self) -> None:
         for process in self.started:
             process.stop()
+
+
+def git_daemon_of(scheduler: Process) -> int:
+    """The pid of the git daemon an active scheduler runs (a child of it)."""
+    out = subprocess.run(["pgrep", "-P", str(scheduler.process.pid), "-f", "daemon"],
+                         capture_output=True, text=True).stdout.split()
+    assert out, "the scheduler runs no git daemon"
+    return int(out[0])

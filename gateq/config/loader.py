@@ -406,7 +406,7 @@ def build_zookeeper(z: dict | None) -> ZooKeeperSettings | None:
     tls = z["tls"]
     return ZooKeeperSettings(z["hosts"], z["session-timeout"],
                              (tls["cert"], tls["key"], tls["ca"]) if tls else None,
-                             z["executors"], z["git-listen"], z["log-listen"])
+                             z["executors"], z["mergers"], z["git-listen"], z["log-listen"])
 
 
 def build_layout(items: list[Item], names: schema.Names) -> Layout:

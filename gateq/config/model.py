@@ -322,6 +322,7 @@ class ZooKeeperSettings:
     session_timeout: float = 10.0        # seconds
     tls: tuple[str, str, str] | None = None   # (cert, key, ca), absolute paths
     executors: bool = False              # builds run on `gateq executor` processes (zk/executor.py)
+    mergers: bool = False                # merges made by `gateq merger` processes (zk/merger.py)
     git_listen: tuple[str, int] = ("127.0.0.1", 0)   # the active scheduler's git daemon; 0: any port
     log_listen: tuple[str, int] = ("127.0.0.1", 0)   # an executor's log server (zk/live_logs.py)
 

@@ -124,13 +124,16 @@ def readable_file(config_dir: str):
 
 
 def zookeeper_schema(config_dir: str) -> Schema:
-    """A Schema, not a dict, so that maybe() can call it (null: no ZooKeeper)."""
-    return Schema({
+    """A validator, not a dict, so that maybe() can call it (null: no ZooKeeper)."""
+    return All(Schema({
         Required("hosts"): zk_hosts,
         Optional("session-timeout", default=10): seconds,
         # true: builds run on `gateq executor` processes, which fetch their
         # commits from the active scheduler's git daemon at git-listen
         Optional("executors", default=False): flag,
+        # true: merges are made by `gateq merger` processes (with executors:
+        # they fetch from the same git daemon)
+        Optional("mergers", default=False): flag,
         Optional("git-listen", default="127.0.0.1:0"): listen_address,
         # where a `gateq executor` serves the logs of its builds to `gateq web`
         Optional("log-listen", default="127.0.0.1:0"): listen_address,
@@ -139,7 +142,14 @@ def zookeeper_schema(config_dir: str) -> Schema:
             Required("key"): readable_file(config_dir),
             Required("ca"): readable_file(config_dir),
         })),
-    })
+    }), mergers_need_executors)
+
+
+def mergers_need_executors(z: dict) -> dict:
+    if z["mergers"] and not z["executors"]:
+        raise Invalid("true needs executors: true too (mergers fetch from the git "
+                      "daemon the active scheduler runs for executors)", path=["mergers"])
+    return z
 
 
 # -- build nodes, reached over SSH (gateq/nodes, docs/nodes.md) -------------

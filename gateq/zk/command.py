@@ -1,6 +1,6 @@
-"""The `gateq scheduler` and `gateq executor` commands: their parser
+"""The `gateq scheduler`, `gateq executor` and `gateq merger` commands: their parser
 entries and their edge (signals, logging, one line on every failure),
-around scheduler.py and executor.py."""
+around scheduler.py, executor.py and merger.py."""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +23,13 @@ def register(sub) -> None:
                         help="gateq.yaml or the directory holding it (default: ./gateq.yaml)")
     parser.add_argument("--slots", type=positive, metavar="N",
                         help="builds at once (default: executor.slots of gateq.yaml)")
+    text = ("make the merges the active scheduler asks for in ZooKeeper (zookeeper: with "
+            "mergers: true in gateq.yaml)")
+    parser = sub.add_parser("merger", help=text, description=text)
+    parser.add_argument("-c", "--config", default=argparse.SUPPRESS, metavar="PATH",
+                        help="gateq.yaml or the directory holding it (default: ./gateq.yaml)")
+    parser.add_argument("--slots", type=positive, metavar="N", default=2,
+                        help="merges at once (default: 2)")
 
 
 def positive(text: str) -> int:
@@ -46,6 +53,17 @@ def run_executor(config, args) -> int:
     from .executor import run_executor as run_it
     return serve_until_stopped(config, "executor", "(executors take builds from there)",
                                lambda stop: run_it(config, getattr(args, "slots", None), stop))
+
+
+def run_merger(config, args) -> int:
+    from ..cli import Exit
+    if config.zookeeper is not None and not config.zookeeper.mergers:
+        print(f"gateq: error: {config.path}: gateq merger needs zookeeper.mergers: true in "
+              "gateq.yaml (else the active scheduler makes the merges itself)", file=sys.stderr)
+        return Exit.STATE
+    from .merger import run_merger as run_it
+    return serve_until_stopped(config, "merger", "(mergers take merges from there)",
+                               lambda stop: run_it(config, getattr(args, "slots", 2), stop))
 
 
 def serve_until_stopped(config, what: str, hint: str, body: Callable[[Callable[[], bool]], None]
