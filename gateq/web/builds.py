@@ -128,15 +128,12 @@ def remote_log(reader, build: str) -> str | None:
 
 def read_remote_tail(url: str, limit: int = LOG_SHOWN) -> tuple[str, int, int] | None:
     """As read_log_tail, from an executor's log server; None if it does not answer."""
-    from ..zk.live_logs import fetch
-    head = fetch(url, 1 << 62)
-    if head is None:
-        return None
-    start = max(0, head[1] - limit)
-    found = fetch(url, start)
+    from ..zk.live_logs import fetch_tail
+    found = fetch_tail(url, limit)
     if found is None:
         return None
-    return found[0].decode("utf-8", "replace"), start, start + len(found[0])
+    data, start, _ = found
+    return data.decode("utf-8", "replace"), start, start + len(data)
 
 
 def read_log_tail(path: str, limit: int = LOG_SHOWN) -> tuple[str, int, int]:
