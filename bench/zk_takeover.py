@@ -79,7 +79,8 @@ def main() -> None:
           f"max {max(actives):.2f}  target {target:.1f}: "
           f"{'met' if max(actives) <= target else 'NOT met'}")
     print(f"  first landing:   min {min(landings):.2f}  median {statistics.median(landings):.2f}  "
-          f"max {max(landings):.2f}  (lost exports built again first; the slow item's reader sleeps 6 s)")
+          f"max {max(landings):.2f}  (lost exports built again first; the slow item's "
+          "reader sleeps 6 s)")
 
 
 if __name__ == "__main__":
