@@ -28,6 +28,8 @@ import json
 import zlib
 from dataclasses import dataclass
 
+from kazoo.exceptions import NoNodeError
+
 from ..core import actions as act
 from ..core.codec import change_from, change_plain
 from ..core.types import JobResult
@@ -96,6 +98,16 @@ class Sources:
         if not isinstance(found, dict) or not isinstance(found.get("git", {}), dict):
             raise ValueError("the sources node is not a mapping")
         return cls(found.get("git", {}), found.get("artifacts"))
+
+
+def read_sources(zk) -> Sources:
+    """Where the active scheduler serves each project, and its artifacts, now
+    (nothing yet: no scheduler has been active)."""
+    try:
+        data, _ = zk.get(SOURCES)
+    except NoNodeError:
+        return Sources({})
+    return Sources.decode(data)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from kazoo.client import KazooState
-from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
+from kazoo.exceptions import KazooException, NoNodeError
 
 from .. import orphans
 from ..builds import Builds
@@ -46,8 +46,9 @@ from ..review.hub import config_change_url
 from ..state.errors import StateError
 from ..workers import Answer, Inbox, Pool, wait_until_ready
 from .artifacts_fetched import ExportRefused, FetchedArtifacts
-from .buildboard import (CLAIMS, EXECUTORS, MAX_LOG_BYTES, REQUESTS, RESULTS, SOURCES,
-                         BuildOutcome, BuildRequest, ExecutorInfo, Sources, build_of)
+from . import claims
+from .buildboard import (CLAIMS, EXECUTORS, MAX_LOG_BYTES, REQUESTS, RESULTS, BuildOutcome,
+                         BuildRequest, ExecutorInfo, build_of, read_sources)
 from .buildlogs import tail_of
 from .client import connect
 from .live_logs import LogServer
@@ -200,17 +201,11 @@ class ExecutorProcess:
     def take(self, request: str, build: str) -> None:
         if self.zk.exists(f"{RESULTS}/{build}"):
             return                           # ended, waiting for the scheduler to collect it
-        try:
-            self.zk.create(f"{CLAIMS}/{build}", self.name.encode(), ephemeral=True)
-        except NodeExistsError:
-            return                           # another executor's
-        try:
-            data, _ = self.zk.get(f"{REQUESTS}/{request}")
-            _, stat = self.zk.get(f"{CLAIMS}/{build}")
-        except NoNodeError:                   # withdrawn meanwhile
-            self.delete(f"{CLAIMS}/{build}")
-            return
-        claim = self.claims[build] = Claim(request, stat.version)
+        taken = claims.take(self.zk, f"{REQUESTS}/{request}", f"{CLAIMS}/{build}", self.name)
+        if taken is None:
+            return                           # another executor's, or withdrawn
+        data, version = taken
+        claim = self.claims[build] = Claim(request, version)
         try:
             wanted = BuildRequest.decode(data)
         except (ValueError, KeyError, TypeError) as exc:
@@ -232,7 +227,7 @@ class ExecutorProcess:
         host's repositories, and its view of the artifacts."""
         action = wanted.action
         try:
-            sources = self.sources()
+            sources = read_sources(self.zk)
             for project, commit in self.builds.needed_commits(action).items():
                 url = sources.git.get(project)
                 if url is None:
@@ -247,14 +242,6 @@ class ExecutorProcess:
             reason = str(exc) or type(exc).__name__
             return lambda: self.not_fetched(action.build, reason)
         return lambda: self.begin(action)
-
-    def sources(self) -> Sources:
-        """Where the active scheduler serves each project, and its artifacts, now."""
-        try:
-            data, _ = self.zk.get(SOURCES)
-        except NoNodeError:
-            return Sources({})
-        return Sources.decode(data)
 
     def not_fetched(self, build: str, reason: str) -> None:
         """Not the change's fault (the scheduler moved, the network): the
@@ -310,7 +297,7 @@ class ExecutorProcess:
         build = finished.build
         artifacts_dir = os.path.join(self.builds.workspace_dir(build), "artifacts")
         try:
-            self.artifacts.upload_patiently(lambda: self.sources().artifacts, build, token,
+            self.artifacts.upload_patiently(lambda: read_sources(self.zk).artifacts, build, token,
                                             artifacts_dir)
         except ExportRefused as exc:
             reason = f"export rejected: {exc}"
@@ -337,16 +324,12 @@ class ExecutorProcess:
         gone. ZooKeeper unreachable: kept, and sent again (the claim lives
         as long as the session); the claim lost: dropped."""
         claim, outcome = self.unsent[build]
-        tx = self.zk.transaction()
-        tx.check(f"{CLAIMS}/{build}", claim.version)
-        tx.create(f"{RESULTS}/{build}", outcome.encode())
-        tx.delete(f"{CLAIMS}/{build}")
-        try:
-            results = tx.commit()
-        except KazooException:
+        sent = claims.report(self.zk, f"{CLAIMS}/{build}", claim.version, f"{RESULTS}/{build}",
+                             outcome.encode())
+        if sent is claims.Sent.UNSENT:
             return                           # kept in unsent
         del self.unsent[build]
-        if any(isinstance(r, Exception) for r in results):
+        if sent is claims.Sent.NOT_OURS:
             log.warning("executor %s: build %s is no longer this executor's: its result is "
                         "dropped", self.name, build)
             return
@@ -360,13 +343,13 @@ class ExecutorProcess:
         claim = self.claims.pop(build)
         if claim.started:
             self.builds.cancel(build)        # its end, when it comes, is not reported
-        self.delete(f"{CLAIMS}/{build}")
+        claims.release(self.zk, f"{CLAIMS}/{build}")
 
     def release(self, build: str) -> None:
         self.claims.pop(build, None)
         if self.artifacts:
             self.artifacts.discard(build)
-        self.delete(f"{CLAIMS}/{build}")
+        claims.release(self.zk, f"{CLAIMS}/{build}")
 
     def abandon(self, why: str) -> None:
         if self.claims:
@@ -397,12 +380,6 @@ class ExecutorProcess:
         except NoNodeError:
             self.zk.create(self.node, info.encode(), ephemeral=True)
         self.advertised = info
-
-    def delete(self, path: str) -> None:
-        try:
-            self.zk.delete(path)
-        except NoNodeError:
-            pass
 
 
 def run_executor(config: Config, slots: int | None, should_stop: Callable[[], bool]) -> None:

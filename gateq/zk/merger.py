@@ -23,7 +23,7 @@ import urllib.parse
 from typing import Callable
 
 from kazoo.client import KazooState
-from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
+from kazoo.exceptions import KazooException, NoNodeError
 
 from ..config.model import Config
 from ..core import actions as act
@@ -35,7 +35,8 @@ from ..git.repo import GitError, git
 from ..merges import MERGE_FAILURES
 from ..state.diskfull import disk_full_reason
 from ..workers import Answer, Inbox, Pool, wait_until_ready
-from .buildboard import SOURCES, Sources
+from . import claims
+from .buildboard import read_sources
 from .client import connect
 from .mergeboard import (CLAIMS, MAX_PACK_BYTES, MERGERS, REQUESTS, RESULTS, MergeOutcome,
                          MergerInfo, decode_request)
@@ -130,17 +131,10 @@ class MergerProcess:
     def take(self, name: str) -> None:
         if self.zk.exists(f"{RESULTS}/{name}"):
             return                            # made, waiting for the scheduler to take it
-        try:
-            self.zk.create(f"{CLAIMS}/{name}", self.name.encode(), ephemeral=True)
-        except NodeExistsError:
-            return                            # another merger's
-        try:
-            data, _ = self.zk.get(f"{REQUESTS}/{name}")
-            _, stat = self.zk.get(f"{CLAIMS}/{name}")
-        except NoNodeError:                   # withdrawn meanwhile
-            self.delete(f"{CLAIMS}/{name}")
-            return
-        self.claims[name] = stat.version
+        taken = claims.take(self.zk, f"{REQUESTS}/{name}", f"{CLAIMS}/{name}", self.name)
+        if taken is None:
+            return                            # another merger's, or withdrawn
+        data, self.claims[name] = taken
         try:
             action = decode_request(data)
         except (ValueError, KeyError, TypeError) as exc:
@@ -181,8 +175,7 @@ class MergerProcess:
         merge reads, as the scheduler holds them now, the state it starts
         from and the changes' commits. Returns, per project merged in, the
         commits the scheduler is known to hold (what its pack may leave out)."""
-        data, _ = self.zk.get(SOURCES)
-        sources = Sources.decode(data)
+        sources = read_sources(self.zk)
         projects = {c.project for c, _ in action.steps} | {p for p, _ in action.need}
         known: dict[str, list[str]] = {}
         for project in sorted(projects):
@@ -226,17 +219,13 @@ class MergerProcess:
     def send(self, name: str, version: int) -> None:
         """One transaction: the claim still ours, the result made, the claim gone."""
         outcome = self.unsent[name]
-        tx = self.zk.transaction()
-        tx.check(f"{CLAIMS}/{name}", version)
-        tx.create(f"{RESULTS}/{name}", outcome.encode())
-        tx.delete(f"{CLAIMS}/{name}")
-        try:
-            results = tx.commit()
-        except KazooException:
+        sent = claims.report(self.zk, f"{CLAIMS}/{name}", version, f"{RESULTS}/{name}",
+                             outcome.encode())
+        if sent is claims.Sent.UNSENT:
             self.claims[name] = version       # kept: sent again while the claim lives
             return
         del self.unsent[name]
-        if any(isinstance(r, Exception) for r in results):
+        if sent is claims.Sent.NOT_OURS:
             log.warning("merger %s: merge %s is no longer this merger's: its result is dropped",
                         self.name, name)
             return
@@ -252,7 +241,7 @@ class MergerProcess:
     def release(self, name: str) -> None:
         self.claims.pop(name, None)
         self.unsent.pop(name, None)
-        self.delete(f"{CLAIMS}/{name}")
+        claims.release(self.zk, f"{CLAIMS}/{name}")
 
     def abandon(self) -> None:
         if self.claims:
@@ -276,12 +265,6 @@ class MergerProcess:
         except NoNodeError:
             self.zk.create(self.node, info.encode(), ephemeral=True)
         self.advertised = info
-
-    def delete(self, path: str) -> None:
-        try:
-            self.zk.delete(path)
-        except NoNodeError:
-            pass
 
 
 def run_merger(config: Config, slots: int | None, should_stop: Callable[[], bool]) -> None:
