@@ -164,10 +164,28 @@ def cmd_status(config: Config, args) -> int:
         cursor = status.get("cursor", store.last_checkpoint()[0])
         status["pending_events"] = store.pending_count(cursor)
         status["intake"] = store.intake_counts()    # hook scripts write while no engine runs
+        if hasattr(store, "processes"):             # ZooKeeper: the gate's processes
+            status["processes"] = store.processes()
         store.close()
     print(json.dumps(status, indent=2) if args.json else
-          "\n".join([render_status(status), *render_connections(status.get("connections", {}))]))
+          "\n".join([render_status(status), *render_connections(status.get("connections", {})),
+                     *render_processes(status.get("processes"))]))
     return Exit.OK
+
+
+def render_processes(processes: dict | None) -> list[str]:
+    """With ZooKeeper: the schedulers, the active one first, and the
+    executors' and mergers' load."""
+    if processes is None:
+        return []
+    names = processes["schedulers"]
+    lines = [f"schedulers: {names[0]} (active)" + "".join(f", {n}" for n in names[1:])
+             if names else "schedulers: none running"]
+    for kind in ("executors", "mergers"):
+        if processes[kind]:
+            lines.append(f"{kind}: " + ", ".join(f"{p['name']} ({p['running']}/{p['slots']} busy)"
+                                                 for p in processes[kind]))
+    return lines
 
 
 def render_connections(connections: dict) -> list[str]:

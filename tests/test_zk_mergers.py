@@ -10,7 +10,8 @@ from the active scheduler's git daemon), against a real ZooKeeper:
   what the merge needs: its claim goes with its session, the other merger
   makes the merge, and the change lands once;
 - a scheduler whose gateq.yaml asks for mergers, with none running, says
-  so; `gateq merger` without `mergers: true` is refused in one line.
+  so; `gateq merger` without `mergers: true` is refused in one line;
+- `gateq status` names the schedulers, executors and mergers and their load.
 """
 from __future__ import annotations
 
@@ -63,6 +64,17 @@ def test_mergers_make_every_merge_and_the_gate_lands_as_it_would(gate):
     for process in (scheduler, m1, m2, executor):
         assert not process.says("Traceback"), process.text()[-3000:]
     assert not scheduler.says("merging it here")     # every result came whole
+    # `gateq status` on any host names the processes serving the gate.
+    shown = subprocess.run([sys.executable, "-m", "gateq.cli", "-c", g.config, "status"],
+                           capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "PYTHONPATH": ROOT}).stdout.splitlines()
+    pid = {p.process.pid for p in (m1, m2)}
+    mergers = next(line for line in shown if line.startswith("mergers: "))
+    assert all(f":{n} (0/2 busy)" in mergers for n in pid), shown
+    assert f":{executor.process.pid} (0/2 busy)" in next(
+        line for line in shown if line.startswith("executors: "))
+    assert next(line for line in shown if line.startswith("schedulers: ")).endswith(
+        f":{scheduler.process.pid} (active)")
     assert os.path.isdir(os.path.join(g.root, "config-m1", "state", "merger-git")) or \
         os.path.isdir(os.path.join(g.root, "config-m2", "state", "merger-git"))
 

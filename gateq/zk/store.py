@@ -189,6 +189,27 @@ class ZooKeeperStore(ZkIntake, ZkOutbox):
                     pass                          # it left meanwhile
         return found
 
+    def processes(self) -> dict:
+        """Who serves the gate now: the schedulers (the active one first),
+        and each executor's and merger's capacity and load."""
+        from .mergeboard import MERGERS, MergerInfo
+        found: dict = {"schedulers": self.schedulers(), "executors": [], "mergers": []}
+        with self._guard("read the executors and mergers"):
+            for kind, path, info in (("executors", EXECUTORS, ExecutorInfo),
+                                     ("mergers", MERGERS, MergerInfo)):
+                try:
+                    names = sorted(self.zk.get_children(path))
+                except NoNodeError:
+                    continue
+                for name in names:
+                    try:
+                        seen = info.decode(name, self.zk.get(f"{path}/{name}")[0])
+                    except (NoNodeError, ValueError, KeyError, TypeError):
+                        continue                  # left meanwhile, or unreadable
+                    found[kind].append({"name": name, "slots": seen.slots,
+                                        "running": seen.running})
+        return found
+
     def _event_node(self, event: Event) -> tuple[str, bytes]:
         data = codec.encode(event).encode()
         if len(data) > MAX_EVENT_BYTES:
