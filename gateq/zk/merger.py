@@ -121,6 +121,7 @@ class MergerProcess:
             log.info("merge %s was withdrawn", name)
             self.release(name)                # its result, when made, is dropped
         now = time.monotonic()
+        self.given_back = {n: until for n, until in self.given_back.items() if until > now}
         for name in requests:
             if self.pool.busy >= self.slots:
                 break
