@@ -10,7 +10,8 @@
 A landing that publishes, in this order, each step durable before the next:
   1. stage every repository's snapshot complete under a temporary name
      (snapshots/<N>.tmp-<pid>), N being current + 1;
-  2. write the intent (artifacts/intent.py): the item, the commit git is to
+  2. write the intent (artifacts/intent.py), in the publish root where
+     every scheduler sharing it sees it: the item, the commit git is to
      move to, and each staging's name and number;
   3. move the branch (compare-and-swap);
   4. git moved: for each repository, rename the staging to N, switch
@@ -25,7 +26,10 @@ a full disk) removes every staging and every snapshot that is not `current`
 or an ancestor of it, whatever its process. From step 2 to 5 the intent
 tells recovery what to do: finish step 4 if the branch is at the intent's
 commit, else roll it back; both are idempotent, so a start killed while
-recovering is recovered by the next one.
+recovering is recovered by the next one. The start may be another host's
+(a standby taking over, with a state directory and artifact store of its
+own): the stagings and the intent are in the shared root, so it finishes
+the landing without the exports it was staged from.
 
 The invariant, per repository, between landings and after recovery:
 snapshots/ holds only the snapshots of the last `keep` landings that
@@ -43,8 +47,8 @@ from typing import Callable, Iterable
 
 from .artifacts.failpoints import RECOVERY, Failpoint, failpoint, phase
 from .artifacts.gc import Collected, collect
-from .artifacts.intent import (IntendedSnapshot, PublishIntent, clear_intent, read_intent,
-                               write_intent)
+from .artifacts.intent import (LEGACY_NAME, IntendedSnapshot, PublishIntent, clear_intent,
+                               intent_path, intents_left, read_intent, write_intent)
 from .artifacts.snapshots import Publisher, StagedSnapshot
 from .artifacts.store import ArtifactStore, RejectedArtifact
 from .artifacts.view import materialise
@@ -52,15 +56,13 @@ from .config.model import Config
 from .core import actions as act
 from .git.repo import GitError, resolve
 
-INTENT = "publish-intent.json"
-
 
 class Artifacts:
     def __init__(self, config: Config):
         self.config = config
         self.repositories = config.layout.repositories
         self.store = ArtifactStore(os.path.join(config.state_dir, "cas"))
-        self.intent_path = os.path.join(config.state_dir, INTENT)
+        self.legacy_intent = os.path.join(config.state_dir, LEGACY_NAME)
         # Made before any build starts, so that the sandbox can mount it
         # read-only for every build, the first landing's included.
         os.makedirs(config.publish_dir, exist_ok=True)
@@ -101,20 +103,47 @@ class Artifacts:
         if done:                      # a retried landing that already published
             ok, reason = do_land()
             return ok, reason, done
+        lacking = self.exports_lacking(action)
+        if lacking:
+            return self.land_unpublished(action, do_land, lacking)
         staged = self.stage(action)
         intent = PublishIntent(action.item, action.project, action.branch, action.new, tuple(
             IntendedSnapshot(s.repository, s.number, os.path.basename(s.staging)) for s in staged))
-        write_intent(self.intent_path, intent)
+        path = intent_path(self.config.publish_dir, staged[0].repository)
+        write_intent(path, intent)
         failpoint(Failpoint.INTENT_WRITTEN)
         ok, reason = do_land()
         failpoint(Failpoint.AFTER_LAND if ok else Failpoint.LAND_FAILED)
-        self.settle(intent, ok)
+        self.settle(intent, ok, path)
         failpoint(Failpoint.PUBLISHED)
         if not ok:
             return ok, reason, ()
         self.landed_items.update((s.repository, (s.number, frozenset({action.item})))
                                  for s in staged)
         return ok, reason, tuple((s.repository, s.number) for s in staged)
+
+    def exports_lacking(self, action: act.Land) -> list[str]:
+        """The export builds to publish whose artifact sets this store lacks."""
+        return [build for _, builds in action.publish for build in builds
+                if not os.path.exists(self.store.set_path(build))]
+
+    def land_unpublished(self, action: act.Land, do_land: Callable[[], tuple[bool, str | None]],
+                         lacking: list[str]
+                         ) -> tuple[bool, str | None, tuple[tuple[str, int], ...]]:
+        """A landing retried after a takeover whose exports were accepted by
+        the scheduler before, with nothing of it staged in the publish root
+        (that scheduler an older gateq, its intent in its own state
+        directory; or a mirror that did not show the branch moved, so the
+        staging was removed at the start): the snapshot cannot be made
+        here. The landing is carried out (a move already made counts as
+        made), nothing is published, and the reason says so."""
+        ok, reason = do_land()
+        if not ok:
+            return ok, reason, ()
+        why = (f"nothing was published: the exports {', '.join(lacking)} are not in this "
+               "host's artifact store (accepted by another scheduler) and no snapshot "
+               "of this landing was staged in the publish root")
+        return ok, f"{reason}; {why}" if reason else why, ()
 
     def stage(self, action: act.Land) -> list[StagedSnapshot]:
         """Step 1: every repository's snapshot, under its temporary name.
@@ -131,7 +160,7 @@ class Artifacts:
             raise
         return staged
 
-    def settle(self, intent: PublishIntent, landed: bool) -> None:
+    def settle(self, intent: PublishIntent, landed: bool, path: str) -> None:
         """Steps 4 and 5: publish the staged snapshots if git moved, else drop
         them; then forget the intent. Safe to repeat after a kill anywhere."""
         for snapshot in intent.snapshots:
@@ -145,7 +174,7 @@ class Artifacts:
                 failpoint(Failpoint.DISCARDED)
         if landed:
             failpoint(Failpoint.SETTLED)
-        clear_intent(self.intent_path)
+        clear_intent(path)
 
     def manifest_extra(self, action: act.Land) -> dict:
         """Every change the landing brings (a batch brings several), each with
@@ -219,13 +248,22 @@ class Artifacts:
         return "; ".join(notes) or None
 
     def finish_interrupted(self) -> str | None:
-        """Settle the landing an intent names, if one does; what was done."""
-        intent = read_intent(self.intent_path)
+        """Settle the landing each intent left names: the one in the state
+        directory an older gateq wrote, then those in the publish root
+        (written by this host or by another scheduler sharing the root).
+        What was done, if anything."""
+        paths = [self.legacy_intent, *intents_left(self.config.publish_dir, self.repositories)]
+        notes = [note for path in paths if (note := self.settle_left(path))]
+        return "; ".join(notes) or None
+
+    def settle_left(self, path: str) -> str | None:
+        """Settle the landing the intent at `path` names, if there is one."""
+        intent = read_intent(path)
         if intent is None:
-            clear_intent(self.intent_path)        # one killed while being written
+            clear_intent(path)        # one killed while being written
             return None
         landed = self.branch_tip(intent) == intent.new
-        self.settle(intent, landed)
+        self.settle(intent, landed, path)
         verb = "finished publishing" if landed else "rolled back the staged snapshots of"
         return f"{verb} item {intent.item} after an interrupted landing"
 

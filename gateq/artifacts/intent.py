@@ -1,8 +1,17 @@
-"""The publication intent: one small file in the state directory saying which
-landing is under way and where its staged snapshots are, written durably
-before git is asked to move and removed once the landing's snapshots are
-published or discarded. A start that finds it knows a landing was cut short
-and finishes or rolls it back (publishing.py).
+"""The publication intent: one small file saying which landing is under way
+and where its staged snapshots are, written durably before git is asked to
+move and removed once the landing's snapshots are published or discarded.
+A start that finds it knows a landing was cut short and finishes or rolls
+it back (publishing.py).
+
+It lives in the publish root, beside the stagings it names, as
+`.gateq-intent-<repository>.json` after the landing's first repository:
+every scheduler publishing there sees it, so a standby taking over on
+another host settles what its predecessor left (a repository name starts
+with a letter or a digit, so no repository, reader, collector or sweep
+takes it for one of theirs; a repository belongs to one gate, so two gates
+sharing a root never write the same one). Until 2026-12 it was
+`<state>/publish-intent.json` (`LEGACY_NAME`), still settled at a start.
 """
 from __future__ import annotations
 
@@ -10,10 +19,25 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from typing import Iterable
 
 from ..state.errors import StateError
 from .durable import sync_dir, write_file
 from .failpoints import Failpoint, failpoint
+
+LEGACY_NAME = "publish-intent.json"       # in the state directory, before 2026-12
+
+
+def intent_path(publish_root: str, repository: str) -> str:
+    """Where the intent of a landing whose first repository is `repository` is."""
+    return os.path.join(publish_root, f".gateq-intent-{repository}.json")
+
+
+def intents_left(publish_root: str, repositories: Iterable[str]) -> list[str]:
+    """The intents of these repositories' landings in the root (an intent
+    killed while being written counts: only its temporary file is there)."""
+    paths = [intent_path(publish_root, repository) for repository in repositories]
+    return [p for p in paths if os.path.lexists(p) or os.path.lexists(p + ".tmp")]
 
 
 @dataclass(frozen=True)
