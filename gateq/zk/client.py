@@ -3,6 +3,8 @@ naming the ensemble, as the SQLite store names its file."""
 from __future__ import annotations
 
 import contextlib
+import logging
+from typing import Callable
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError
@@ -56,3 +58,25 @@ def guard(place: str, doing: str):
         raise StateError(f"{place}: cannot {doing}: {type(exc).__name__} {describe(exc)} "
                          "(ZooKeeper unreachable or the session ended: nothing was half-written, "
                          "try again once it answers)") from None
+
+
+class Trouble:
+    """A worker process's (executor, merger) looks at ZooKeeper: an outage is
+    logged once when it begins and once when it ends, not at every look."""
+
+    def __init__(self, who: str, meanwhile: str) -> None:
+        self.who, self.meanwhile = who, meanwhile
+        self.kind: str | None = None
+
+    def look(self, step: Callable[[], None]) -> None:
+        log = logging.getLogger("gateq")
+        try:
+            step()
+        except KazooException as exc:
+            if self.kind != type(exc).__name__:
+                self.kind = type(exc).__name__
+                log.warning("%s: ZooKeeper: %s: %s", self.who, self.kind, self.meanwhile)
+            return
+        if self.kind:
+            log.info("%s: ZooKeeper answers again", self.who)
+            self.kind = None

@@ -50,7 +50,7 @@ from . import claims
 from .buildboard import (CLAIMS, EXECUTORS, MAX_LOG_BYTES, REQUESTS, RESULTS, BuildOutcome,
                          BuildRequest, ExecutorInfo, build_of, read_sources)
 from .buildlogs import tail_of
-from .client import connect
+from .client import Trouble, connect
 from .live_logs import LogServer
 
 log = logging.getLogger("gateq")
@@ -91,7 +91,7 @@ class ExecutorProcess:
         self.fetch_failures: dict[str, int] = {}
         self.claims: dict[str, Claim] = {}
         self.unsent: dict[str, tuple[Claim, BuildOutcome]] = {}   # results ZooKeeper did not take yet
-        self.trouble: str | None = None      # the ZooKeeper failure last logged
+        self.trouble = Trouble(f"executor {name}", "the builds go on, their results wait")
         self.woken = threading.Event()
         self.lost = False
         self.advertised: ExecutorInfo | None = None
@@ -148,17 +148,7 @@ class ExecutorProcess:
             if self.woken.is_set() or now >= next_look:
                 self.woken.clear()
                 next_look = now + LOOK_EVERY
-                try:
-                    self.send_unsent()
-                    self.look()
-                    if self.trouble:
-                        log.info("executor %s: ZooKeeper answers again", self.name)
-                        self.trouble = None
-                except KazooException as exc:
-                    if self.trouble != type(exc).__name__:
-                        self.trouble = type(exc).__name__
-                        log.warning("executor %s: ZooKeeper: %s: the builds go on, their "
-                                    "results wait", self.name, self.trouble)
+                self.trouble.look(lambda: (self.send_unsent(), self.look()))
             self.wait(0.2)
 
     def wait(self, timeout: float) -> None:

@@ -37,7 +37,7 @@ from ..state.diskfull import disk_full_reason
 from ..workers import Answer, Inbox, Pool, wait_until_ready
 from . import claims
 from .buildboard import read_sources
-from .client import connect
+from .client import Trouble, connect
 from .mergeboard import (CLAIMS, MAX_PACK_BYTES, MERGERS, REQUESTS, RESULTS, MergeOutcome,
                          MergerInfo, decode_request)
 
@@ -59,7 +59,7 @@ class MergerProcess:
         self.fetching: dict[str, threading.Lock] = {}
         self.woken = threading.Event()
         self.lost = False
-        self.trouble: str | None = None
+        self.trouble = Trouble(f"merger {name}", "waiting for it")
         self.advertised: MergerInfo | None = None
         self.node = f"{MERGERS}/{name}"
 
@@ -93,17 +93,7 @@ class MergerProcess:
             if self.woken.is_set() or now >= next_look:
                 self.woken.clear()
                 next_look = now + LOOK_EVERY
-                try:
-                    self.send_unsent()
-                    self.look()
-                    if self.trouble:
-                        log.info("merger %s: ZooKeeper answers again", self.name)
-                        self.trouble = None
-                except KazooException as exc:
-                    if self.trouble != type(exc).__name__:
-                        self.trouble = type(exc).__name__
-                        log.warning("merger %s: ZooKeeper: %s: waiting for it", self.name,
-                                    self.trouble)
+                self.trouble.look(lambda: (self.send_unsent(), self.look()))
             wait_until_ready(lambda: self.woken.is_set() or self.inbox.ready.is_set(),
                              lambda timeout: time.sleep(timeout), 0.2)
 
